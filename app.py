@@ -1,0 +1,8 @@
+"""se-analysis: the Streamlit app. Page config and navigation only; pages live in se_analysis/app_pages."""
+
+import streamlit as st
+
+from se_analysis.app_pages import PAGES
+
+st.set_page_config(page_title="se-analysis: what SE gates do", page_icon="🧭", layout="wide")
+st.navigation(PAGES).run()

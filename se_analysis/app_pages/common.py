@@ -1,0 +1,105 @@
+"""What every page shares: the cached model, the current Run, cached tables, export buttons."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from se_analysis import plots, stats
+from se_analysis.runs import Run, RunStore
+from se_analysis.zoo import SENet, load_model
+
+RUN_KEY = "run_key"
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def get_model(name: str, pretrained: bool) -> SENet:
+    """One model object per (name, weights), shared by every session; hooks take its lock."""
+    return load_model(name, pretrained=pretrained)
+
+
+def store() -> RunStore:
+    return RunStore()
+
+
+@st.cache_resource(max_entries=8)
+def _load_run(path: str, mtime: float) -> Run:
+    return Run.load(path)
+
+
+def current_run() -> tuple[Run, str] | None:
+    """The Run this session is looking at, loaded once and shared (Runs are never modified)."""
+    key = st.session_state.get(RUN_KEY)
+    if not key:
+        return None
+    path = store().path(key)
+    if not (path / "manifest.json").exists():
+        return None
+    return _load_run(str(path), (path / "manifest.json").stat().st_mtime), key
+
+
+def require_run() -> tuple[Run, str]:
+    """The current Run, or a pointer to the Run page and a stop."""
+    got = current_run()
+    if got is None:
+        st.info("No run yet: run a model over some images first.")
+        st.page_link(str(Path(__file__).parent / "run_page.py"), label="Go to the Run page", icon="▶️")
+        st.stop()
+    run, key = got
+    if not run.manifest.get("pretrained", True):
+        st.warning("This run uses **random weights**: its gates say nothing about a trained network.")
+    return run, key
+
+
+def group_by_widget(run: Run) -> str:
+    """Group images by true label (when the run has labels) or by the model's prediction."""
+    if not run.has_labels:
+        st.caption("These images have no labels: classes are the model's predictions.")
+        return "pred"
+    choice = st.radio("Group images by", ["true label", "predicted class"], horizontal=True, key="group_by")
+    return "label" if choice == "true label" else "pred"
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def channel_stats(_run: Run, key: str, by: str) -> pd.DataFrame:
+    return stats.channel_stats(_run, by=by)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def block_summary(_run: Run, key: str, by: str) -> pd.DataFrame:
+    return stats.block_summary(_run, by=by)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def block_quantiles(_run: Run, key: str) -> pd.DataFrame:
+    return stats.block_quantiles(_run)
+
+
+def show_figure(fig: go.Figure, run: Run, key: str) -> None:
+    """Render a figure, stamped when the weights are random, with an HTML download."""
+    if not run.manifest.get("pretrained", True):
+        plots.add_warning(fig, "random weights: not a trained network")
+    st.plotly_chart(fig, width="stretch", key=f"chart-{key}")
+    st.download_button("Download figure (HTML)", fig.to_html(include_plotlyjs="cdn"), file_name=f"{key}.html",
+                       mime="text/html", key=f"dl-html-{key}")
+
+
+def table_downloads(df: pd.DataFrame, name: str) -> None:
+    """CSV and Parquet downloads of a tidy table."""
+    c1, c2 = st.columns(2)
+    c1.download_button("Download CSV", df.to_csv(index=False), file_name=f"{name}.csv", mime="text/csv",
+                       key=f"csv-{name}")
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    c2.download_button("Download Parquet", buf.getvalue(), file_name=f"{name}.parquet",
+                       mime="application/octet-stream", key=f"parquet-{name}")
+
+
+def default_classes(class_names: list[str], k: int = 4) -> list[str]:
+    """A few classes to start with: for Fashion-MNIST four dissimilar ones, else the first k."""
+    preferred = [c for c in ("Trouser", "Bag", "Sneaker", "Shirt") if c in class_names]
+    return preferred if len(preferred) == 4 else class_names[:k]

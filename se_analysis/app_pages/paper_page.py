@@ -1,0 +1,29 @@
+"""Paper figure page: mean gate per channel, one line per class, one panel per block (Hu et al., Fig. 6)."""
+
+import streamlit as st
+
+from se_analysis import plots, stats
+from se_analysis.app_pages.common import (channel_stats, default_classes, group_by_widget, require_run, show_figure,
+                                          table_downloads)
+
+st.title("Mean excitation per channel, by class")
+run, key = require_run()
+st.caption("The paper's figure: at each block, the mean gate value of every channel over the images of a class. "
+           "Lines that coincide mean the block treats those classes alike (class-agnostic); lines that part mean "
+           "class-specific excitation.")
+by = group_by_widget(run)
+cs = channel_stats(run, key, by)
+present = cs[cs["class"] != stats.ALL].drop_duplicates("class").sort_values("class_index")["class"].tolist()
+classes = st.multiselect("Classes", present, default=[c for c in default_classes(run.class_names) if c in present],
+                         key="paper_classes")
+blocks = st.multiselect("Blocks", run.gate_names, default=stats.paper_blocks(run.gate_info()), key="paper_blocks")
+include_all = st.checkbox("Show the mean over all images", value=True, key="paper_all")
+if not blocks:
+    st.info("Choose at least one block.")
+    st.stop()
+fig = plots.paper_figure(cs, blocks, classes, include_all=include_all)
+show_figure(fig, run, "paper_figure")
+sel = cs[cs["block"].isin(blocks) & cs["class"].isin(list(classes) + ([stats.ALL] if include_all else []))]
+with st.expander("Data behind the figure"):
+    st.dataframe(sel, width="stretch", hide_index=True)
+    table_downloads(sel, "channel_stats")

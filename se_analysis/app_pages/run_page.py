@@ -1,0 +1,101 @@
+"""Run page: pick a model and images, run them with a progress bar, see the run's summary."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from se_analysis.app_pages.common import RUN_KEY, current_run, get_model, store, table_downloads
+from se_analysis.data import image_folder, sample_set, uploads
+from se_analysis.extract import extract_cached, resolve_device
+from se_analysis.gates import NoSEGatesError
+from se_analysis.zoo import ZOO
+
+st.title("Squeeze-and-Excitation gates, seen")
+st.markdown(
+    "An SE block rescales each channel of a feature map by a gate `s = sigmoid(W2 relu(W1 z))`, where `z` is "
+    "the channel's global average (Hu et al., 2017). Run a network over images to record every gate, then "
+    "explore them per class and per depth on the other pages."
+)
+
+with st.sidebar:
+    st.header("Model and images")
+    model_name = st.selectbox("Model", list(ZOO), index=0, format_func=lambda n: f"{n}: {ZOO[n].description}",
+                              key="model_name")
+    pretrained = st.checkbox("Trained weights", value=True, key="pretrained",
+                             help="Off: random initialisation (figures are marked as such).")
+    data_kind = st.radio("Images", ["bundled sample set", "folder on this machine", "upload"], key="data_kind")
+    batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256], value=128, key="batch_size")
+    st.caption(f"Device: **{resolve_device()}** (CUDA, else MPS, else CPU)")
+
+source = None
+try:
+    net = get_model(model_name, pretrained)
+    st.caption(f"**{net.name}**: {len(net.gates)} SE gates ({net.gates[0].name} … {net.gates[-1].name}); "
+               f"weights: {net.weights}")
+except NoSEGatesError as e:
+    st.error(str(e))
+    st.stop()
+except Exception as e:  # noqa: BLE001 - any load failure is shown, never a traceback
+    st.error(f"Could not load {model_name!r} with {'trained' if pretrained else 'random'} weights: "
+             f"{type(e).__name__}: {e}")
+    st.stop()
+
+if data_kind == "bundled sample set":
+    split = st.radio("Which images", ["all", "eval", "reference"], horizontal=True, key="sample_split",
+                     help="The sample set holds 200 Fashion-MNIST test images per class; 'reference' and 'eval' "
+                          "are its two disjoint halves.")
+    source = sample_set(split)
+elif data_kind == "folder on this machine":
+    folder = st.text_input("Folder (one sub-folder per class, or a flat folder of images)", key="folder")
+    if folder:
+        try:
+            source = image_folder(folder, net.class_names)
+        except OSError as e:
+            st.error(f"Cannot read {folder!r}: {e}")
+else:
+    files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
+                             type=["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"])
+    if files:
+        source = uploads([(f.name, f.getvalue()) for f in files], class_names=net.class_names)
+
+if source is not None:
+    st.write(f"**{len(source)}** images from {source.name}.")
+    if st.button("Run", type="primary", disabled=len(source) == 0, key="run_button"):
+        bar = st.progress(0.0, text="Starting…")
+        t0 = time.time()
+
+        def progress(done: int, total: int) -> None:
+            rate = done / max(time.time() - t0, 1e-6)
+            bar.progress(done / max(total, 1), text=f"{done} / {total} images ({rate:.0f} images/s)")
+
+        try:
+            run, key = extract_cached(net, source, store(), batch_size=batch_size, progress=progress)
+        except RuntimeError as e:
+            if "out of memory" in str(e).lower():
+                st.error("Out of memory: lower the batch size and run again. Nothing was lost.")
+                st.stop()
+            raise
+        bar.progress(1.0, text=f"Done: {len(run)} images")
+        st.session_state[RUN_KEY] = key
+
+got = current_run()
+if got is not None:
+    run, key = got
+    st.subheader("Current run")
+    m = run.manifest
+    cols = st.columns(4)
+    cols[0].metric("Images", f"{len(run):,}")
+    acc = run.images["correct"].dropna()
+    cols[1].metric("Top-1 accuracy", f"{acc.mean() * 100:.1f}%" if len(acc) else "no labels")
+    cols[2].metric("SE gates", len(run.gate_names))
+    cols[3].metric("Skipped files", len(run.skipped))
+    st.caption(f"Model {m['model']} · weights {m['weights']} · data {m['data']} · {m['created']} · "
+               f"device {m['device']} · run key `{key}`")
+    if len(run.skipped):
+        st.warning(f"{len(run.skipped)} files were skipped; every other image was kept.")
+        st.dataframe(run.skipped, width="stretch", hide_index=True)
+    with st.expander("Images table", expanded=False):
+        st.dataframe(run.images, width="stretch", hide_index=True)
+        table_downloads(run.images, "images")

@@ -1,0 +1,206 @@
+"""Image sources: the bundled sample set, folders (by class, or flat), and uploaded files.
+
+A source is a list of :class:`ImageItem` (id, where it came from, label index or None, and
+how to decode it) plus a fingerprint for the Run cache. Decoding happens lazily, in the
+DataLoader; an image that fails to decode is skipped with its reason, never fatal.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from .zoo import DATA_DIR
+
+__all__ = ["ImageItem", "ImageSource", "SAMPLE_SET", "sample_set", "image_folder", "uploads", "decode_image",
+           "GateDataset", "collate_skipping", "IMAGE_EXTENSIONS", "load_source_image"]
+
+SAMPLE_SET = DATA_DIR / "sample_set.npz"
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image: ``load()`` returns a decoded PIL image (or raises with a readable reason)."""
+
+    id: str
+    source: str
+    label: int | None
+    load: Callable[[], Image.Image] = field(compare=False, repr=False)
+
+
+@dataclass
+class ImageSource:
+    """A set of images with the class names its labels index into."""
+
+    name: str
+    items: list[ImageItem]
+    class_names: list[str]
+    fingerprint: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason) found while listing
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def decode_image(data: bytes | str | os.PathLike) -> Image.Image:
+    """Decode bytes or a file to a fully loaded PIL image, EXIF orientation applied."""
+    fp = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    with Image.open(fp) as img:
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        return img.copy()
+
+
+def sample_set(split: str = "all", path: str | Path = SAMPLE_SET) -> ImageSource:
+    """The bundled Fashion-MNIST test images.
+
+    Args:
+        split: ``all``; ``reference`` (the first half of each class) or ``eval`` (the second
+            half). The two halves are disjoint, for ablations whose means come from one
+            split and are evaluated on the other.
+    """
+    if split not in {"all", "reference", "eval"}:
+        raise ValueError(f"split must be all, reference or eval, not {split!r}")
+    with np.load(path) as z:
+        images, labels = z["images"], z["labels"].astype(np.int64)
+        test_index = z["test_index"]
+        class_names = [str(c) for c in z["class_names"]]
+    keep = np.ones(len(labels), bool)
+    if split != "all":
+        rank = np.zeros(len(labels), int)
+        for c in np.unique(labels):
+            idx = np.flatnonzero(labels == c)
+            rank[idx] = np.arange(len(idx))
+        per_class = np.bincount(labels)
+        first_half = rank < per_class[labels] // 2
+        keep = first_half if split == "reference" else ~first_half
+    items = [
+        ImageItem(f"fmnist-test-{int(test_index[i])}", f"sample_set[{i}]", int(labels[i]),
+                  (lambda a=images[i]: Image.fromarray(a, mode="L")))
+        for i in np.flatnonzero(keep)
+    ]
+    digest = hashlib.sha256(images.tobytes() + labels.tobytes() + split.encode()).hexdigest()[:16]
+    return ImageSource(f"sample set ({split})", items, class_names, f"sample:{digest}")
+
+
+def _match_class(folder: str, class_names: Sequence[str], wnids: Sequence[str] | None) -> int | None:
+    key = folder.strip().lower().replace("_", " ")
+    lowered = [c.lower() for c in class_names]
+    if key in lowered:
+        return lowered.index(key)
+    if wnids is not None and folder in wnids:
+        return list(wnids).index(folder)
+    return None
+
+
+def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
+                 wnids: Sequence[str] | None = None) -> ImageSource:
+    """Images under ``root``: one sub-folder per class (ImageFolder), or a flat folder (no labels).
+
+    Sub-folder names are matched to ``class_names`` (case-insensitive, ``_`` as space) or to
+    ``wnids``; without a match the folder's own classes are used, in sorted order.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a folder")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir())
+    skipped: list[tuple[str, str]] = []
+    items: list[ImageItem] = []
+    names: list[str]
+    if subdirs:
+        mapped = {d.name: (_match_class(d.name, class_names, wnids) if class_names else None) for d in subdirs}
+        use_model = class_names is not None and all(v is not None for v in mapped.values())
+        names = list(class_names) if use_model else [d.name for d in subdirs]
+        for k, d in enumerate(subdirs):
+            label = mapped[d.name] if use_model else k
+            files = _image_files(d, skipped)
+            if not files:
+                skipped.append((str(d), "empty class folder: no images"))
+            items += [ImageItem(str(f.relative_to(root)), str(f), label, (lambda f=f: decode_image(f))) for f in files]
+    else:
+        names = list(class_names or [])
+        items = [ImageItem(str(f.relative_to(root)), str(f), None, (lambda f=f: decode_image(f)))
+                 for f in _image_files(root, skipped)]
+    h = hashlib.sha256()
+    for it in items:
+        st = os.stat(it.source)
+        h.update(f"{it.id}|{it.label}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return ImageSource(f"folder {root}", items, names, f"folder:{h.hexdigest()[:16]}", skipped)
+
+
+def _image_files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    out = []
+    for p in sorted(folder.iterdir()):
+        try:
+            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
+                out.append(p)
+        except OSError as e:
+            skipped.append((str(p), f"unreadable: {e.strerror or e}"))
+    return out
+
+
+def uploads(files: Sequence[tuple[str, bytes]], labels: Sequence[int | None] | None = None,
+            class_names: Sequence[str] = ()) -> ImageSource:
+    """Images uploaded as (file name, bytes) pairs, optionally labelled."""
+    labels = list(labels) if labels is not None else [None] * len(files)
+    items = [ImageItem(f"upload-{i}-{name}", name, lab, (lambda b=data: decode_image(b)))
+             for i, ((name, data), lab) in enumerate(zip(files, labels))]
+    h = hashlib.sha256()
+    for (name, data), lab in zip(files, labels):
+        h.update(name.encode() + hashlib.sha256(data).digest() + str(lab).encode())
+    return ImageSource("uploads", items, list(class_names), f"uploads:{h.hexdigest()[:16]}")
+
+
+class GateDataset(torch.utils.data.Dataset):
+    """Decodes and preprocesses items; yields (tensor or None, index, error or None)."""
+
+    def __init__(self, items: Sequence[ImageItem], transform: Callable[[Image.Image], torch.Tensor]) -> None:
+        self.items, self.transform = items, transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor | None, int, str | None]:
+        try:
+            return self.transform(self.items[i].load()), i, None
+        except Exception as e:  # noqa: BLE001 - every decode failure becomes a per-file reason
+            return None, i, f"{type(e).__name__}: {e}"
+
+
+def collate_skipping(batch: list[tuple[torch.Tensor | None, int, str | None]]):
+    """Stack the images that decoded; return (tensor or None, their indices, [(index, reason)])."""
+    ok = [(x, i) for x, i, err in batch if err is None]
+    failed = [(i, err) for x, i, err in batch if err is not None]
+    if not ok:
+        return None, [], failed
+    return torch.stack([x for x, _ in ok]), [i for _, i in ok], failed
+
+
+@functools.lru_cache(maxsize=2)
+def _sample_arrays(path: str) -> np.ndarray:
+    with np.load(path) as z:
+        return z["images"]
+
+
+def load_source_image(source: str, sample_path: str | Path = SAMPLE_SET) -> Image.Image | None:
+    """The image behind a Run row's ``source`` (a file path or ``sample_set[i]``), or None if gone."""
+    m = re.fullmatch(r"sample_set\[(\d+)\]", source)
+    try:
+        if m:
+            return Image.fromarray(_sample_arrays(str(sample_path))[int(m.group(1))], mode="L")
+        if os.path.isfile(source):
+            return decode_image(source)
+    except Exception:  # noqa: BLE001 - a missing thumbnail is not an error
+        return None
+    return None

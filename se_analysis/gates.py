@@ -1,0 +1,316 @@
+"""Finding the SE gates of any model, and hooking them to record or replace their values.
+
+A *gate* is the output of an SE block's final activation (sigmoid, hard-sigmoid, ...), of
+shape (B, C, 1, 1) (or (B, C) in Linear-based blocks), just before it multiplies the features.
+It is captured and replaced there, with forward hooks on that activation module:
+
+=====================================  =====================  =========================
+family                                 SE module              gate activation attribute
+=====================================  =====================  =========================
+timm SEModule (seresnet, regnety)      ``SEModule``           ``gate``
+timm legacy SENet                      ``SEModule``           ``sigmoid``
+timm EfficientNet / MobileNetV3        ``SqueezeExcite``      ``gate``
+torchvision ops                        ``SqueezeExcitation``  ``scale_activation``
+se_analysis default / user blocks      any two-layer SE       ``gate`` / ``sigmoid`` / ...
+=====================================  =====================  =========================
+
+ECA, CBAM, Gather-Excite, global-context and split attention are not SE and are never
+reported. Gates are named as the paper does, ``SE_<stage>_<block>``: the first residual stage
+is 2 and blocks count from 1 inside their stage. A model whose blocks sit in one flat list
+(torchvision MobileNetV3) gets ``SE_<index>``, the block's index in that list.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping, Sequence, Union
+
+import torch
+from torch import nn
+
+__all__ = ["Gate", "NoSEGatesError", "find_gates", "record", "override", "GateRecorder", "model_lock",
+           "GateValue"]
+
+_GATE_ATTRS = ("gate", "sigmoid", "scale_activation", "gate_fn", "gate_act", "excitation_act", "act_gate")
+_KNOWN_SE_CLASSES = {"SEModule", "SqueezeExcite", "SqueezeExcitation", "SEBlock", "SELayer",
+                     "SqueezeExcitationBlock", "EffectiveSEModule", "SqueezeExcitationModule"}
+_NOT_SE = re.compile(r"eca|cbam|channelattn|gather|globalcontext|selectivekernel|splitattn|coordatt|"
+                     r"bottleneckattn|haloattn|lambdalayer|nonlocal|bat", re.IGNORECASE)
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+class NoSEGatesError(ValueError):
+    """The model has no Squeeze-and-Excitation gate that this tool can find."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One SE gate of a model.
+
+    Attributes:
+        name: paper-style name, e.g. ``SE_4_6``.
+        path: module path of the gate activation, e.g. ``layer3.5.se.gate``.
+        se_path: module path of the whole SE block.
+        channels: C, the number of channels it rescales.
+        depth: 0-based position among the model's gates, in forward order.
+        stage: stage number (first residual stage is 2), or 0 in flat models.
+        block: block number inside its stage, from 1 (index in the list for flat models).
+    """
+
+    name: str
+    path: str
+    se_path: str
+    channels: int
+    depth: int
+    stage: int
+    block: int
+
+
+def _is_gate_activation(m: nn.Module) -> bool:
+    name = type(m).__name__.lower()
+    return ("sigmoid" in name or name in {"hardswish_gate", "gate"}) and not any(True for _ in m.parameters())
+
+
+def _se_gate_attr(module: nn.Module) -> tuple[str, int] | None:
+    """(gate attribute, channels) when ``module`` is an SE block, else None."""
+    cls = type(module).__name__
+    if _NOT_SE.search(cls):
+        return None
+    children = dict(module.named_children())
+    gate_attr = next((a for a in _GATE_ATTRS if a in children and _is_gate_activation(children[a])), None)
+    if gate_attr is None:
+        return None
+    layers = [c for c in children.values() if isinstance(c, (nn.Conv2d, nn.Linear))]
+    if cls in _KNOWN_SE_CLASSES and layers:
+        last = layers[-1]
+        return gate_attr, int(getattr(last, "out_channels", getattr(last, "out_features", 0)))
+    # Structural test for user-written blocks: reduce (C -> h) then expand (h -> C), 1x1 or Linear.
+    if len(layers) != 2:
+        return None
+    reduce_, expand = layers
+    if isinstance(reduce_, nn.Conv2d) and (reduce_.kernel_size != (1, 1) or expand.kernel_size != (1, 1)):
+        return None
+    c_in = getattr(reduce_, "in_channels", getattr(reduce_, "in_features", None))
+    hidden = getattr(reduce_, "out_channels", getattr(reduce_, "out_features", None))
+    c_out = getattr(expand, "out_channels", getattr(expand, "out_features", None))
+    h_in = getattr(expand, "in_channels", getattr(expand, "in_features", None))
+    if c_in == c_out and hidden == h_in and hidden is not None and hidden <= c_in:
+        return gate_attr, int(c_out)
+    return None
+
+
+def _trailing_number(token: str) -> int | None:
+    m = re.search(r"(\d+)$", token)
+    return int(m.group(1)) if m and not token.isdigit() else None
+
+
+def _name_gates(model: nn.Module, se_paths: list[str]) -> list[tuple[str, int, int]]:
+    """(name, stage, block) for each SE path: block = nearest non-container ancestor, stage = its parent."""
+    modules = dict(model.named_modules())
+    located = []
+    for path in se_paths:
+        parts = path.split(".")
+        block_path = ".".join(parts[:-1])
+        while block_path and isinstance(modules[block_path], _CONTAINERS):
+            block_path = block_path.rpartition(".")[0]
+        stage_path, _, block_token = block_path.rpartition(".")
+        located.append((stage_path, block_token))
+    stage_paths = {s for s, _ in located}
+    flat = len(stage_paths) == 1 and not _stage_number(next(iter(stage_paths)), modules)
+    out = []
+    for stage_path, block_token in located:
+        parent = modules[stage_path] if stage_path else model
+        block_ord = [n for n, _ in parent.named_children()].index(block_token)
+        if flat:
+            idx = int(block_token) if block_token.isdigit() else block_ord
+            out.append((f"SE_{idx}", 0, idx))
+        else:
+            stage = _stage_number(stage_path, modules) or 0
+            out.append((f"SE_{stage}_{block_ord + 1}", stage, block_ord + 1))
+    seen: dict[str, int] = {}
+    unique = []
+    for name, stage, block in out:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append((name if seen[name] == 1 else f"{name}_{seen[name]}", stage, block))
+    return unique
+
+
+def _stage_number(stage_path: str, modules: Mapping[str, nn.Module]) -> int | None:
+    """Paper stage number of a stage container: ``layer1``/``s1``/``block1`` -> 2; ``stages.0`` -> 2."""
+    if not stage_path:
+        return None
+    parent_path, _, token = stage_path.rpartition(".")
+    n = _trailing_number(token)
+    if n is not None:
+        return n + 1
+    if token.isdigit():
+        parent = modules[parent_path] if parent_path else None
+        if parent is None:
+            return int(token) + 2
+        kind = type(modules[stage_path])
+        same = [name for name, child in parent.named_children() if type(child) is kind]
+        return same.index(token) + 2
+    return None
+
+
+def find_gates(model: nn.Module) -> list[Gate]:
+    """Every SE gate of ``model``, in forward (registration) order.
+
+    Raises:
+        NoSEGatesError: when the model has no SE block (ECA and other attention do not count).
+    """
+    found: list[tuple[str, str, int]] = []
+    for path, module in model.named_modules():
+        hit = _se_gate_attr(module)
+        if hit is not None:
+            found.append((path, hit[0], hit[1]))
+    if not found:
+        raise NoSEGatesError(
+            f"{type(model).__name__} has no Squeeze-and-Excitation gates (looked for SE blocks with a "
+            "sigmoid-type gate after a reduce/expand pair; ECA, CBAM and other attention are not SE)."
+        )
+    names = _name_gates(model, [p for p, _, _ in found])
+    return [
+        Gate(name=name, path=f"{path}.{attr}" if path else attr, se_path=path, channels=ch, depth=i,
+             stage=stage, block=block)
+        for i, ((path, attr, ch), (name, stage, block)) in enumerate(zip(found, names))
+    ]
+
+
+_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The re-entrant lock that serialises hooked use of ``model`` (shared between app sessions)."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
+def _resolve(model: nn.Module, gates: Sequence[Gate | str] | None) -> list[Gate]:
+    all_gates = find_gates(model)
+    if gates is None:
+        return all_gates
+    by_name = {g.name: g for g in all_gates}
+    out = []
+    for g in gates:
+        key = g if isinstance(g, str) else g.name
+        if key not in by_name:
+            raise KeyError(f"no gate named {key!r}; this model has {', '.join(by_name)}")
+        out.append(by_name[key])
+    return out
+
+
+class GateRecorder:
+    """Holds the gate values of the latest forward pass: ``values[name]`` is a (B, C) float tensor."""
+
+    def __init__(self, gates: list[Gate], device: str | torch.device | None = "cpu") -> None:
+        self.gates = gates
+        self.device = device
+        self.values: dict[str, torch.Tensor] = {}
+
+    def _hook(self, name: str) -> Callable:
+        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            v = output.detach().reshape(output.shape[0], -1).float()
+            self.values[name] = v.to(self.device, non_blocking=True) if self.device is not None else v
+        return hook
+
+    def pop(self) -> dict[str, torch.Tensor]:
+        """The values of the last forward pass; clears them so a stale batch is never reused."""
+        out, self.values = self.values, {}
+        return out
+
+
+@contextmanager
+def record(model: nn.Module, gates: Sequence[Gate | str] | None = None,
+           device: str | torch.device | None = "cpu") -> Iterator[GateRecorder]:
+    """Record gate values during forward passes inside the ``with`` block.
+
+    Args:
+        model: any model with SE gates.
+        gates: gates (or their names) to record; all by default.
+        device: where recorded values are moved (``None`` keeps them on the model's device).
+
+    Yields:
+        A :class:`GateRecorder`; after each forward, ``recorder.values[name]`` is (B, C).
+        Hooks are removed on exit, also when the block raises.
+    """
+    chosen = _resolve(model, gates)
+    modules = dict(model.named_modules())
+    recorder = GateRecorder(chosen, device)
+    handles = []
+    with model_lock(model):
+        try:
+            for g in chosen:
+                handles.append(modules[g.path].register_forward_hook(recorder._hook(g.name)))
+            yield recorder
+        finally:
+            for h in handles:
+                h.remove()
+
+
+GateValue = Union[float, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
+
+
+class GateOverride:
+    """The replacement values in force; ``values[name]`` may be changed between batches."""
+
+    def __init__(self, values: dict[str, GateValue]) -> None:
+        self.values = values
+
+    def _hook(self, name: str) -> Callable:
+        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> torch.Tensor | None:
+            value = self.values.get(name)
+            if value is None:
+                return None
+            return _replacement(value, output)
+        return hook
+
+
+def _replacement(value: GateValue, output: torch.Tensor) -> torch.Tensor:
+    """Broadcast a scalar, (C,), (B, C) tensor or callable result to the gate output's shape."""
+    b = output.shape[0]
+    flat_shape = (b, output[0].numel())
+    if callable(value) and not isinstance(value, torch.Tensor):
+        value = value(output)
+    if not isinstance(value, torch.Tensor):
+        return torch.full_like(output, float(value))
+    v = value.to(device=output.device, dtype=output.dtype)
+    if v.ndim == 1:
+        v = v.unsqueeze(0).expand(flat_shape)
+    if tuple(v.shape) != flat_shape:
+        raise ValueError(f"gate replacement of shape {tuple(value.shape)} does not fit gate output {tuple(output.shape)}")
+    return v.reshape(output.shape)
+
+
+@contextmanager
+def override(model: nn.Module, values: Mapping[str, GateValue]) -> Iterator[GateOverride]:
+    """Replace gate outputs inside the ``with`` block (a forward hook that returns the new value).
+
+    Args:
+        values: gate name -> a float (every channel), a (C,) tensor (per channel), a (B, C)
+            tensor (per image of the next batch), or a callable ``f(original (B, C, 1, 1)) -> tensor``.
+
+    Yields:
+        A :class:`GateOverride` whose ``values`` may be updated between batches. Hooks are
+        removed on exit, also when the block raises.
+    """
+    chosen = _resolve(model, list(values))
+    modules = dict(model.named_modules())
+    state = GateOverride(dict(values))
+    handles = []
+    with model_lock(model):
+        try:
+            for g in chosen:
+                handles.append(modules[g.path].register_forward_hook(state._hook(g.name)))
+            yield state
+        finally:
+            for h in handles:
+                h.remove()

@@ -1,0 +1,147 @@
+"""Figure builders: a tidy DataFrame in, a plotly Figure out. No I/O, no state.
+
+Every class keeps one colour in every figure (:func:`class_color`); the pooled class ``all``
+is drawn in black. Figures built from random weights get :func:`add_warning`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from .stats import ALL
+
+__all__ = ["class_color", "paper_figure", "depth_box", "specificity_curve", "class_heatmap", "within_class_band",
+           "image_gates_figure", "add_warning"]
+
+_PALETTE = qualitative.D3 + qualitative.Dark24
+
+
+def class_color(class_index: int) -> str:
+    """The colour of a class in every figure (black for ``all``, index -1)."""
+    return "#111111" if class_index < 0 else _PALETTE[class_index % len(_PALETTE)]
+
+
+def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
+    cols = min(max_cols, max(n, 1))
+    return math.ceil(max(n, 1) / cols), cols
+
+
+def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str], include_all: bool = True,
+                 height_per_row: int = 300) -> go.Figure:
+    """The paper's Fig. 6: mean gate value per channel index, one line per class, a panel per block.
+
+    Args:
+        cs: :func:`se_analysis.stats.channel_stats` output.
+        blocks: the blocks to show, one panel each, in the given order.
+        classes: class names to draw; ``all`` (every image) is added when ``include_all``.
+    """
+    rows, cols = _grid(len(blocks))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(blocks), shared_yaxes=True,
+                        horizontal_spacing=0.04, vertical_spacing=0.12)
+    wanted = list(classes) + ([ALL] if include_all else [])
+    for i, block in enumerate(blocks):
+        r, c = divmod(i, cols)
+        sub = cs[cs["block"] == block]
+        for name in wanted:
+            line = sub[sub["class"] == name].sort_values("channel")
+            if line.empty:
+                continue
+            idx = int(line["class_index"].iloc[0])
+            fig.add_trace(go.Scatter(
+                x=line["channel"], y=line["mean"], mode="lines", name=name, legendgroup=name, showlegend=i == 0,
+                line=dict(color=class_color(idx), width=1.2 if name != ALL else 1.6, dash="dot" if name == ALL else None),
+                hovertemplate=f"{name}<br>channel %{{x}}<br>mean gate %{{y:.3f}}<extra>{block}</extra>",
+            ), row=r + 1, col=c + 1)
+        fig.update_xaxes(title_text="channel index", row=r + 1, col=c + 1)
+    fig.update_yaxes(title_text="activation", range=[0, 1.02], col=1)
+    fig.update_layout(height=height_per_row * rows, title="Mean excitation per channel, by class",
+                      legend_title_text="class", margin=dict(t=80))
+    return fig
+
+
+def depth_box(quantiles: pd.DataFrame) -> go.Figure:
+    """Distribution of gate values per block over depth: boxes from 5/25/50/75/95% quantiles."""
+    q = quantiles.sort_values("depth")
+    fig = go.Figure(go.Box(
+        x=q["block"], q1=q["q25"], median=q["median"], q3=q["q75"], lowerfence=q["q05"], upperfence=q["q95"],
+        mean=q["mean"], name="gate values", marker_color="#1f77b4", boxpoints=False,
+    ))
+    fig.update_layout(title="Gate values per block (whiskers: 5% and 95%)", xaxis_title="block (forward order)",
+                      yaxis_title="gate value", yaxis_range=[0, 1.02])
+    return fig
+
+
+def specificity_curve(summary: pd.DataFrame) -> go.Figure:
+    """Class-specificity and saturation of each block, over depth."""
+    s = summary.sort_values("depth")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=s["block"], y=s["specificity"], mode="lines+markers", name="class-specificity (η²)",
+                             line=dict(color="#d62728", width=2.5)))
+    fig.add_trace(go.Scatter(x=s["block"], y=s["saturation_high"], mode="lines+markers", name="share of gates > 0.9",
+                             line=dict(color="#2ca02c", dash="dash")))
+    fig.add_trace(go.Scatter(x=s["block"], y=s["saturation_low"], mode="lines+markers", name="share of gates < 0.1",
+                             line=dict(color="#7f7f7f", dash="dot")))
+    fig.update_layout(title="Class-specificity and saturation over depth", xaxis_title="block (forward order)",
+                      yaxis_title="share", yaxis_range=[0, 1])
+    return fig
+
+
+def class_heatmap(cs: pd.DataFrame, block: str) -> go.Figure:
+    """Class x channel heatmap of mean gate values at one block."""
+    sub = cs[(cs["block"] == block) & (cs["class"] != ALL)]
+    order = sub.drop_duplicates("class").sort_values("class_index")["class"].tolist()
+    z = sub.pivot(index="class", columns="channel", values="mean").reindex(order)
+    fig = go.Figure(go.Heatmap(z=z.to_numpy(), x=list(z.columns), y=order, zmin=0, zmax=1, colorscale="Viridis",
+                               colorbar=dict(title="mean gate"),
+                               hovertemplate="class %{y}<br>channel %{x}<br>mean %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=f"Mean gate per class and channel at {block}", xaxis_title="channel index",
+                      yaxis_title="class", height=max(300, 28 * len(order) + 150))
+    return fig
+
+
+def within_class_band(cs: pd.DataFrame, block: str, classes: Sequence[str]) -> go.Figure:
+    """Within-class mean and ±1 std per channel at one block (the paper's Fig. 7)."""
+    fig = go.Figure()
+    sub = cs[cs["block"] == block]
+    for name in classes:
+        line = sub[sub["class"] == name].sort_values("channel")
+        if line.empty:
+            continue
+        color = class_color(int(line["class_index"].iloc[0]))
+        x = line["channel"].tolist()
+        upper = (line["mean"] + line["std"]).clip(upper=1).tolist()
+        lower = (line["mean"] - line["std"]).clip(lower=0).tolist()
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=upper + lower[::-1], fill="toself", fillcolor=color, opacity=0.18,
+                                 line=dict(width=0), name=f"{name} ±1 std", legendgroup=name, showlegend=False,
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=line["mean"], mode="lines", name=name, legendgroup=name,
+                                 line=dict(color=color, width=1.5)))
+    fig.update_layout(title=f"Within-class mean and std of gates at {block}", xaxis_title="channel index",
+                      yaxis_title="activation", yaxis_range=[0, 1.02])
+    return fig
+
+
+def image_gates_figure(df: pd.DataFrame, block: str, title: str | None = None) -> go.Figure:
+    """One image's gates (bars) against its class mean (line) at one block."""
+    sub = df[df["block"] == block].sort_values("channel")
+    cls = sub["class"].iloc[0] if len(sub) else ""
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=sub["channel"], y=sub["value"], name="this image", marker_color="#1f77b4"))
+    fig.add_trace(go.Scatter(x=sub["channel"], y=sub["class_mean"], mode="lines", name=f"mean of class {cls}",
+                             line=dict(color="#111111", width=1.5)))
+    fig.update_layout(title=title or f"Gates of one image at {block} against its class mean",
+                      xaxis_title="channel index", yaxis_title="gate value", yaxis_range=[0, 1.02], bargap=0.1)
+    return fig
+
+
+def add_warning(fig: go.Figure, text: str) -> go.Figure:
+    """Stamp a visible warning on a figure (e.g. built from random weights)."""
+    fig.add_annotation(text=f"⚠ {text}", xref="paper", yref="paper", x=0.5, y=1.0, yanchor="bottom", yshift=30,
+                       showarrow=False, font=dict(color="#b00020", size=14), bgcolor="#fff3f3")
+    return fig

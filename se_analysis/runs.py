@@ -1,0 +1,128 @@
+"""The Run: the result of passing a set of images through an SE network, stored on disk.
+
+On disk a Run is a folder::
+
+    manifest.json     model, weights (description + hash), data source, preprocessing,
+                      gates (name, module path, channels, depth), class names, date, skipped files
+    images.parquet    one row per image: index, image_id, source, label, label_name, pred,
+                      pred_name, confidence, correct
+    arrays.safetensors  ``gate/<name>``: (N, C) gate values (float32 or float16);
+                      ``logits``: (N, K) float32
+
+Runs are cached under a key (a hash of model, weights, data and preprocessing), so reopening
+the app or repeating a CLI command does not recompute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS"]
+
+IMAGE_COLUMNS = ["index", "image_id", "source", "label", "label_name", "pred", "pred_name", "confidence", "correct"]
+
+
+@dataclass
+class Run:
+    """Images table, per-gate (N, C) arrays, logits, and the manifest that says where they came from."""
+
+    images: pd.DataFrame
+    gates: dict[str, np.ndarray]
+    logits: np.ndarray
+    manifest: dict
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["source", "reason"]))
+
+    @property
+    def gate_names(self) -> list[str]:
+        return [g["name"] for g in self.manifest["gates"]]
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.manifest["class_names"])
+
+    @property
+    def has_labels(self) -> bool:
+        return bool((self.images["label"] >= 0).any())
+
+    def gate_info(self) -> pd.DataFrame:
+        """One row per gate: name, path, channels, depth, stage, block."""
+        return pd.DataFrame(self.manifest["gates"])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the Run atomically (to a temporary folder, then renamed into place)."""
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-run-", dir=folder.parent))
+        try:
+            manifest = {**self.manifest, "skipped": self.skipped.to_dict("records")}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+            self.images.to_parquet(tmp / "images.parquet", index=False)
+            arrays = {f"gate/{k}": np.ascontiguousarray(v) for k, v in self.gates.items()}
+            arrays["logits"] = np.ascontiguousarray(self.logits, dtype=np.float32)
+            save_file(arrays, str(tmp / "arrays.safetensors"))
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Run":
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        if not (folder / "manifest.json").exists():
+            raise FileNotFoundError(f"{folder} holds no Run (manifest.json missing)")
+        manifest = json.loads((folder / "manifest.json").read_text())
+        images = pd.read_parquet(folder / "images.parquet")
+        arrays = load_file(str(folder / "arrays.safetensors"))
+        gates = {g["name"]: arrays[f"gate/{g['name']}"] for g in manifest["gates"]}
+        skipped = pd.DataFrame(manifest.pop("skipped", []), columns=["source", "reason"])
+        return cls(images=images, gates=gates, logits=arrays["logits"], manifest=manifest, skipped=skipped)
+
+
+def run_key(model_name: str, weights_id: str, data_fingerprint: str, preprocessing: dict,
+            extra: dict | None = None) -> str:
+    """A short, stable hash of what determines a Run's content."""
+    blob = json.dumps([model_name, weights_id, data_fingerprint, preprocessing, extra or {}], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def default_store_root() -> Path:
+    """``$SE_ANALYSIS_HOME/runs``, else ``~/.cache/se_analysis/runs``."""
+    home = os.environ.get("SE_ANALYSIS_HOME")
+    return Path(home) / "runs" if home else Path.home() / ".cache" / "se_analysis" / "runs"
+
+
+class RunStore:
+    """Runs on disk, one folder per key."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root else default_store_root()
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def get(self, key: str) -> Run | None:
+        p = self.path(key)
+        return Run.load(p) if (p / "manifest.json").exists() else None
+
+    def put(self, key: str, run: Run) -> Path:
+        return run.save(self.path(key))

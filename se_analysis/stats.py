@@ -1,0 +1,156 @@
+"""Per-class and per-depth statistics of gate values, as tidy pandas tables.
+
+All tables have one row per observation and fixed columns, so they export unchanged:
+
+* :func:`channel_stats` -> ``block, depth, channel, class, class_index, mean, std, n``
+  (one row per block x channel x class, plus the class ``all``);
+* :func:`block_summary` -> ``block, depth, channels, n, mean, std, specificity,
+  saturation_high, saturation_low``: one row per block;
+* :func:`block_quantiles` -> ``block, depth, q05, q25, median, q75, q95, mean``;
+* :func:`image_gates` -> ``block, depth, channel, value, class_mean, class``.
+
+Class-specificity of a block is the share of gate variance explained by class, averaged over
+channels: for channel c, ``sum_k n_k (mu_kc - mu_c)^2 / sum_i (s_ic - mu_c)^2`` (eta squared, in
+[0, 1]); 0 means every class gets the same gate, 1 means the gate is a function of the class.
+Saturation is the share of gate values above 0.9 (``saturation_high``) and below 0.1.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .runs import Run
+
+__all__ = ["ALL", "class_groups", "channel_stats", "block_summary", "block_quantiles", "image_gates", "paper_blocks",
+           "specificity"]
+
+ALL = "all"
+GroupBy = Literal["label", "pred"]
+
+
+def class_groups(run: Run, by: GroupBy = "label") -> np.ndarray:
+    """Class index per image: the true label, or the prediction (used when the run has no labels)."""
+    if by == "label" and run.has_labels:
+        return run.images["label"].to_numpy()
+    return run.images["pred"].to_numpy()
+
+
+def _group_moments(values: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class count (K,), mean (K, C) and population variance (K, C), in float64."""
+    v = values.astype(np.float64)
+    valid = groups >= 0
+    v, g = v[valid], groups[valid]
+    n = np.bincount(g, minlength=k).astype(np.float64)
+    s = np.zeros((k, v.shape[1]))
+    ss = np.zeros((k, v.shape[1]))
+    np.add.at(s, g, v)
+    np.add.at(ss, g, v * v)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s / n[:, None]
+        var = np.maximum(ss / n[:, None] - mean**2, 0.0)
+    return n, mean, var
+
+
+def specificity(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """Eta squared per channel (C,): between-class variance over total variance; NaN where the total is 0."""
+    valid = groups >= 0
+    v = values[valid].astype(np.float64)
+    n, mean_k, _ = _group_moments(values, groups, k)
+    mu = v.mean(0)
+    total = ((v - mu) ** 2).sum(0)
+    present = n > 0
+    between = (n[present, None] * (mean_k[present] - mu) ** 2).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 1e-12, between / total, np.nan)
+
+
+def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = None) -> pd.DataFrame:
+    """Mean, std and count of every channel's gate, per class and over all images."""
+    groups = class_groups(run, by)
+    names = run.class_names
+    k = len(names)
+    info = run.gate_info().set_index("name")
+    frames = []
+    for block in blocks or run.gate_names:
+        values = run.gates[block]
+        c = values.shape[1]
+        n, mean, var = _group_moments(values, groups, k)
+        v64 = values.astype(np.float64)
+        rows_all = pd.DataFrame({"channel": np.arange(c), "class": ALL, "class_index": -1,
+                                 "mean": v64.mean(0) if len(v64) else np.full(c, np.nan),
+                                 "std": v64.std(0) if len(v64) else np.full(c, np.nan), "n": len(v64)})
+        present = np.flatnonzero(n > 0)
+        per_class = pd.DataFrame({
+            "channel": np.tile(np.arange(c), len(present)),
+            "class": np.repeat([names[i] for i in present], c),
+            "class_index": np.repeat(present, c),
+            "mean": mean[present].ravel(), "std": np.sqrt(var[present]).ravel(),
+            "n": np.repeat(n[present].astype(int), c),
+        })
+        df = pd.concat([per_class, rows_all], ignore_index=True)
+        df.insert(0, "depth", int(info.loc[block, "depth"]))
+        df.insert(0, "block", block)
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    out["n"] = out["n"].astype(int)
+    return out[["block", "depth", "channel", "class", "class_index", "mean", "std", "n"]]
+
+
+def block_summary(run: Run, by: GroupBy = "label", high: float = 0.9, low: float = 0.1) -> pd.DataFrame:
+    """One row per block: mean/std of all its gate values, class-specificity, saturation."""
+    groups = class_groups(run, by)
+    k = len(run.class_names)
+    rows = []
+    for g in run.manifest["gates"]:
+        v = run.gates[g["name"]].astype(np.float64)
+        spec = specificity(v, groups, k) if len(v) else np.full(v.shape[1], np.nan)
+        rows.append({
+            "block": g["name"], "depth": g["depth"], "channels": v.shape[1], "n": len(v),
+            "mean": float(v.mean()) if v.size else np.nan, "std": float(v.std()) if v.size else np.nan,
+            "specificity": float(np.nanmean(spec)) if np.isfinite(spec).any() else np.nan,
+            "saturation_high": float((v > high).mean()) if v.size else np.nan,
+            "saturation_low": float((v < low).mean()) if v.size else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def block_quantiles(run: Run) -> pd.DataFrame:
+    """Distribution of all gate values (images x channels) per block, as quantiles."""
+    rows = []
+    for g in run.manifest["gates"]:
+        v = run.gates[g["name"]].astype(np.float64).ravel()
+        q = np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95]) if v.size else np.full(5, np.nan)
+        rows.append({"block": g["name"], "depth": g["depth"], "q05": q[0], "q25": q[1], "median": q[2],
+                     "q75": q[3], "q95": q[4], "mean": float(v.mean()) if v.size else np.nan})
+    return pd.DataFrame(rows)
+
+
+def image_gates(run: Run, index: int, by: GroupBy = "label", blocks: list[str] | None = None) -> pd.DataFrame:
+    """One image's gates next to the mean gate of its class (label, or prediction without labels)."""
+    groups = class_groups(run, by)
+    cls = int(groups[index])
+    mask = groups == cls
+    info = run.gate_info().set_index("name")
+    frames = []
+    for block in blocks or run.gate_names:
+        v = run.gates[block]
+        frames.append(pd.DataFrame({
+            "block": block, "depth": int(info.loc[block, "depth"]), "channel": np.arange(v.shape[1]),
+            "value": v[index].astype(np.float64), "class_mean": v[mask].astype(np.float64).mean(0),
+            "class": run.class_names[cls],
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def paper_blocks(gate_info: pd.DataFrame) -> list[str]:
+    """The paper's choice of blocks: the last block of each stage, and every block of the last stage."""
+    gi = gate_info.sort_values("depth")
+    if (gi["stage"] == 0).all():  # flat models: a spread of six over depth
+        step = max(1, len(gi) // 6)
+        return gi["name"].iloc[::step].tolist()[:6]
+    last_stage = gi["stage"].max()
+    picked = [grp["name"].iloc[-1] for stage, grp in gi.groupby("stage", sort=True) if stage != last_stage]
+    return picked + gi[gi["stage"] == last_stage]["name"].tolist()

@@ -1,0 +1,194 @@
+"""Named SE architectures: the embedded default, timm and torchvision families.
+
+Each entry builds an :class:`SENet`: the ``nn.Module`` together with the preprocessing it
+expects, its class names, and a description of its weights (what, from where, hash), which
+goes into every Run's manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from PIL import Image
+from torch import nn
+from torchvision.transforms import v2 as T
+
+from .default_model import FASHION_MNIST_MEAN, FASHION_MNIST_STD, SEResNet, SEResNetConfig
+from .fashion_mnist import CLASS_NAMES as FMNIST_CLASSES
+from .gates import Gate, find_gates
+
+__all__ = ["SENet", "ZooEntry", "ZOO", "DATA_DIR", "DEFAULT_WEIGHTS", "load_model", "load_default", "file_sha256"]
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_WEIGHTS = DATA_DIR / "default_model.safetensors"
+
+
+@dataclass
+class SENet:
+    """A model ready for analysis: module, preprocessing, class names and weight provenance.
+
+    Attributes:
+        name: zoo name (``default``, ``timm/seresnet50`` ...).
+        module: the network, in eval mode.
+        transform: PIL image -> (C, H, W) float tensor, the model's own preprocessing.
+        class_names: names of the output classes, index-aligned with the logits.
+        weights: human-readable description of the weights ("trained: ...", "random ...").
+        weights_id: a hash identifying the weights (part of a Run's cache key).
+        pretrained: False for random weights; figures built from them carry a warning.
+        preprocessing: a JSON-able description of ``transform`` for the manifest.
+    """
+
+    name: str
+    module: nn.Module
+    transform: Callable[[Image.Image], torch.Tensor]
+    class_names: list[str]
+    weights: str
+    weights_id: str
+    pretrained: bool
+    preprocessing: dict = field(default_factory=dict)
+    _gates: list[Gate] | None = None
+
+    @property
+    def gates(self) -> list[Gate]:
+        if self._gates is None:
+            self._gates = find_gates(self.module)
+        return self._gates
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fmnist_transform() -> Callable[[Image.Image], torch.Tensor]:
+    """Any image -> grayscale 28x28, scaled to [0, 1], normalised as in training."""
+    return T.Compose([
+        T.Grayscale(num_output_channels=1),
+        T.Resize((28, 28), antialias=True),
+        T.ToImage(),
+        T.ToDtype(torch.float32, scale=True),
+        T.Normalize([FASHION_MNIST_MEAN], [FASHION_MNIST_STD]),
+    ])
+
+
+def load_default(weights: str | Path | None = None) -> SENet:
+    """The embedded default: the SE-ResNet trained on Fashion-MNIST, from ``data/``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(weights) if weights else DEFAULT_WEIGHTS
+    if not path.exists():
+        raise FileNotFoundError(f"default weights not found at {path}; train them with "
+                                "`python -m se_analysis train-default`")
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    config = SEResNetConfig.from_dict(json.loads(meta["config"])) if "config" in meta else SEResNetConfig()
+    model = SEResNet(config)
+    model.load_state_dict(load_file(str(path)), strict=True)
+    model.eval()
+    return SENet(
+        name="default", module=model, transform=fmnist_transform(), class_names=list(FMNIST_CLASSES),
+        weights=f"trained on Fashion-MNIST ({path.name})", weights_id=file_sha256(path)[:16], pretrained=True,
+        preprocessing={"grayscale": True, "size": [28, 28], "mean": [FASHION_MNIST_MEAN], "std": [FASHION_MNIST_STD]},
+    )
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A named architecture: where it comes from, what it is, how many SE gates it has."""
+
+    name: str
+    family: str
+    description: str
+    expected_gates: int
+    build: Callable[[bool], SENet]
+
+
+def _timm_entry(arch: str, description: str, gates: int) -> ZooEntry:
+    def build(pretrained: bool) -> SENet:
+        import timm
+        from timm.data import create_transform, resolve_data_config
+
+        module = timm.create_model(arch, pretrained=pretrained)
+        module.eval()
+        cfg = resolve_data_config({}, model=module)
+        return SENet(
+            name=f"timm/{arch}", module=module, transform=create_transform(**cfg),
+            class_names=_imagenet_names(module.num_classes), pretrained=pretrained,
+            weights=f"timm pretrained ({arch})" if pretrained else "random initialisation",
+            weights_id=f"timm:{arch}:{'pretrained' if pretrained else 'random'}",
+            preprocessing={k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
+        )
+    return ZooEntry(f"timm/{arch}", "timm", description, gates, build)
+
+
+def _tv_entry(arch: str, weights_enum: str, description: str, gates: int) -> ZooEntry:
+    def build(pretrained: bool) -> SENet:
+        import torchvision
+
+        weights = getattr(torchvision.models, weights_enum).DEFAULT
+        module = torchvision.models.get_model(arch, weights=weights if pretrained else None)
+        module.eval()
+        return SENet(
+            name=f"torchvision/{arch}", module=module, transform=_pil_safe(weights.transforms()),
+            class_names=list(weights.meta["categories"]), pretrained=pretrained,
+            weights=f"torchvision {weights}" if pretrained else "random initialisation",
+            weights_id=f"torchvision:{arch}:{weights if pretrained else 'random'}",
+            preprocessing={"weights_transforms": str(weights.transforms())},
+        )
+    return ZooEntry(f"torchvision/{arch}", "torchvision", description, gates, build)
+
+
+def _pil_safe(tf: Callable) -> Callable[[Image.Image], torch.Tensor]:
+    to_tensor = T.Compose([T.ToImage(), T.ToDtype(torch.float32, scale=True)])
+    return lambda img: tf(to_tensor(img.convert("RGB")))
+
+
+def _imagenet_names(num_classes: int) -> list[str]:
+    if num_classes == 1000:
+        from torchvision.models import ResNet50_Weights
+        return list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
+    return [f"class {i}" for i in range(num_classes)]
+
+
+def _default_entry() -> ZooEntry:
+    def build(pretrained: bool) -> SENet:
+        if pretrained:
+            return load_default()
+        torch.manual_seed(0)
+        net = load_default()
+        net.module = SEResNet(net.module.config).eval()
+        net.weights, net.weights_id, net.pretrained = "random initialisation", "default:random", False
+        return net
+    return ZooEntry("default", "se_analysis",
+                    "SE-ResNet (16/32/64 wide, 3 blocks per stage) trained on Fashion-MNIST; works offline", 9, build)
+
+
+ZOO: dict[str, ZooEntry] = {e.name: e for e in [
+    _default_entry(),
+    _timm_entry("seresnet50", "SE-ResNet-50, the paper's model (timm)", 16),
+    _timm_entry("seresnext50_32x4d", "SE-ResNeXt-50 32x4d (timm)", 16),
+    _timm_entry("legacy_seresnet50", "SE-ResNet-50, Cadene's port of the original Caffe weights", 16),
+    _timm_entry("legacy_senet154", "SENet-154, the ILSVRC 2017 winner", 50),
+    _timm_entry("efficientnet_b0", "EfficientNet-B0: MBConv blocks with SE (timm)", 16),
+    _timm_entry("mobilenetv3_large_100", "MobileNetV3-Large: hard-sigmoid SE in some blocks (timm)", 8),
+    _timm_entry("regnety_040", "RegNetY-4.0GF: RegNet with SE (timm)", 22),
+    _tv_entry("mobilenet_v3_large", "MobileNet_V3_Large_Weights", "MobileNetV3-Large (torchvision); gates SE_<index in features>", 8),
+    _tv_entry("efficientnet_b0", "EfficientNet_B0_Weights", "EfficientNet-B0 (torchvision)", 16),
+    _tv_entry("regnet_y_400mf", "RegNet_Y_400MF_Weights", "RegNetY-400MF (torchvision)", 16),
+]}
+
+
+def load_model(name: str = "default", pretrained: bool = True) -> SENet:
+    """Build a zoo model by name (see :data:`ZOO`)."""
+    if name not in ZOO:
+        raise KeyError(f"unknown model {name!r}; choose one of: {', '.join(ZOO)}")
+    return ZOO[name].build(pretrained)
