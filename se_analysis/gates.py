@@ -113,10 +113,11 @@ def _name_gates(model: nn.Module, se_paths: list[str]) -> list[tuple[str, int, i
     modules = dict(model.named_modules())
     located = []
     for path in se_paths:
-        parts = path.split(".")
-        block_path = ".".join(parts[:-1])
+        block_path, child = path.rpartition(".")[0], path
         while block_path and isinstance(modules[block_path], _CONTAINERS):
-            block_path = block_path.rpartition(".")[0]
+            block_path, child = block_path.rpartition(".")[0], block_path
+        if not block_path:  # only containers above: the outermost one on the path is the block
+            block_path = child
         stage_path, _, block_token = block_path.rpartition(".")
         located.append((stage_path, block_token))
     stage_paths = {s for s, _ in located}

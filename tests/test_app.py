@@ -1,0 +1,134 @@
+"""Every page driven with Streamlit's AppTest: what is shown, not just that it runs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = Path(__file__).resolve().parent.parent / "se_analysis" / "app_pages"
+
+
+def _decode(obj):
+    """Plotly 7 sends arrays as {"dtype", "bdata" (base64), "shape"}: turn them back into lists."""
+    if isinstance(obj, dict) and "bdata" in obj and "dtype" in obj:
+        arr = np.frombuffer(base64.b64decode(obj["bdata"]), dtype=np.dtype(obj["dtype"]))
+        if "shape" in obj:
+            arr = arr.reshape([int(n) for n in str(obj["shape"]).split(",")])
+        return arr.tolist()
+    if isinstance(obj, dict):
+        return {k: _decode(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    return obj
+
+
+def traces(at: AppTest) -> list[list[dict]]:
+    """The plotly traces of every chart on the page, arrays decoded."""
+    return [_decode(json.loads(c.proto.spec)["data"]) for c in at.get("plotly_chart")]
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture
+def app_with_run() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    no_errors(at)
+    at.button(key="run_button").click().run()
+    no_errors(at)
+    return at
+
+
+@pytest.mark.parametrize("page", ["paper_page.py", "depth_page.py", "classes_page.py", "image_page.py"])
+def test_pages_without_a_run_point_to_the_run_page(page):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page(str(PAGES / page)).run()
+    no_errors(at)
+    assert any("No run yet" in i.value for i in at.info)
+
+
+def test_run_page_runs_the_default_on_the_sample_set(app_with_run):
+    at = app_with_run
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images"] == "2,000" and metrics["SE gates"] == "9" and metrics["Skipped files"] == "0"
+    assert float(metrics["Top-1 accuracy"].rstrip("%")) > 85
+
+
+def test_paper_page_lines_follow_the_chosen_classes(app_with_run):
+    at = app_with_run
+    at.switch_page(str(PAGES / "paper_page.py")).run()
+    no_errors(at)
+    blocks = at.multiselect(key="paper_blocks").value
+    assert blocks == ["SE_2_3", "SE_3_3", "SE_4_1", "SE_4_2", "SE_4_3"]
+    (data,) = traces(at)
+    assert len(data) == len(blocks) * 5  # four classes + all
+    at.multiselect(key="paper_classes").set_value(["Sandal", "Coat"]).run()
+    at.multiselect(key="paper_blocks").set_value(["SE_4_3"]).run()
+    (data,) = traces(at)
+    assert [t["name"] for t in data] == ["Sandal", "Coat", "all"]
+    assert len(data[0]["y"]) == 64
+
+
+def test_depth_page_shows_specificity_over_every_block(app_with_run):
+    at = app_with_run
+    at.switch_page(str(PAGES / "depth_page.py")).run()
+    no_errors(at)
+    spec, box, band = traces(at)
+    assert spec[0]["x"] == [f"SE_{s}_{b}" for s in (2, 3, 4) for b in (1, 2, 3)]
+    assert all(0 <= y <= 1 for y in spec[0]["y"])
+    assert box[0]["type"] == "box"
+    assert len(band) == 2 * 2  # two classes: band + line each
+    at.radio(key="group_by").set_value("predicted class").run()
+    no_errors(at)
+
+
+def test_heatmap_and_image_pages(app_with_run):
+    at = app_with_run
+    at.switch_page(str(PAGES / "classes_page.py")).run()
+    no_errors(at)
+    (hm,) = traces(at)
+    assert np.array(hm[0]["z"]).shape == (10, 64)
+    at.selectbox(key="heatmap_block").set_value("SE_2_1").run()
+    assert np.array(traces(at)[0][0]["z"]).shape == (10, 16)
+    at.switch_page(str(PAGES / "image_page.py")).run()
+    no_errors(at)
+    (img,) = traces(at)
+    assert [t["type"] for t in img] == ["bar", "scatter"]
+    at.checkbox(key="image_wrong").check().run()
+    no_errors(at)
+
+
+def test_folder_source_reports_skipped_files(tmp_path):
+    (tmp_path / "Bag").mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((28, 28), 90 * i, np.uint8)).save(tmp_path / "Bag" / f"{i}.png")
+    (tmp_path / "Bag" / "oops.jpg").write_text("not an image")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="data_kind").set_value("folder on this machine").run()
+    at.text_input(key="folder").input(str(tmp_path)).run()
+    at.button(key="run_button").click().run()
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images"] == "3" and metrics["Skipped files"] == "1"
+    assert any("skipped" in w.value for w in at.warning)
+
+
+def test_library_never_imports_streamlit():
+    code = "import sys, se_analysis; import se_analysis.cli; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(APP).parent).stdout.strip()
+    assert out == "False"

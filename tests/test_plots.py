@@ -1,0 +1,55 @@
+"""Figures: pure functions of tidy tables, with the traces and values the tables hold."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from se_analysis import plots, stats
+from tests.test_stats import make_run
+
+
+def test_paper_figure_has_one_line_per_class_and_panel():
+    run = make_run()
+    cs = stats.channel_stats(run)
+    fig = plots.paper_figure(cs, ["SE_2_1", "SE_3_1"], ["c0", "c1"], include_all=True)
+    assert len(fig.data) == 2 * 3
+    names = [t.name for t in fig.data]
+    assert names == ["c0", "c1", "all"] * 2
+    c1_block3 = fig.data[4]
+    expected = run.gates["SE_3_1"][run.images["label"].to_numpy() == 1].mean(0)
+    np.testing.assert_allclose(np.array(c1_block3.y), expected, atol=1e-6)
+    assert fig.data[0].line.color == plots.class_color(0) == fig.data[3].line.color
+    assert [a.text for a in fig.layout.annotations] == ["SE_2_1", "SE_3_1"]
+
+
+def test_class_colour_is_stable_and_all_is_black():
+    assert plots.class_color(3) == plots.class_color(3) != plots.class_color(4)
+    assert plots.class_color(-1) == "#111111"
+
+
+def test_depth_figures():
+    run = make_run()
+    summary = stats.block_summary(run)
+    fig = plots.specificity_curve(summary)
+    assert len(fig.data) == 3 and list(fig.data[0].x) == ["SE_2_1", "SE_3_1"]
+    np.testing.assert_allclose(fig.data[0].y, summary["specificity"])
+    box = plots.depth_box(stats.block_quantiles(run))
+    assert box.data[0].type == "box" and len(box.data[0].x) == 2
+
+
+def test_heatmap_and_band_and_image():
+    run = make_run()
+    cs = stats.channel_stats(run)
+    hm = plots.class_heatmap(cs, "SE_3_1")
+    z = np.array(hm.data[0].z)
+    assert z.shape == (3, 5)  # three classes have images, five channels
+    np.testing.assert_allclose(z[1], run.gates["SE_3_1"][run.images["label"].to_numpy() == 1].mean(0), atol=1e-6)
+    band = plots.within_class_band(cs, "SE_2_1", ["c0", "c3"])
+    assert len(band.data) == 4
+    img = plots.image_gates_figure(stats.image_gates(run, 0), "SE_2_1")
+    assert [t.type for t in img.data] == ["bar", "scatter"]
+
+
+def test_warning_is_stamped():
+    fig = plots.add_warning(plots.specificity_curve(stats.block_summary(make_run())), "random weights")
+    assert any("random weights" in a.text for a in fig.layout.annotations)

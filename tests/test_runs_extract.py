@@ -1,0 +1,92 @@
+"""Extraction fills a Run whose numbers equal a direct forward pass; Runs round-trip through disk."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from se_analysis.data import GateDataset, image_folder, sample_set
+from se_analysis.extract import extract, extract_cached, resolve_device
+from se_analysis.gates import record
+from se_analysis.runs import Run, RunStore
+
+
+def test_extract_matches_direct_forward(tiny_net, synthetic_sample):
+    source = sample_set("all", synthetic_sample)
+    calls = []
+    run = extract(tiny_net, source, batch_size=16, device="cpu", progress=lambda d, t: calls.append((d, t)))
+    assert calls[0] == (0, 60) and calls[-1] == (60, 60) and len(calls) == 1 + 4
+    x = torch.stack([GateDataset(source.items, tiny_net.transform)[i][0] for i in range(60)])
+    with torch.no_grad(), record(tiny_net.module) as rec:
+        logits = tiny_net.module(x)
+    np.testing.assert_allclose(run.logits, logits.numpy(), atol=1e-5)
+    for name, values in rec.values.items():
+        np.testing.assert_allclose(run.gates[name], values.numpy(), atol=1e-6)
+    assert list(run.images["label"]) == list(np.repeat(np.arange(10), 6))
+    assert list(run.images["pred"]) == list(logits.argmax(1).numpy())
+    probs = torch.softmax(logits, 1).max(1).values.numpy()
+    np.testing.assert_allclose(run.images["confidence"], probs, atol=1e-5)
+    assert run.manifest["n_images"] == 60 and run.manifest["model"] == "tiny"
+    assert not any(m._forward_hooks for m in tiny_net.module.modules())
+
+
+def test_sample_splits_are_disjoint_halves(synthetic_sample):
+    ref, ev, all_ = (sample_set(s, synthetic_sample) for s in ("reference", "eval", "all"))
+    assert {i.id for i in ref.items}.isdisjoint({i.id for i in ev.items})
+    assert len(ref) + len(ev) == len(all_) == 60
+    assert ref.fingerprint != ev.fingerprint
+
+
+def test_run_roundtrip(tiny_net, synthetic_sample, tmp_path):
+    run = extract(tiny_net, sample_set("eval", synthetic_sample), batch_size=8)
+    run.save(tmp_path / "r")
+    back = Run.load(tmp_path / "r")
+    pd.testing.assert_frame_equal(back.images, run.images, check_dtype=False)
+    for k in run.gates:
+        np.testing.assert_array_equal(back.gates[k], run.gates[k])
+    np.testing.assert_array_equal(back.logits, run.logits)
+    assert back.gate_names == run.gate_names and back.manifest["data_fingerprint"] == run.manifest["data_fingerprint"]
+
+
+def test_extract_cached_reuses_the_store(tiny_net, synthetic_sample, tmp_path, monkeypatch):
+    store = RunStore(tmp_path / "store")
+    source = sample_set("all", synthetic_sample)
+    run1, key1 = extract_cached(tiny_net, source, store, batch_size=32)
+    ex = sys.modules["se_analysis.extract"]  # the package re-exports the function under the module's name
+    monkeypatch.setattr(ex, "extract", lambda *a, **k: pytest.fail("recomputed a cached run"))
+    run2, key2 = extract_cached(tiny_net, source, store, batch_size=32)
+    assert key1 == key2
+    np.testing.assert_array_equal(run1.logits, run2.logits)
+
+
+def test_folder_with_corrupt_file_keeps_the_good_images(tiny_net, tmp_path):
+    for cls in ("Trouser", "Bag"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((28, 28), 40 * i, np.uint8)).save(tmp_path / cls / f"{i}.png")
+    (tmp_path / "Bag" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    source = image_folder(tmp_path, tiny_net.class_names)
+    run = extract(tiny_net, source, batch_size=4)
+    assert len(run) == 6 and len(run.skipped) == 1
+    assert run.skipped.iloc[0]["source"].endswith("broken.png")
+    assert run.skipped.iloc[0]["reason"].startswith(("OSError:", "UnidentifiedImageError:"))
+    assert sorted(run.images["label_name"].unique()) == ["Bag", "Trouser"]
+    assert set(run.images["label"]) == {1, 8}  # mapped onto the model's classes
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(None).type in {"cuda", "mps", "cpu"}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_extract_on_cuda_matches_cpu(tiny_net, synthetic_sample):
+    source = sample_set("all", synthetic_sample)
+    cpu = extract(tiny_net, source, device="cpu")
+    gpu = extract(tiny_net, source, device="cuda")
+    np.testing.assert_allclose(gpu.logits, cpu.logits, atol=1e-3)

@@ -1,0 +1,108 @@
+"""Statistics checked against independent computations (pandas groupby, the variance decomposition)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from se_analysis import stats
+from se_analysis.runs import Run
+
+
+def make_run(n_per_class=(5, 7, 0, 4), channels=(3, 5), seed=0, labels=True) -> Run:
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([np.full(n, k) for k, n in enumerate(n_per_class)])
+    n = len(y)
+    gates = {f"SE_{2 + i}_1": rng.uniform(0, 1, size=(n, c)).astype(np.float32) for i, c in enumerate(channels)}
+    k = len(n_per_class)
+    logits = rng.normal(size=(n, k)).astype(np.float32)
+    pred = logits.argmax(1)
+    images = pd.DataFrame({"index": np.arange(n), "image_id": [f"i{i}" for i in range(n)], "source": "x",
+                           "label": y if labels else -1, "label_name": "x", "pred": pred, "pred_name": "x",
+                           "confidence": 0.5, "correct": pd.array(pred == y if labels else [None] * n, dtype="boolean")})
+    manifest = {"class_names": [f"c{i}" for i in range(k)], "pretrained": True,
+                "gates": [{"name": name, "path": name, "channels": v.shape[1], "depth": i, "stage": 2 + i, "block": 1}
+                          for i, (name, v) in enumerate(gates.items())]}
+    return Run(images=images, gates=gates, logits=logits, manifest=manifest)
+
+
+def test_channel_stats_match_pandas_groupby():
+    run = make_run()
+    cs = stats.channel_stats(run)
+    assert list(cs.columns) == ["block", "depth", "channel", "class", "class_index", "mean", "std", "n"]
+    for block, values in run.gates.items():
+        long = pd.DataFrame(values).assign(label=run.images["label"].to_numpy()).melt(id_vars="label",
+                                                                                       var_name="channel")
+        expected = long.groupby(["label", "channel"])["value"].agg(["mean", lambda v: v.std(ddof=0), "size"])
+        got = cs[(cs["block"] == block) & (cs["class_index"] >= 0)].set_index(["class_index", "channel"])
+        assert len(got) == len(expected)
+        for (lab, ch), row in expected.iterrows():
+            g = got.loc[(lab, ch)]
+            assert g["mean"] == pytest.approx(row["mean"], abs=1e-6)
+            assert g["std"] == pytest.approx(row["<lambda_0>"], abs=1e-6)
+            assert g["n"] == row["size"]
+        pooled = cs[(cs["block"] == block) & (cs["class"] == stats.ALL)]
+        np.testing.assert_allclose(pooled["mean"], values.mean(0), atol=1e-6)
+    assert "c2" not in set(cs["class"])  # the empty class has no rows, not NaN rows
+
+
+def test_specificity_equals_one_minus_within_over_total():
+    run = make_run(seed=3)
+    groups = run.images["label"].to_numpy()
+    for block, v in run.gates.items():
+        got = stats.specificity(v, groups, 4)
+        df = pd.DataFrame(v.astype(np.float64)).assign(g=groups)
+        within = df.groupby("g").transform(lambda s: s - s.mean()).pow(2).sum()
+        total = (df.drop(columns="g") - df.drop(columns="g").mean()).pow(2).sum()
+        np.testing.assert_allclose(got, (1 - within / total).to_numpy(), atol=1e-10)
+
+
+def test_specificity_extremes():
+    groups = np.repeat(np.arange(3), 4)
+    by_class = np.repeat(np.array([[0.1, 0.9], [0.5, 0.2], [0.8, 0.4]]), 4, axis=0)
+    np.testing.assert_allclose(stats.specificity(by_class, groups, 3), [1.0, 1.0])
+    same_per_class = np.tile(np.array([[0.1], [0.4], [0.7], [0.9]]), (3, 1))
+    np.testing.assert_allclose(stats.specificity(same_per_class, groups, 3), [0.0], atol=1e-12)
+    assert np.isnan(stats.specificity(np.full((12, 1), 0.5), groups, 3)[0])
+
+
+def test_block_summary_saturation_and_shape():
+    run = make_run()
+    summary = stats.block_summary(run)
+    assert list(summary["block"]) == list(run.gates)
+    for _, row in summary.iterrows():
+        v = run.gates[row["block"]]
+        assert row["saturation_high"] == pytest.approx((v > 0.9).mean())
+        assert row["saturation_low"] == pytest.approx((v < 0.1).mean())
+        assert row["mean"] == pytest.approx(v.mean(), abs=1e-6)
+        assert 0 <= row["specificity"] <= 1
+
+
+def test_unlabelled_runs_group_by_prediction():
+    run = make_run(labels=False)
+    cs = stats.channel_stats(run, by="label")
+    counts = cs[(cs["block"] == "SE_2_1") & (cs["channel"] == 0) & (cs["class_index"] >= 0)].set_index("class_index")["n"]
+    expected = run.images["pred"].value_counts()
+    assert counts.sort_index().to_dict() == expected.sort_index().to_dict()
+
+
+def test_quantiles_and_image_gates():
+    run = make_run()
+    q = stats.block_quantiles(run)
+    v = run.gates["SE_3_1"].ravel()
+    row = q.set_index("block").loc["SE_3_1"]
+    assert row["median"] == pytest.approx(np.median(v))
+    assert row["q05"] == pytest.approx(np.quantile(v, 0.05))
+    ig = stats.image_gates(run, 3)
+    sub = ig[ig["block"] == "SE_3_1"]
+    np.testing.assert_allclose(sub["value"], run.gates["SE_3_1"][3], atol=1e-7)
+    same = run.images["label"].to_numpy() == run.images["label"].iloc[3]
+    np.testing.assert_allclose(sub["class_mean"], run.gates["SE_3_1"][same].mean(0), atol=1e-6)
+
+
+def test_paper_blocks_for_resnet50_layout():
+    gi = pd.DataFrame([{"name": f"SE_{s}_{b}", "stage": s, "depth": d}
+                       for d, (s, b) in enumerate((s, b) for s, n in zip(range(2, 6), (3, 4, 6, 3))
+                                                  for b in range(1, n + 1))])
+    assert stats.paper_blocks(gi) == ["SE_2_3", "SE_3_4", "SE_4_6", "SE_5_1", "SE_5_2", "SE_5_3"]
