@@ -1,4 +1,4 @@
-"""Headless commands: ``python -m se_analysis {models,extract,stats,train-default} --help``.
+"""Headless commands: ``python -m se_analysis {models,extract,stats,ablate,sweep,train-default} --help``.
 
 The CLI calls the same library functions as the app, and writes the same tidy tables.
 """
@@ -86,6 +86,64 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ablation_setup(args: argparse.Namespace):
+    """Model, evaluated images and reference Run for a saved Run (the same choice as the app's)."""
+    from .ablate import ablation_inputs
+    from .runs import Run
+    from .zoo import load_model
+
+    run = Run.load(args.run)
+    net = load_model(run.manifest["model"], pretrained=bool(run.manifest.get("pretrained", True)))
+    if net.weights_id != run.manifest.get("weights_id"):
+        raise ValueError(f"the weights of {net.name} changed since this run was made; extract it again")
+    source, evaluated, reference, text = ablation_inputs(net, run, batch_size=args.batch_size, device=args.device)
+    if args.reference:
+        reference = Run.load(args.reference)
+        text = f"means from {args.reference} ({len(reference)} images)"
+    print(f"reference: {text}")
+    return net, source, evaluated, reference
+
+
+def _write_tables(tables: dict[str, pd.DataFrame], out: str) -> None:
+    """``summary`` to OUT; the other tables beside it as OUT_<name> with the same extension."""
+    path = Path(out)
+    for name, df in tables.items():
+        target = path if name == "summary" else path.with_name(f"{path.stem}_{name}{path.suffix or '.csv'}")
+        write_table(df, target)
+        print(f"  {name}: {len(df)} rows -> {target}")
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from .ablate import Ablation, run_ablation
+
+    net, source, evaluated, reference = _ablation_setup(args)
+    blocks = tuple(b.strip() for b in args.blocks.split(",") if b.strip())
+    unknown = [b for b in blocks if b not in evaluated.gates]
+    if unknown:
+        raise ValueError(f"unknown blocks {', '.join(unknown)}; this run has {', '.join(evaluated.gate_names)}")
+    result = run_ablation(net, source, evaluated, Ablation(blocks, args.mode, args.constant, args.seed), reference,
+                          batch_size=args.batch_size, device=args.device)
+    s = result.summary.iloc[0]
+    print(f"{s['ablation']} on {int(s['n'])} images: top-1 {s['top1_before'] * 100:.2f}% -> {s['top1_after'] * 100:.2f}% "
+          f"({s['top1_change'] * 100:+.2f} points), NLL {s['nll_before']:.4f} -> {s['nll_after']:.4f}, "
+          f"{s['flipped_share'] * 100:.1f}% flipped ({int(s['right_to_wrong'])} right->wrong, "
+          f"{int(s['wrong_to_right'])} wrong->right)")
+    _write_tables(result.tables(), args.out)
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .ablate import sweep
+
+    net, source, evaluated, reference = _ablation_setup(args)
+    result = sweep(net, source, evaluated, args.kind, args.mode, reference, constant=args.constant,
+                   batch_size=args.batch_size, device=args.device, method=args.method)
+    cols = ["blocks", "k", "top1_after", "top1_change", "nll_change", "flipped_share"]
+    print(result.summary[cols].to_string(index=False, float_format="%.4f"))
+    _write_tables(result.tables(), args.out)
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainSettings, train_default
 
@@ -121,6 +179,30 @@ def build_parser() -> argparse.ArgumentParser:
                         "block; quantiles: gate distribution per block")
     p.add_argument("--by", default="label", choices=["label", "pred"], help="group images by true label or prediction")
     p.set_defaults(func=_cmd_stats)
+
+    for name, help_text in (("ablate", "replace the gates of chosen blocks and compare before/after"),
+                            ("sweep", "ablate over depth: each block alone, or the last / first k blocks")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--run", required=True, help="a Run folder written by `extract` (its model and images are reused)")
+        if name == "ablate":
+            p.add_argument("--blocks", required=True, help="comma-separated gate names, e.g. SE_4_2,SE_4_3")
+        else:
+            p.add_argument("--kind", default="one-at-a-time", choices=["one-at-a-time", "cumulative-from-end",
+                                                                        "cumulative-from-start"])
+            p.add_argument("--method", default="auto", choices=["auto", "suffix", "full"],
+                           help="suffix: re-run only what is downstream of the replaced gates (default when the "
+                                "model traces); full: whole forward passes")
+        p.add_argument("--mode", default="mean", choices=["mean", "class-mean", "predicted-class-mean", "constant",
+                                                          "shuffle"])
+        p.add_argument("--constant", type=float, default=1.0, help="the value for --mode constant (1.0 = identity)")
+        p.add_argument("--seed", type=int, default=0, help="for --mode shuffle")
+        p.add_argument("--reference", default=None, help="a Run whose means to use (default: the sample set's "
+                                                          "reference half, or the evaluated images themselves)")
+        p.add_argument("--out", required=True, help="FILE.csv or FILE.parquet for the summary; the other tables "
+                                                    "are written beside it")
+        p.add_argument("--batch-size", type=int, default=128)
+        p.add_argument("--device", default=None)
+        p.set_defaults(func=_cmd_ablate if name == "ablate" else _cmd_sweep)
 
     p = sub.add_parser("train-default", help="train the embedded default SE-ResNet on Fashion-MNIST")
     p.add_argument("--out", default="data", help="where to write weights, model card and sample set")

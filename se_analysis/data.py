@@ -23,7 +23,8 @@ from PIL import Image, ImageOps
 from .zoo import DATA_DIR
 
 __all__ = ["ImageItem", "ImageSource", "SAMPLE_SET", "sample_set", "image_folder", "uploads", "decode_image",
-           "GateDataset", "collate_skipping", "IMAGE_EXTENSIONS", "load_source_image"]
+           "GateDataset", "collate_skipping", "IMAGE_EXTENSIONS", "load_source_image",
+           "source_from_spec"]
 
 SAMPLE_SET = DATA_DIR / "sample_set.npz"
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -48,6 +49,7 @@ class ImageSource:
     class_names: list[str]
     fingerprint: str
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason) found while listing
+    spec: dict = field(default_factory=dict)  # how to list these images again (see source_from_spec)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -91,7 +93,8 @@ def sample_set(split: str = "all", path: str | Path = SAMPLE_SET) -> ImageSource
         for i in np.flatnonzero(keep)
     ]
     digest = hashlib.sha256(images.tobytes() + labels.tobytes() + split.encode()).hexdigest()[:16]
-    return ImageSource(f"sample set ({split})", items, class_names, f"sample:{digest}")
+    return ImageSource(f"sample set ({split})", items, class_names, f"sample:{digest}",
+                       spec={"kind": "sample", "split": split, "path": str(path)})
 
 
 def _match_class(folder: str, class_names: Sequence[str], wnids: Sequence[str] | None) -> int | None:
@@ -136,7 +139,8 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
     for it in items:
         st = os.stat(it.source)
         h.update(f"{it.id}|{it.label}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return ImageSource(f"folder {root}", items, names, f"folder:{h.hexdigest()[:16]}", skipped)
+    return ImageSource(f"folder {root}", items, names, f"folder:{h.hexdigest()[:16]}", skipped,
+                       spec={"kind": "folder", "root": str(root.resolve())})
 
 
 def _image_files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
@@ -159,7 +163,18 @@ def uploads(files: Sequence[tuple[str, bytes]], labels: Sequence[int | None] | N
     h = hashlib.sha256()
     for (name, data), lab in zip(files, labels):
         h.update(name.encode() + hashlib.sha256(data).digest() + str(lab).encode())
-    return ImageSource("uploads", items, list(class_names), f"uploads:{h.hexdigest()[:16]}")
+    return ImageSource("uploads", items, list(class_names), f"uploads:{h.hexdigest()[:16]}", spec={"kind": "uploads"})
+
+
+def source_from_spec(spec: dict, class_names: Sequence[str]) -> ImageSource:
+    """List a Run's images again from its manifest's ``data_spec`` (uploads cannot be re-listed)."""
+    kind = spec.get("kind")
+    if kind == "sample":
+        return sample_set(spec["split"], spec.get("path", SAMPLE_SET))
+    if kind == "folder":
+        return image_folder(spec["root"], class_names)
+    raise ValueError(f"the images of this run ({kind or 'unknown source'}) cannot be listed again; "
+                     "re-run it from a folder or the sample set")
 
 
 class GateDataset(torch.utils.data.Dataset):

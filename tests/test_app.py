@@ -132,3 +132,28 @@ def test_library_never_imports_streamlit():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(APP).parent).stdout.strip()
     assert out == "False"
+
+
+def test_ablation_page_before_and_after(app_with_run):
+    at = app_with_run
+    at.switch_page(str(PAGES / "ablation_page.py")).run()
+    no_errors(at)
+    assert any("reference half" in i.value and "disjoint" in i.value for i in at.info)
+    at.selectbox(key="abl_preset").set_value("last stage").run()
+    assert at.multiselect(key="abl_blocks_last stage").value == ["SE_4_1", "SE_4_2", "SE_4_3"]
+    at.selectbox(key="abl_mode").set_value("constant").run()
+    at.button(key="abl_run").click().run()
+    no_errors(at)
+    metrics = {m.label: m for m in at.metric}
+    assert {"Top-1 after", "Top-1 before", "Mean NLL after", "Predictions flipped"} <= set(metrics)
+    per_class, overlay, downstream = traces(at)
+    assert [t["name"] for t in per_class] == ["before", "after"] and len(per_class[0]["x"]) == 10
+    replaced = [t for t in overlay if t["name"].endswith("(replaced)")]
+    assert replaced and all(set(t["y"]) == {1.0} for t in replaced)  # constant 1.0 drawn over the originals
+    assert len(downstream[0]["x"]) == 9
+    at.button(key="sweep_run").click().run()
+    no_errors(at)
+    charts = traces(at)
+    assert len(charts) == 5  # + sweep bars and cumulative curves
+    assert [t["name"] for t in charts[4] if t.get("mode") == "lines+markers"] == ["cumulative-from-end",
+                                                                                 "cumulative-from-start"]

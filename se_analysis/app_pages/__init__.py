@@ -12,4 +12,5 @@ PAGES = [
     st.Page(str(_HERE / "depth_page.py"), title="Depth", icon="🪜", url_path="depth"),
     st.Page(str(_HERE / "classes_page.py"), title="Class × channel", icon="🟪", url_path="classes"),
     st.Page(str(_HERE / "image_page.py"), title="One image", icon="🖼️", url_path="image"),
+    st.Page(str(_HERE / "ablation_page.py"), title="Ablation", icon="✂️", url_path="ablation"),
 ]

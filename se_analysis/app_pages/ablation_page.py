@@ -1,0 +1,145 @@
+"""Ablation page: replace gates with their means at chosen blocks; before and after, and sweeps over depth."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pandas as pd
+import streamlit as st
+
+from se_analysis import ablate, plots_ablation, stats
+from se_analysis.app_pages.common import (block_summary, channel_stats, default_classes, get_model, require_run,
+                                          show_figure, store, table_downloads)
+from se_analysis.data import load_source_image
+
+st.title("Ablation: replace gates with their means")
+run, key = require_run()
+st.caption("Replacing a block's gates by a constant per channel removes its input-dependence. If accuracy barely "
+           "moves, that block's excitation could be a fixed channel scaling; if it drops, the network needs the "
+           "gate to respond to the image.")
+net = get_model(run.manifest["model"], bool(run.manifest.get("pretrained", True)))
+
+
+@st.cache_resource(show_spinner="Preparing the evaluated and reference images…", max_entries=4)
+def _inputs(run_key: str, model: str, pretrained: bool):
+    return ablate.ablation_inputs(net, run, store())
+
+
+ev_source, evaluated, reference, ref_text = _inputs(key, run.manifest["model"], bool(run.manifest.get("pretrained", True)))
+st.info(f"Reference set: {ref_text}.")
+
+gi = evaluated.gate_info()
+presets = {"custom": None, "all blocks": gi["name"].tolist()}
+for stage, grp in gi.groupby("stage", sort=True):
+    if stage:
+        presets[f"stage {stage}"] = grp["name"].tolist()
+if gi["stage"].max() > 0:
+    presets["last stage"] = gi[gi["stage"] == gi["stage"].max()]["name"].tolist()
+c1, c2, c3 = st.columns([1, 2, 1])
+preset = c1.selectbox("Preset", list(presets), key="abl_preset")
+default_blocks = presets[preset] or [gi["name"].iloc[-1]]
+blocks = c2.multiselect("Blocks to ablate", gi["name"].tolist(), default=default_blocks, key=f"abl_blocks_{preset}")
+mode_labels = {"mean": "mean over the reference set", "class-mean": "class mean (oracle: uses the true label)",
+               "predicted-class-mean": "mean of the predicted class", "constant": "constant",
+               "shuffle": "gates of another random image (control)"}
+mode = c3.selectbox("Replace with", list(mode_labels), format_func=mode_labels.get, key="abl_mode")
+constant = 1.0
+if mode == "constant":
+    constant = st.select_slider("Constant (1.0 = identity, the SE block switched off)", [0.0, 0.25, 0.5, 0.75, 1.0],
+                                value=1.0, key="abl_constant")
+
+
+def _ablate(run_key: str, blocks: tuple, mode: str, constant: float) -> dict:
+    """Ablation tables, computed once per session and choice (with a progress bar)."""
+    cache = st.session_state.setdefault("abl_cache", {})
+    sel = (run_key, blocks, mode, constant)
+    if sel not in cache:
+        bar = st.progress(0.0, text="Ablating…")
+        res = ablate.run_ablation(net, ev_source, evaluated, ablate.Ablation(blocks, mode, constant), reference,
+                                  progress=lambda d, t: bar.progress(d / max(t, 1), text=f"{d} / {t} images"))
+        bar.empty()
+        cache[sel] = res.tables()
+    return cache[sel]
+
+
+if blocks and st.button("Run ablation", type="primary", key="abl_run"):
+    st.session_state["abl_result"] = (key, tuple(blocks), mode, constant)
+
+sel = st.session_state.get("abl_result")
+if sel and sel[0] == key:
+    tables = _ablate(*sel)
+    summary = tables["summary"].iloc[0]
+    st.subheader(summary["ablation"])
+    m = st.columns(4)
+    m[0].metric("Top-1 after", f"{summary['top1_after'] * 100:.2f}%", f"{summary['top1_change'] * 100:+.2f} points")
+    m[1].metric("Top-1 before", f"{summary['top1_before'] * 100:.2f}%")
+    m[2].metric("Mean NLL after", f"{summary['nll_after']:.4f}", f"{summary['nll_change']:+.4f}", delta_color="inverse")
+    m[3].metric("Predictions flipped", f"{summary['flipped_share'] * 100:.1f}%",
+                f"{int(summary['right_to_wrong'])} right→wrong, {int(summary['wrong_to_right'])} wrong→right",
+                delta_color="off")
+    show_figure(plots_ablation.per_class_accuracy(tables["per_class"]), evaluated, "abl_per_class")
+    cs = channel_stats(evaluated, f"{key}-eval", "label")
+    ab = ablate.Ablation(sel[1], sel[2], sel[3])
+    replaced = ablate.replacement_stats(ab, evaluated, reference)
+    b = st.selectbox("Block to compare", list(sel[1]), key="abl_overlay_block")
+    present = cs[cs["class_index"] >= 0].drop_duplicates("class").sort_values("class_index")["class"].tolist()
+    classes = st.multiselect("Classes", present, default=default_classes(present)[:2], key="abl_classes")
+    show_figure(plots_ablation.gate_overlay(cs, replaced, b, classes), evaluated, "abl_overlay")
+    show_figure(plots_ablation.downstream_shift(tables["downstream"]), evaluated, "abl_downstream")
+    flips = tables["flips"]
+    st.subheader(f"Flipped predictions ({len(flips)})")
+    if len(flips):
+        def thumb(source: str) -> str | None:
+            img = load_source_image(source)
+            if img is None:
+                return None
+            buf = io.BytesIO()
+            img.convert("RGB").resize((56, 56)).save(buf, format="PNG")
+            return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+        shown = flips.head(200).copy()
+        shown.insert(0, "image", [thumb(s) for s in shown["source"]])
+        st.dataframe(shown.drop(columns=["ablation", "source"]), hide_index=True, width="stretch",
+                     column_config={"image": st.column_config.ImageColumn("image")})
+    with st.expander("Tables"):
+        for name, df in tables.items():
+            st.markdown(f"**{name}**")
+            st.dataframe(df, hide_index=True, width="stretch")
+            table_downloads(df, f"ablation_{name}")
+
+st.divider()
+st.subheader("Sweeps over depth")
+s1, s2 = st.columns(2)
+sweep_mode = s1.selectbox("Replace with", ["mean", "constant", "predicted-class-mean", "class-mean", "shuffle"],
+                          format_func=mode_labels.get, key="sweep_mode")
+kinds = s2.multiselect("Sweeps", list(ablate.SWEEPS), default=list(ablate.SWEEPS), key="sweep_kinds")
+
+
+def _sweep(run_key: str, kind: str, mode: str) -> pd.DataFrame:
+    """A sweep's summary table, computed once per session and choice (with a progress bar)."""
+    cache = st.session_state.setdefault("sweep_cache", {})
+    if (run_key, kind, mode) not in cache:
+        bar = st.progress(0.0, text=f"Sweep {kind}…")
+        res = ablate.sweep(net, ev_source, evaluated, kind, mode, reference,
+                           progress=lambda d, t: bar.progress(d / max(t, 1), text=f"{kind}: {d} / {t} image-ablations"))
+        bar.empty()
+        cache[(run_key, kind, mode)] = res.summary
+    return cache[(run_key, kind, mode)]
+
+
+if kinds and st.button("Run sweeps", key="sweep_run"):
+    st.session_state["sweep_sel"] = (key, tuple(kinds), sweep_mode)
+ssel = st.session_state.get("sweep_sel")
+if ssel and ssel[0] == key:
+    results = {kind: _sweep(key, kind, ssel[2]) for kind in ssel[1]}
+    if "one-at-a-time" in results:
+        show_figure(plots_ablation.sweep_bars(results["one-at-a-time"], block_summary(evaluated, f"{key}-eval", "label")),
+                    evaluated, "sweep_bars")
+    cumulative = [results[k] for k in ("cumulative-from-end", "cumulative-from-start") if k in results]
+    if cumulative:
+        show_figure(plots_ablation.cumulative_curve(cumulative), evaluated, "sweep_cumulative")
+    all_sweeps = pd.concat(results.values(), ignore_index=True)
+    with st.expander("Sweep table"):
+        st.dataframe(all_sweeps, hide_index=True, width="stretch")
+        table_downloads(all_sweeps, "sweeps")

@@ -1,0 +1,90 @@
+"""Figures of ablations: before and after on the same axes. Tidy tables in, plotly figures out."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .plots import class_color
+
+__all__ = ["per_class_accuracy", "gate_overlay", "downstream_shift", "sweep_bars", "cumulative_curve"]
+
+
+def per_class_accuracy(per_class: pd.DataFrame) -> go.Figure:
+    """Accuracy per class before (light) and after (dark) one ablation, side by side."""
+    pc = per_class.sort_values("class_index")
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=pc["class"], y=pc["acc_before"], name="before", marker_color="#9ecae1"))
+    fig.add_trace(go.Bar(x=pc["class"], y=pc["acc_after"], name="after", marker_color="#08519c"))
+    fig.update_layout(barmode="group", title="Accuracy per class, before and after", yaxis_title="top-1 accuracy",
+                      yaxis_range=[0, 1.02])
+    return fig
+
+
+def gate_overlay(cs: pd.DataFrame, replaced: pd.DataFrame, block: str, classes: Sequence[str]) -> go.Figure:
+    """Mean gate per channel at ``block``: original (solid) and the values put in its place (dashed).
+
+    Args:
+        cs: channel statistics of the un-ablated run (``stats.channel_stats``).
+        replaced: the same columns for the replacement values (``block, channel, class, class_index, mean``).
+    """
+    fig = go.Figure()
+    for name in classes:
+        for table, dash, suffix in ((cs, None, "original"), (replaced, "dash", "replaced")):
+            line = table[(table["block"] == block) & (table["class"] == name)].sort_values("channel")
+            if line.empty:
+                continue
+            fig.add_trace(go.Scatter(x=line["channel"], y=line["mean"], mode="lines", name=f"{name} ({suffix})",
+                                     legendgroup=name, line=dict(color=class_color(int(line["class_index"].iloc[0])),
+                                                                 dash=dash, width=1.4)))
+    fig.update_layout(title=f"Gates at {block}: original (solid) and replacement (dashed)",
+                      xaxis_title="channel index", yaxis_title="activation", yaxis_range=[0, 1.02])
+    return fig
+
+
+def downstream_shift(downstream: pd.DataFrame) -> go.Figure:
+    """Mean |change| of every block's gates under the ablation; the ablated blocks are marked."""
+    d = downstream.sort_values("depth")
+    colors = d["role"].map({"ablated": "#d62728", "downstream": "#1f77b4", "upstream": "#c7c7c7"})
+    fig = go.Figure(go.Bar(x=d["block"], y=d["mean_abs_change"], marker_color=colors.tolist(),
+                           customdata=d["role"], hovertemplate="%{x}: %{y:.4f} (%{customdata})<extra></extra>"))
+    fig.update_layout(title="How much each block's gates move (red: replaced; blue: downstream)",
+                      xaxis_title="block", yaxis_title="mean |gate change|")
+    return fig
+
+
+def sweep_bars(summary: pd.DataFrame, block_summary: pd.DataFrame | None = None) -> go.Figure:
+    """One-at-a-time sweep: accuracy drop and NLL rise per block, with the block's class-specificity."""
+    s = summary.sort_values("depth")
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=s["blocks"], y=-s["top1_change"] * 100, name="accuracy drop (points)",
+                         marker_color="#d62728"), secondary_y=False)
+    fig.add_trace(go.Bar(x=s["blocks"], y=s["nll_change"], name="NLL rise", marker_color="#ff9896"), secondary_y=False)
+    if block_summary is not None:
+        b = block_summary.sort_values("depth")
+        fig.add_trace(go.Scatter(x=b["block"], y=b["specificity"], mode="lines+markers", name="class-specificity (η²)",
+                                 line=dict(color="#111111")), secondary_y=True)
+    fig.update_yaxes(title_text="accuracy drop (points) / NLL rise", secondary_y=False)
+    fig.update_yaxes(title_text="class-specificity", range=[0, 1], secondary_y=True)
+    mode = s["ablation"].iloc[0].split(" @ ")[0] if len(s) else ""
+    fig.update_layout(title=f"One block at a time ({mode}): cost of losing input-dependence", barmode="group",
+                      xaxis_title="ablated block")
+    return fig
+
+
+def cumulative_curve(summaries: Sequence[pd.DataFrame]) -> go.Figure:
+    """Accuracy against the number of ablated blocks, for cumulative sweeps from the end and the start."""
+    fig = go.Figure()
+    for s in summaries:
+        s = s.sort_values("k")
+        fig.add_trace(go.Scatter(x=s["k"], y=s["top1_after"], mode="lines+markers", name=s["sweep"].iloc[0],
+                                 customdata=s["blocks"], hovertemplate="k=%{x}: %{y:.3f}<br>%{customdata}<extra></extra>"))
+    if summaries:
+        base = summaries[0]["top1_before"].iloc[0]
+        fig.add_hline(y=base, line_dash="dot", annotation_text=f"un-ablated {base:.3f}")
+    fig.update_layout(title="Accuracy as more blocks lose their input-dependence", xaxis_title="blocks ablated (k)",
+                      yaxis_title="top-1 accuracy")
+    return fig

@@ -1,0 +1,165 @@
+"""Ablations checked against models patched by hand, and the suffix sweep against full forward passes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from se_analysis import ablate
+from se_analysis.ablate import Ablation, AblatedRun, compare, evaluate_ablations, replacement_values
+from se_analysis.data import GateDataset, sample_set
+from se_analysis.extract import extract
+from tests.test_stats import make_run
+
+
+@pytest.fixture
+def setup(tiny_net, synthetic_sample):
+    source = sample_set("all", synthetic_sample)
+    run = extract(tiny_net, source, batch_size=32)
+    x = torch.stack([GateDataset(source.items, tiny_net.transform)[i][0] for i in range(len(source))])
+    return tiny_net, source, run, x
+
+
+def _se_modules(net):
+    modules = dict(net.module.named_modules())
+    return {g.name: modules[g.se_path] for g in net.gates}
+
+
+def _patched_logits(net, x, patches):
+    """Logits with SE blocks' forward replaced by hand: patches maps gate name -> f(features)."""
+    se = _se_modules(net)
+    saved = {name: se[name].forward for name in patches}
+    try:
+        for name, f in patches.items():
+            se[name].forward = f
+        with torch.no_grad():
+            return net.module(x).numpy()
+    finally:
+        for name, f in saved.items():
+            se[name].forward = f
+
+
+@pytest.mark.parametrize("method", ["full", "suffix"])
+def test_mean_equals_hand_patched_constant_gate(setup, method):
+    net, source, run, x = setup
+    block = "SE_3_1"
+    mean = torch.from_numpy(run.gates[block].astype(np.float64).mean(0)).float()
+    seen = {}
+    se = _se_modules(net)[block]
+
+    def capture(_m, inp, out) -> None:  # returns None: a forward hook that returns a value replaces the output
+        seen.setdefault("ratio", (out / inp[0]).detach())
+
+    handle = se.register_forward_hook(capture)
+    try:
+        (ab,) = evaluate_ablations(net, source, run, [Ablation((block,), "mean")], reference=run, method=method,
+                                   batch_size=64)
+    finally:
+        handle.remove()
+    expected = _patched_logits(net, x, {block: lambda f: f * mean.view(1, -1, 1, 1)})
+    np.testing.assert_allclose(ab.logits, expected, atol=1e-5)
+    if method == "full":  # the gate seen inside the block is the per-channel mean for every image
+        ratio = seen["ratio"]
+        finite = torch.isfinite(ratio) & (ratio.abs() < 10)
+        per_channel = torch.where(finite, ratio, torch.nan).nanmean(dim=(2, 3))
+        torch.testing.assert_close(per_channel, mean.expand_as(per_channel), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["full", "suffix"])
+def test_constant_one_everywhere_equals_removing_se(setup, method):
+    net, source, run, x = setup
+    (ab,) = evaluate_ablations(net, source, run, [Ablation(tuple(run.gate_names), "constant", 1.0)], method=method)
+    expected = _patched_logits(net, x, {name: (lambda f: f) for name in run.gate_names})
+    np.testing.assert_allclose(ab.logits, expected, atol=1e-5)
+    assert not np.allclose(ab.logits, run.logits, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ablate.SWEEPS)
+@pytest.mark.parametrize("mode", ["mean", "class-mean", "predicted-class-mean", "constant", "shuffle"])
+def test_suffix_sweep_equals_naive_sweep(setup, kind, mode):
+    net, source, run, _ = setup
+    ablations = ablate.sweep_ablations(run.gate_names, kind, mode, constant=0.5)
+    fast = evaluate_ablations(net, source, run, ablations, method="suffix", batch_size=25)
+    naive = evaluate_ablations(net, source, run, ablations, method="full", batch_size=25)
+    for a, b in zip(fast, naive):
+        np.testing.assert_allclose(a.logits, b.logits, atol=1e-5)
+        for name in run.gate_names:
+            assert a.gate_shift[name] == pytest.approx(b.gate_shift[name], abs=1e-6)
+
+
+def test_untouched_gates_do_not_move(setup):
+    net, source, run, _ = setup
+    (ab,) = evaluate_ablations(net, source, run, [Ablation(("SE_3_1",), "constant", 0.0)])
+    assert ab.gate_shift["SE_2_1"] == 0 and ab.gate_shift["SE_2_2"] == 0
+    assert ab.gate_shift["SE_3_2"] > 0
+
+
+def test_replacement_values_match_pandas():
+    ev = make_run(seed=1)
+    ref = make_run(n_per_class=(4, 0, 3, 5), seed=2)
+    block = "SE_3_1"
+    mean = replacement_values(Ablation((block,), "mean"), ev, ref)[block]
+    np.testing.assert_allclose(mean, np.tile(ref.gates[block].mean(0), (len(ev), 1)), atol=1e-6)
+    cm = replacement_values(Ablation((block,), "class-mean"), ev, ref)[block]
+    means = pd.DataFrame(ref.gates[block]).groupby(ref.images["label"].to_numpy()).mean()
+    for i, lab in enumerate(ev.images["label"]):
+        expected = means.loc[lab].to_numpy() if lab in means.index else ref.gates[block].mean(0)  # class 1 absent
+        np.testing.assert_allclose(cm[i], expected, atol=1e-6)
+    pm = replacement_values(Ablation((block,), "predicted-class-mean"), ev, ref)[block]
+    for i, p in enumerate(ev.images["pred"]):
+        expected = means.loc[p].to_numpy() if p in means.index else ref.gates[block].mean(0)
+        np.testing.assert_allclose(pm[i], expected, atol=1e-6)
+    sh = replacement_values(Ablation((block,), "shuffle", seed=3), ev, ref)[block]
+    src = [int(np.flatnonzero((ev.gates[block] == row).all(1))[0]) for row in sh]
+    assert sorted(src) == list(range(len(ev))) and all(s != i for i, s in enumerate(src))
+
+
+def test_compare_metrics_by_hand():
+    run = make_run(n_per_class=(3, 3, 2, 2), seed=4)
+    y = run.images["label"].to_numpy()
+    new_logits = run.logits.copy()
+    new_logits[0] = 0
+    new_logits[0, (run.logits[0].argmax() + 1) % 4] = 5.0  # image 0 changes its prediction
+    res = compare(run, [AblatedRun(Ablation(("SE_2_1",), "mean"), new_logits, {"SE_2_1": 0.1, "SE_3_1": 0.2})])
+    s = res.summary.iloc[0]
+    p0, p1 = run.logits.argmax(1), new_logits.argmax(1)
+    assert s["top1_before"] == pytest.approx((p0 == y).mean())
+    assert s["top1_after"] == pytest.approx((p1 == y).mean())
+    logp = new_logits - np.log(np.exp(new_logits).sum(1, keepdims=True))
+    assert s["nll_after"] == pytest.approx(-logp[np.arange(len(y)), y].mean(), rel=1e-6)
+    assert s["flipped_share"] == pytest.approx(1 / len(y))
+    assert list(res.flips["index"]) == [0]
+    assert res.confusion["change"].sum() == 0 and res.confusion["change"].abs().sum() == 2
+    pc = res.per_class.set_index("class_index")
+    assert pc.loc[0, "acc_after"] == pytest.approx((p1[y == 0] == 0).mean())
+    assert dict(zip(res.downstream["block"], res.downstream["role"])) == {"SE_2_1": "ablated", "SE_3_1": "downstream"}
+
+
+def test_bad_ablations_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown mode"):
+        Ablation(("SE_2_1",), "median")
+    with pytest.raises(ValueError, match="at least one block"):
+        Ablation((), "mean")
+    with pytest.raises(ValueError, match="class-mean needs labelled images"):
+        replacement_values(Ablation(("SE_2_1",), "class-mean"), make_run(labels=False))
+
+
+def test_cli_ablate_and_sweep(tmp_path, capsys):
+    from se_analysis.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["extract", "--data", "sample", "--split", "eval", "--out", str(run_dir), "--quiet"]) == 0
+    assert main(["ablate", "--run", str(run_dir), "--blocks", "SE_4_2,SE_4_3", "--mode", "mean",
+                 "--out", str(tmp_path / "abl.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "reference half" in out and "top-1" in out
+    summary = pd.read_csv(tmp_path / "abl.csv")
+    assert summary["blocks"].iloc[0] == "SE_4_2,SE_4_3"
+    assert (tmp_path / "abl_flips.csv").exists() and (tmp_path / "abl_per_class.csv").exists()
+    assert main(["sweep", "--run", str(run_dir), "--kind", "cumulative-from-end", "--mode", "constant",
+                 "--out", str(tmp_path / "sweep.parquet")]) == 0
+    sw = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert list(sw["k"]) == list(range(1, 10)) and sw["blocks"].iloc[0] == "SE_4_3"
+    assert main(["ablate", "--run", str(run_dir), "--blocks", "SE_9_9", "--out", str(tmp_path / "x.csv")]) == 2
