@@ -34,20 +34,31 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _source(spec: str, split: str, class_names: list[str]):
-    from .data import image_folder, sample_set
+    from .data import image_folder, sample_set, wnids_for
 
     if spec == "sample":
         return sample_set(split)
-    return image_folder(spec, class_names)
+    return image_folder(spec, class_names, wnids_for(class_names))
+
+
+def _load_net(model: str, random_weights: bool = False, checkpoint: str | None = None, trust_pickle: bool = False):
+    """A zoo model, with a user checkpoint's weights when one is given."""
+    from .checkpoints import load_checkpoint
+    from .zoo import load_model
+
+    if checkpoint:
+        if trust_pickle:
+            print("warning: --trust-pickle runs code stored in the checkpoint file", file=sys.stderr)
+        return load_checkpoint(load_model(model, pretrained=False), checkpoint, trust_pickle=trust_pickle)
+    return load_model(model, pretrained=not random_weights)
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .extract import extract
-    from .zoo import load_model
 
-    net = load_model(args.model, pretrained=not args.random_weights)
+    net = _load_net(args.model, args.random_weights, args.checkpoint, args.trust_pickle)
     source = _source(args.data, args.split, net.class_names)
     if len(source) == 0:
         print(f"error: no images found in {args.data}", file=sys.stderr)
@@ -90,10 +101,10 @@ def _ablation_setup(args: argparse.Namespace):
     """Model, evaluated images and reference Run for a saved Run (the same choice as the app's)."""
     from .ablate import ablation_inputs
     from .runs import Run
-    from .zoo import load_model
 
     run = Run.load(args.run)
-    net = load_model(run.manifest["model"], pretrained=bool(run.manifest.get("pretrained", True)))
+    m = run.manifest
+    net = _load_net(m["model"], not m.get("pretrained", True), m.get("checkpoint"))
     if net.weights_id != run.manifest.get("weights_id"):
         raise ValueError(f"the weights of {net.name} changed since this run was made; extract it again")
     source, evaluated, reference, text = ablation_inputs(net, run, batch_size=args.batch_size, device=args.device)
@@ -162,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extract", help="run a model over images and save a Run (gates, logits, predictions)")
     p.add_argument("--model", default="default", help="zoo name (see `models`); default: the embedded default")
     p.add_argument("--random-weights", action="store_true", help="use random initialisation instead of trained weights")
+    p.add_argument("--checkpoint", default=None, help="weights for --model: .safetensors, or a .pt/.pth state dict "
+                                                        "(loaded with weights_only=True; strict key matching)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow a checkpoint holding a pickled whole model: "
+                                                                 "THIS RUNS CODE FROM THE FILE; only for files you trust")
     p.add_argument("--data", default="sample", help="'sample' (the bundled set) or a folder of images (one sub-folder per class, or flat)")
     p.add_argument("--split", default="all", choices=["all", "reference", "eval"], help="part of the sample set")
     p.add_argument("--out", required=True, help="folder to write the Run to")
@@ -217,7 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, NotADirectoryError, KeyError, ValueError) as e:
+    except (FileNotFoundError, NotADirectoryError, KeyError, ValueError, RuntimeError) as e:
+        if isinstance(e, RuntimeError) and "out of memory" in str(e).lower():
+            print("error: out of memory: lower --batch-size and run again", file=sys.stderr)
+            return 2
+        if type(e) is RuntimeError:
+            raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 2

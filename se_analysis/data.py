@@ -24,7 +24,7 @@ from .zoo import DATA_DIR
 
 __all__ = ["ImageItem", "ImageSource", "SAMPLE_SET", "sample_set", "image_folder", "uploads", "decode_image",
            "GateDataset", "collate_skipping", "IMAGE_EXTENSIONS", "load_source_image",
-           "source_from_spec"]
+           "source_from_spec", "to_standard_mode", "imagenet_wnids", "wnids_for", "MAX_PIXELS"]
 
 SAMPLE_SET = DATA_DIR / "sample_set.npz"
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -55,13 +55,37 @@ class ImageSource:
         return len(self.items)
 
 
+MAX_PIXELS = 64_000_000  # larger images are refused before decoding (decompression bombs)
+
+
 def decode_image(data: bytes | str | os.PathLike) -> Image.Image:
-    """Decode bytes or a file to a fully loaded PIL image, EXIF orientation applied."""
+    """Decode bytes or a file to a loaded PIL image in mode ``L`` or ``RGB``, EXIF orientation applied.
+
+    Raises on anything that is not a decodable image of at most :data:`MAX_PIXELS` pixels; the
+    message becomes the file's skip reason.
+    """
     fp = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     with Image.open(fp) as img:
+        w, h = img.size
+        if w * h > MAX_PIXELS:
+            raise ValueError(f"image too large ({w}x{h} = {w * h / 1e6:.0f} Mpx > {MAX_PIXELS / 1e6:.0f} Mpx): "
+                             "possible decompression bomb")
         img.load()
         img = ImageOps.exif_transpose(img)
+        return to_standard_mode(img)
+
+
+def to_standard_mode(img: Image.Image) -> Image.Image:
+    """Any PIL mode -> ``L`` (one channel) or ``RGB``: 16-bit and float scaled to 8 bits, alpha dropped."""
+    if img.mode in ("L", "RGB"):
         return img.copy()
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 1.0 if img.mode == "F" and arr.max(initial=0) <= 1.0 else (255.0 if arr.max(initial=0) <= 255 else 65535.0)
+        return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+    if img.mode in ("1", "LA", "La") or (img.mode == "P" and img.palette is not None and img.palette.mode == "L"):
+        return img.convert("L")
+    return img.convert("RGB")  # RGBA, P, CMYK, YCbCr, LAB, HSV ...
 
 
 def sample_set(split: str = "all", path: str | Path = SAMPLE_SET) -> ImageSource:
@@ -97,6 +121,18 @@ def sample_set(split: str = "all", path: str | Path = SAMPLE_SET) -> ImageSource
                        spec={"kind": "sample", "split": split, "path": str(path)})
 
 
+def imagenet_wnids() -> list[str]:
+    """The 1000 ImageNet-1k WordNet ids in class-index order (shipped with timm)."""
+    from timm.data import ImageNetInfo
+
+    return list(ImageNetInfo().label_names())
+
+
+def wnids_for(class_names: Sequence[str]) -> list[str] | None:
+    """WordNet ids for a 1000-class (ImageNet-1k) model, else None."""
+    return imagenet_wnids() if len(class_names) == 1000 else None
+
+
 def _match_class(folder: str, class_names: Sequence[str], wnids: Sequence[str] | None) -> int | None:
     key = folder.strip().lower().replace("_", " ")
     lowered = [c.lower() for c in class_names]
@@ -109,16 +145,23 @@ def _match_class(folder: str, class_names: Sequence[str], wnids: Sequence[str] |
 
 def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
                  wnids: Sequence[str] | None = None) -> ImageSource:
-    """Images under ``root``: one sub-folder per class (ImageFolder), or a flat folder (no labels).
+    """Images under ``root``: one sub-folder per class (ImageFolder), or a flat folder.
 
     Sub-folder names are matched to ``class_names`` (case-insensitive, ``_`` as space) or to
-    ``wnids``; without a match the folder's own classes are used, in sorted order.
+    ``wnids`` (WordNet ids such as ``n01443537``); without a match the folder's own classes
+    are used, in sorted order. A flat folder is unlabelled unless it holds ``labels.csv``
+    (columns ``file`` and ``label``: a class name, WordNet id or index).
     """
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a folder")
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir())
     skipped: list[tuple[str, str]] = []
+    subdirs = []
+    for p in sorted(root.iterdir()):
+        if p.is_dir():
+            subdirs.append(p)
+        elif p.is_symlink() and not p.exists():
+            skipped.append((str(p), "broken or looping symbolic link"))
     items: list[ImageItem] = []
     names: list[str]
     if subdirs:
@@ -133,8 +176,18 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
             items += [ImageItem(str(f.relative_to(root)), str(f), label, (lambda f=f: decode_image(f))) for f in files]
     else:
         names = list(class_names or [])
-        items = [ImageItem(str(f.relative_to(root)), str(f), None, (lambda f=f: decode_image(f)))
-                 for f in _image_files(root, skipped)]
+        labels_csv = next((root / n for n in ("labels.csv", "labels.CSV") if (root / n).is_file()), None)
+        by_file: dict[str, int] = {}
+        if labels_csv is not None:
+            by_file, names = _read_labels_csv(labels_csv, class_names, wnids)
+        files = _image_files(root, skipped)
+        if labels_csv is not None:
+            for f in files:
+                if f.name not in by_file:
+                    skipped.append((str(f), f"no label in {labels_csv.name}"))
+            files = [f for f in files if f.name in by_file]
+        items = [ImageItem(str(f.relative_to(root)), str(f), by_file.get(f.name), (lambda f=f: decode_image(f)))
+                 for f in files]
     h = hashlib.sha256()
     for it in items:
         st = os.stat(it.source)
@@ -144,14 +197,47 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
 
 
 def _image_files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    """Image files directly in ``folder``; links that lead nowhere and non-files are skipped with a reason."""
     out = []
     for p in sorted(folder.iterdir()):
+        if p.suffix.lower() not in IMAGE_EXTENSIONS:
+            continue
         try:
-            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
+            if p.is_symlink() and not p.exists():
+                skipped.append((str(p), "broken or looping symbolic link"))
+            elif not p.is_file():
+                skipped.append((str(p), "not a regular file"))
+            elif not os.access(p, os.R_OK):
+                skipped.append((str(p), "unreadable: permission denied"))
+            else:
                 out.append(p)
         except OSError as e:
             skipped.append((str(p), f"unreadable: {e.strerror or e}"))
     return out
+
+
+def _read_labels_csv(path: Path, class_names: Sequence[str] | None,
+                     wnids: Sequence[str] | None) -> tuple[dict[str, int], list[str]]:
+    """file name -> label index, and the class names, from a CSV with columns file/filename/image and label/class."""
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype=str)
+    cols = {c.lower().strip(): c for c in table.columns}
+    file_col = next((cols[c] for c in ("file", "filename", "image", "path", "name") if c in cols), None)
+    label_col = next((cols[c] for c in ("label", "class", "class_name", "target", "y") if c in cols), None)
+    if file_col is None or label_col is None:
+        raise ValueError(f"{path.name} needs a file column (file/filename/image) and a label column (label/class)")
+    raw = table[label_col].astype(str).str.strip().tolist()
+    if class_names and all(r.isdigit() and int(r) < len(class_names) for r in raw):
+        idx = [int(r) for r in raw]
+        names = list(class_names)
+    elif class_names and all(_match_class(r, class_names, wnids) is not None for r in raw):
+        idx = [_match_class(r, class_names, wnids) for r in raw]
+        names = list(class_names)
+    else:
+        names = sorted(set(raw))
+        idx = [names.index(r) for r in raw]
+    return {Path(f).name: i for f, i in zip(table[file_col].astype(str), idx)}, names
 
 
 def uploads(files: Sequence[tuple[str, bytes]], labels: Sequence[int | None] | None = None,
@@ -172,7 +258,7 @@ def source_from_spec(spec: dict, class_names: Sequence[str]) -> ImageSource:
     if kind == "sample":
         return sample_set(spec["split"], spec.get("path", SAMPLE_SET))
     if kind == "folder":
-        return image_folder(spec["root"], class_names)
+        return image_folder(spec["root"], class_names, wnids_for(class_names))
     raise ValueError(f"the images of this run ({kind or 'unknown source'}) cannot be listed again; "
                      "re-run it from a folder or the sample set")
 

@@ -97,6 +97,7 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
     images = _images_table(source, rows, logits, net.class_names)
     manifest = {
         "model": net.name, "weights": net.weights, "weights_id": net.weights_id, "pretrained": net.pretrained,
+        "checkpoint": net.checkpoint,
         "data": source.name, "data_fingerprint": source.fingerprint, "data_spec": source.spec, "preprocessing": net.preprocessing,
         "class_names": list(net.class_names),
         "gates": [{"name": g.name, "path": g.path, "channels": g.channels, "depth": g.depth, "stage": g.stage,

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,7 +25,91 @@ from .default_model import FASHION_MNIST_MEAN, FASHION_MNIST_STD, SEResNet, SERe
 from .fashion_mnist import CLASS_NAMES as FMNIST_CLASSES
 from .gates import Gate, find_gates
 
-__all__ = ["SENet", "ZooEntry", "ZOO", "DATA_DIR", "DEFAULT_WEIGHTS", "load_model", "load_default", "file_sha256"]
+__all__ = ["SENet", "ZooEntry", "ZOO", "DATA_DIR", "DEFAULT_WEIGHTS", "load_model", "load_default", "file_sha256",
+           "PretrainedUnavailable", "is_offline"]
+
+NETWORK_TIMEOUT_S = 10
+
+
+class PretrainedUnavailable(RuntimeError):
+    """Pretrained weights are neither in a local cache nor downloadable now."""
+
+
+def is_offline() -> bool:
+    """True when an offline mode is set (``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE``, ``SE_ANALYSIS_OFFLINE``)."""
+    return any(os.environ.get(v, "").lower() in {"1", "true", "yes", "on"}
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SE_ANALYSIS_OFFLINE"))
+
+
+@contextmanager
+def _socket_timeout(seconds: float):
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def _reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``host`` opens within ``timeout`` seconds (DNS included)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _timm_weights_file(arch: str) -> str:
+    """Path of timm's pretrained file for ``arch``: the Hugging Face cache, else a short download."""
+    import timm
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(timm.models.get_arch_name(arch) if hasattr(timm.models, "get_arch_name") else arch)
+    if cfg is None:
+        cfg = timm.create_model(arch, pretrained=False).pretrained_cfg
+    cfg = cfg if isinstance(cfg, dict) else cfg.to_dict()
+    if cfg.get("file") and os.path.exists(cfg["file"]):
+        return cfg["file"]
+    repo = cfg.get("hf_hub_id")
+    if not repo:
+        raise PretrainedUnavailable(f"timm has no Hugging Face weights for {arch}")
+    from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
+
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        cached = try_to_load_from_cache(repo, filename)
+        if isinstance(cached, str):
+            return cached
+    if is_offline():
+        raise PretrainedUnavailable(f"pretrained weights for {arch} ({repo}) are not in the local Hugging Face cache, "
+                                    "and offline mode is on")
+    endpoint = constants.ENDPOINT.split("://")[-1].split("/")[0]
+    if not _reachable(endpoint):
+        raise PretrainedUnavailable(f"pretrained weights for {arch} ({repo}) are not in the local Hugging Face cache, "
+                                    f"and {endpoint} cannot be reached")
+    constants.HF_HUB_ETAG_TIMEOUT = NETWORK_TIMEOUT_S
+    constants.HF_HUB_DOWNLOAD_TIMEOUT = NETWORK_TIMEOUT_S
+    try:
+        return hf_hub_download(repo, "model.safetensors")
+    except Exception as e:  # noqa: BLE001 - no network, no such file, rate limits ...
+        raise PretrainedUnavailable(f"pretrained weights for {arch} ({repo}) are not cached and could not be "
+                                    f"downloaded: {type(e).__name__}") from None
+
+
+def _torchvision_state(weights) -> dict:
+    """State dict of torchvision weights: from ``$TORCH_HOME/hub/checkpoints``, else a short download."""
+    import torch.hub
+
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+    if not cached.exists() and is_offline():
+        raise PretrainedUnavailable(f"{weights} is not in {cached.parent}, and offline mode is on")
+    try:
+        with _socket_timeout(NETWORK_TIMEOUT_S):
+            return torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=False,
+                                                      weights_only=True)
+    except Exception as e:  # noqa: BLE001
+        raise PretrainedUnavailable(f"{weights} is not cached in {cached.parent} and could not be downloaded: "
+                                    f"{type(e).__name__}") from None
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_WEIGHTS = DATA_DIR / "default_model.safetensors"
@@ -51,6 +138,7 @@ class SENet:
     weights_id: str
     pretrained: bool
     preprocessing: dict = field(default_factory=dict)
+    checkpoint: str | None = None
     _gates: list[Gate] | None = None
 
     @property
@@ -117,11 +205,14 @@ def _timm_entry(arch: str, description: str, gates: int) -> ZooEntry:
         import timm
         from timm.data import create_transform, resolve_data_config
 
-        module = timm.create_model(arch, pretrained=pretrained)
+        if pretrained:
+            module = timm.create_model(arch, pretrained=True, pretrained_cfg_overlay={"file": _timm_weights_file(arch)})
+        else:
+            module = timm.create_model(arch, pretrained=False)
         module.eval()
         cfg = resolve_data_config({}, model=module)
         return SENet(
-            name=f"timm/{arch}", module=module, transform=create_transform(**cfg),
+            name=f"timm/{arch}", module=module, transform=_pil_rgb(create_transform(**cfg)),
             class_names=_imagenet_names(module.num_classes), pretrained=pretrained,
             weights=f"timm pretrained ({arch})" if pretrained else "random initialisation",
             weights_id=f"timm:{arch}:{'pretrained' if pretrained else 'random'}",
@@ -135,7 +226,9 @@ def _tv_entry(arch: str, weights_enum: str, description: str, gates: int) -> Zoo
         import torchvision
 
         weights = getattr(torchvision.models, weights_enum).DEFAULT
-        module = torchvision.models.get_model(arch, weights=weights if pretrained else None)
+        module = torchvision.models.get_model(arch, weights=None)
+        if pretrained:
+            module.load_state_dict(_torchvision_state(weights))
         module.eval()
         return SENet(
             name=f"torchvision/{arch}", module=module, transform=_pil_safe(weights.transforms()),
@@ -145,6 +238,11 @@ def _tv_entry(arch: str, weights_enum: str, description: str, gates: int) -> Zoo
             preprocessing={"weights_transforms": str(weights.transforms())},
         )
     return ZooEntry(f"torchvision/{arch}", "torchvision", description, gates, build)
+
+
+def _pil_rgb(tf: Callable) -> Callable[[Image.Image], torch.Tensor]:
+    """A PIL transform for RGB models that also takes grayscale images."""
+    return lambda img: tf(img.convert("RGB"))
 
 
 def _pil_safe(tf: Callable) -> Callable[[Image.Image], torch.Tensor]:

@@ -13,6 +13,7 @@ from se_analysis.zoo import SENet, fmnist_transform
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SE_ANALYSIS_HOME", str(tmp_path_factory.mktemp("se_home")))
+    monkeypatch.setenv("SE_ANALYSIS_OFFLINE", "1")  # tests never reach for the network
     torch.manual_seed(0)
 
 

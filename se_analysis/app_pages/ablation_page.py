@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import ablate, plots_ablation, stats
-from se_analysis.app_pages.common import (block_summary, channel_stats, default_classes, get_model, require_run,
+from se_analysis.app_pages.common import (block_summary, channel_stats, default_classes, require_run, run_model,
                                           show_figure, store, table_downloads)
 from se_analysis.data import load_source_image
 
@@ -18,15 +18,27 @@ run, key = require_run()
 st.caption("Replacing a block's gates by a constant per channel removes its input-dependence. If accuracy barely "
            "moves, that block's excitation could be a fixed channel scaling; if it drops, the network needs the "
            "gate to respond to the image.")
-net = get_model(run.manifest["model"], bool(run.manifest.get("pretrained", True)))
+net = run_model(run)
 
 
 @st.cache_resource(show_spinner="Preparing the evaluated and reference images…", max_entries=4)
-def _inputs(run_key: str, model: str, pretrained: bool):
+def _inputs(run_key: str):
     return ablate.ablation_inputs(net, run, store())
 
 
-ev_source, evaluated, reference, ref_text = _inputs(key, run.manifest["model"], bool(run.manifest.get("pretrained", True)))
+try:
+    if run.manifest.get("data_spec", {}).get("kind") == "uploads":
+        src = st.session_state.get("source")
+        if src is None or src.fingerprint != run.manifest["data_fingerprint"]:
+            st.error("This run's uploaded images are no longer in this session: upload them again on the Run page.")
+            st.stop()
+        ev_source, evaluated, reference = src, run, run
+        ref_text = f"means from the {len(run)} uploaded images themselves (no disjoint reference set)"
+    else:
+        ev_source, evaluated, reference, ref_text = _inputs(key)
+except (OSError, ValueError) as e:
+    st.error(f"The images of this run cannot be read again: {e}")
+    st.stop()
 st.info(f"Reference set: {ref_text}.")
 
 gi = evaluated.gate_info()

@@ -22,6 +22,26 @@ def get_model(name: str, pretrained: bool) -> SENet:
     return load_model(name, pretrained=pretrained)
 
 
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=4)
+def get_checkpoint_model(name: str, file_name: str, _data: bytes, digest: str | None = None) -> SENet:
+    """An architecture with uploaded weights (a private copy; the shared model is not touched)."""
+    from se_analysis.checkpoints import load_checkpoint
+
+    return load_checkpoint(load_model(name, pretrained=False), _data, name=file_name)
+
+
+def run_model(run: Run) -> SENet:
+    """The model a Run was made with: the zoo entry, or the uploaded checkpoint still in this session."""
+    m = run.manifest
+    if m.get("checkpoint"):
+        ckpt = st.session_state.get("checkpoint")
+        if ckpt is None:
+            st.error("This run used an uploaded checkpoint that is no longer in this session: upload it again.")
+            st.stop()
+        return get_checkpoint_model(m["model"], ckpt.name, ckpt.getvalue())
+    return get_model(m["model"], bool(m.get("pretrained", True)))
+
+
 def store() -> RunStore:
     return RunStore()
 

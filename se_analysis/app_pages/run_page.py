@@ -6,11 +6,13 @@ import time
 
 import streamlit as st
 
-from se_analysis.app_pages.common import RUN_KEY, current_run, get_model, store, table_downloads
-from se_analysis.data import image_folder, sample_set, uploads
+from se_analysis.app_pages.common import (RUN_KEY, current_run, get_checkpoint_model, get_model, store,
+                                          table_downloads)
+from se_analysis.checkpoints import CheckpointError
+from se_analysis.data import image_folder, sample_set, uploads, wnids_for
 from se_analysis.extract import extract_cached, resolve_device
 from se_analysis.gates import NoSEGatesError
-from se_analysis.zoo import ZOO
+from se_analysis.zoo import ZOO, PretrainedUnavailable
 
 st.title("Squeeze-and-Excitation gates, seen")
 st.markdown(
@@ -23,19 +25,33 @@ with st.sidebar:
     st.header("Model and images")
     model_name = st.selectbox("Model", list(ZOO), index=0, format_func=lambda n: f"{n}: {ZOO[n].description}",
                               key="model_name")
-    pretrained = st.checkbox("Trained weights", value=True, key="pretrained",
-                             help="Off: random initialisation (figures are marked as such).")
+    weights_kind = st.radio("Weights", ["trained", "random (for comparison)", "upload a checkpoint"], key="weights",
+                            help="Random weights are marked on every figure. Checkpoints: .safetensors or a .pt/.pth "
+                                 "state dict; pickled whole models are refused.")
+    pretrained = weights_kind == "trained"
+    ckpt = None
+    if weights_kind == "upload a checkpoint":
+        ckpt = st.file_uploader("Checkpoint", type=["safetensors", "pt", "pth", "bin"], key="checkpoint")
     data_kind = st.radio("Images", ["bundled sample set", "folder on this machine", "upload"], key="data_kind")
     batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256], value=128, key="batch_size")
     st.caption(f"Device: **{resolve_device()}** (CUDA, else MPS, else CPU)")
 
 source = None
 try:
-    net = get_model(model_name, pretrained)
+    if weights_kind == "upload a checkpoint":
+        if ckpt is None:
+            st.info("Upload a checkpoint for the chosen architecture in the sidebar.")
+            st.stop()
+        net = get_checkpoint_model(model_name, ckpt.name, ckpt.getvalue())
+    else:
+        net = get_model(model_name, pretrained)
     st.caption(f"**{net.name}**: {len(net.gates)} SE gates ({net.gates[0].name} … {net.gates[-1].name}); "
                f"weights: {net.weights}")
-except NoSEGatesError as e:
+except (NoSEGatesError, CheckpointError) as e:
     st.error(str(e))
+    st.stop()
+except PretrainedUnavailable as e:
+    st.error(f"{e}. Choose random weights (every figure is then marked) or upload a checkpoint.")
     st.stop()
 except Exception as e:  # noqa: BLE001 - any load failure is shown, never a traceback
     st.error(f"Could not load {model_name!r} with {'trained' if pretrained else 'random'} weights: "
@@ -51,7 +67,7 @@ elif data_kind == "folder on this machine":
     folder = st.text_input("Folder (one sub-folder per class, or a flat folder of images)", key="folder")
     if folder:
         try:
-            source = image_folder(folder, net.class_names)
+            source = image_folder(folder, net.class_names, wnids_for(net.class_names))
         except OSError as e:
             st.error(f"Cannot read {folder!r}: {e}")
 else:
@@ -79,6 +95,7 @@ if source is not None:
             raise
         bar.progress(1.0, text=f"Done: {len(run)} images")
         st.session_state[RUN_KEY] = key
+        st.session_state["source"] = source  # uploads cannot be listed again from disk
 
 got = current_run()
 if got is not None:
