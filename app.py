@@ -3,6 +3,9 @@
 import streamlit as st
 
 from se_analysis.app_pages import PAGES
+from se_analysis.app_pages.view import setup
 
 st.set_page_config(page_title="se-analysis: what SE gates do", page_icon="🧭", layout="wide")
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+setup()
+page.run()

@@ -1,4 +1,4 @@
-"""Headless commands: ``python -m se_analysis {models,extract,stats,ablate,sweep,train-default} --help``.
+"""Headless commands: ``python -m se_analysis {models,extract,stats,ablate,sweep,export,train-default} --help``.
 
 The CLI calls the same library functions as the app, and writes the same tidy tables.
 """
@@ -155,6 +155,28 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_run
+    from .runs import Run
+
+    run = Run.load(args.run)
+    ablation = None
+    if args.ablation:
+        base = Path(args.ablation)
+        ablation = {name: _read_table(base if name == "summary" else base.with_name(f"{base.stem}_{name}{base.suffix}"))
+                    for name in ("summary", "per_class", "flips", "confusion", "downstream")}
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    blocks = [b.strip() for b in args.blocks.split(",")] if args.blocks else None
+    paths = export_run(run, args.out, formats, args.table_format, classes, blocks, ablation, report=not args.no_report)
+    print(f"{len(paths)} files -> {args.out}" + ("" if args.no_report else f" (report: {Path(args.out) / 'report.html'})"))
+    return 0
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainSettings, train_default
 
@@ -218,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--batch-size", type=int, default=128)
         p.add_argument("--device", default=None)
         p.set_defaults(func=_cmd_ablate if name == "ablate" else _cmd_sweep)
+
+    p = sub.add_parser("export", help="write a Run's figures (PNG, SVG, HTML), tables and a one-file HTML report")
+    p.add_argument("--run", required=True, help="a Run folder written by `extract`")
+    p.add_argument("--out", required=True, help="folder to write to")
+    p.add_argument("--formats", default="png,svg,html", help="figure formats, comma-separated (png, svg, html)")
+    p.add_argument("--table-format", default="csv", choices=["csv", "parquet"])
+    p.add_argument("--classes", default=None, help="classes for the paper figure, comma-separated")
+    p.add_argument("--blocks", default=None, help="blocks for the paper figure and heatmaps, comma-separated")
+    p.add_argument("--ablation", default=None, help="an `ablate` summary file to include (its other tables beside it)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("train-default", help="train the embedded default SE-ResNet on Fashion-MNIST")
     p.add_argument("--out", default="data", help="where to write weights, model card and sample set")

@@ -157,3 +157,33 @@ def test_ablation_page_before_and_after(app_with_run):
     assert len(charts) == 5  # + sweep bars and cumulative curves
     assert [t["name"] for t in charts[4] if t.get("mode") == "lines+markers"] == ["cumulative-from-end",
                                                                                  "cumulative-from-start"]
+
+
+def test_a_link_reopens_the_same_view(app_with_run):
+    key = app_with_run.session_state["run_key"]
+    at = AppTest.from_file(APP, default_timeout=120)  # a new session, as when a link is opened
+    at.query_params["run"] = key
+    at.query_params["classes"] = "Coat,Bag"
+    at.query_params["blocks"] = "SE_3_2"
+    at.run()
+    at.switch_page(str(PAGES / "paper_page.py")).run()
+    no_errors(at)
+    assert at.multiselect(key="paper_classes").value == ["Coat", "Bag"]
+    assert at.multiselect(key="paper_blocks").value == ["SE_3_2"]
+    (data,) = traces(at)
+    assert [t["name"] for t in data] == ["Coat", "Bag", "all"]
+    at.multiselect(key="paper_classes").set_value(["Dress"]).run()
+    assert at.query_params["classes"] in ("Dress", ["Dress"]) and at.query_params["run"] in (key, [key])
+
+
+def test_presentation_mode(app_with_run):
+    at = app_with_run
+    at.toggle(key="present_toggle").set_value(True).run()
+    no_errors(at)
+    assert any("stSidebar" in m.value for m in at.markdown)
+    assert at.query_params["present"] in ("1", ["1"])
+    at.switch_page(str(PAGES / "depth_page.py")).run()
+    (spec, *_) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert spec["layout"]["font"]["size"] == 18
+    at.button(key="exit_present").click().run()
+    assert "present" not in at.query_params and not any("stSidebar" in m.value for m in at.markdown)

@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import ablate, plots_ablation, stats
-from se_analysis.app_pages.common import (block_summary, channel_stats, default_classes, require_run, run_model,
-                                          show_figure, store, table_downloads)
+from se_analysis.app_pages.common import (block_summary, channel_stats, default_classes, report_download,
+                                          require_run, run_model, show_figure, store, table_downloads)
+from se_analysis.app_pages.view import query_list, query_value, set_query
 from se_analysis.data import load_source_image
 
 st.title("Ablation: replace gates with their means")
@@ -50,12 +51,14 @@ if gi["stage"].max() > 0:
     presets["last stage"] = gi[gi["stage"] == gi["stage"].max()]["name"].tolist()
 c1, c2, c3 = st.columns([1, 2, 1])
 preset = c1.selectbox("Preset", list(presets), key="abl_preset")
-default_blocks = presets[preset] or [gi["name"].iloc[-1]]
+default_blocks = presets[preset] or query_list("ablate", gi["name"].tolist()) or [gi["name"].iloc[-1]]
 blocks = c2.multiselect("Blocks to ablate", gi["name"].tolist(), default=default_blocks, key=f"abl_blocks_{preset}")
 mode_labels = {"mean": "mean over the reference set", "class-mean": "class mean (oracle: uses the true label)",
                "predicted-class-mean": "mean of the predicted class", "constant": "constant",
                "shuffle": "gates of another random image (control)"}
-mode = c3.selectbox("Replace with", list(mode_labels), format_func=mode_labels.get, key="abl_mode")
+mode = c3.selectbox("Replace with", list(mode_labels), format_func=mode_labels.get, key="abl_mode",
+                    index=list(mode_labels).index(query_value("mode", list(mode_labels)) or "mean"))
+set_query(ablate=blocks, mode=mode)
 constant = 1.0
 if mode == "constant":
     constant = st.select_slider("Constant (1.0 = identity, the SE block switched off)", [0.0, 0.25, 0.5, 0.75, 1.0],
@@ -114,6 +117,7 @@ if sel and sel[0] == key:
         shown.insert(0, "image", [thumb(s) for s in shown["source"]])
         st.dataframe(shown.drop(columns=["ablation", "source"]), hide_index=True, width="stretch",
                      column_config={"image": st.column_config.ImageColumn("image")})
+    report_download(evaluated, key, tables, label="Download report with this ablation (HTML)")
     with st.expander("Tables"):
         for name, df in tables.items():
             st.markdown(f"**{name}**")

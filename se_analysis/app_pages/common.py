@@ -53,12 +53,16 @@ def _load_run(path: str, mtime: float) -> Run:
 
 def current_run() -> tuple[Run, str] | None:
     """The Run this session is looking at, loaded once and shared (Runs are never modified)."""
-    key = st.session_state.get(RUN_KEY)
-    if not key:
+    from se_analysis.app_pages.view import query_value, set_query
+
+    key = st.session_state.get(RUN_KEY) or query_value("run")
+    if not key or not key.isalnum():
         return None
     path = store().path(key)
     if not (path / "manifest.json").exists():
         return None
+    st.session_state[RUN_KEY] = key
+    set_query(run=key)
     return _load_run(str(path), (path / "manifest.json").stat().st_mtime), key
 
 
@@ -100,12 +104,32 @@ def block_quantiles(_run: Run, key: str) -> pd.DataFrame:
 
 
 def show_figure(fig: go.Figure, run: Run, key: str) -> None:
-    """Render a figure, stamped when the weights are random, with an HTML download."""
+    """Render a figure (stamped when the weights are random) with PNG, SVG and HTML downloads made on click."""
+    from se_analysis.export import figure_bytes
+
     if not run.manifest.get("pretrained", True):
         plots.add_warning(fig, "random weights: not a trained network")
+    if st.session_state.get("present"):
+        fig.update_layout(font=dict(size=18), title_font=dict(size=24))
     st.plotly_chart(fig, width="stretch", key=f"chart-{key}")
-    st.download_button("Download figure (HTML)", fig.to_html(include_plotlyjs="cdn"), file_name=f"{key}.html",
-                       mime="text/html", key=f"dl-html-{key}")
+    cols = st.columns([1, 1, 1, 5])
+    for col, fmt, mime in zip(cols, ("png", "svg", "html"), ("image/png", "image/svg+xml", "text/html")):
+        col.download_button(fmt.upper(), data=lambda fmt=fmt: figure_bytes(fig, fmt), file_name=f"{key}.{fmt}",
+                            mime=mime, key=f"dl-{fmt}-{key}", on_click="ignore", icon=":material/download:")
+
+
+def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)") -> None:
+    """A one-file HTML report of the run (and an ablation), built when clicked."""
+    from se_analysis.export import report_html, standard_figures, ablation_figures
+
+    def build() -> str:
+        figs = standard_figures(run)
+        if ablation:
+            figs.update(ablation_figures(ablation))
+        return report_html(run, figs, stats.block_summary(run), ablation)
+
+    st.download_button(label, data=build, file_name=f"se-analysis-report-{key}.html", mime="text/html",
+                       key=f"report-{key}-{bool(ablation)}", on_click="ignore", icon=":material/description:")
 
 
 def table_downloads(df: pd.DataFrame, name: str) -> None:

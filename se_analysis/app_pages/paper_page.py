@@ -3,6 +3,7 @@
 import streamlit as st
 
 from se_analysis import plots, stats
+from se_analysis.app_pages.view import query_list, set_query
 from se_analysis.app_pages.common import (channel_stats, default_classes, group_by_widget, require_run, show_figure,
                                           table_downloads)
 
@@ -14,9 +15,12 @@ st.caption("The paper's figure: at each block, the mean gate value of every chan
 by = group_by_widget(run)
 cs = channel_stats(run, key, by)
 present = cs[cs["class"] != stats.ALL].drop_duplicates("class").sort_values("class_index")["class"].tolist()
-classes = st.multiselect("Classes", present, default=[c for c in default_classes(run.class_names) if c in present],
-                         key="paper_classes")
-blocks = st.multiselect("Blocks", run.gate_names, default=stats.paper_blocks(run.gate_info()), key="paper_blocks")
+classes = st.multiselect("Classes", present, key="paper_classes",
+                         default=query_list("classes", present) or [c for c in default_classes(run.class_names)
+                                                                    if c in present])
+blocks = st.multiselect("Blocks", run.gate_names, key="paper_blocks",
+                        default=query_list("blocks", run.gate_names) or stats.paper_blocks(run.gate_info()))
+set_query(classes=classes, blocks=blocks)
 include_all = st.checkbox("Show the mean over all images", value=True, key="paper_all")
 if not blocks:
     st.info("Choose at least one block.")

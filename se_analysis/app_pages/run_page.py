@@ -6,8 +6,9 @@ import time
 
 import streamlit as st
 
-from se_analysis.app_pages.common import (RUN_KEY, current_run, get_checkpoint_model, get_model, store,
-                                          table_downloads)
+from se_analysis.app_pages.common import (RUN_KEY, current_run, get_checkpoint_model, get_model, report_download,
+                                          store, table_downloads)
+from se_analysis.app_pages.view import query_value, set_query
 from se_analysis.checkpoints import CheckpointError
 from se_analysis.data import image_folder, sample_set, uploads, wnids_for
 from se_analysis.extract import extract_cached, resolve_device
@@ -23,8 +24,9 @@ st.markdown(
 
 with st.sidebar:
     st.header("Model and images")
-    model_name = st.selectbox("Model", list(ZOO), index=0, format_func=lambda n: f"{n}: {ZOO[n].description}",
-                              key="model_name")
+    model_name = st.selectbox("Model", list(ZOO), index=list(ZOO).index(query_value("model", list(ZOO)) or "default"),
+                              format_func=lambda n: f"{n}: {ZOO[n].description}", key="model_name")
+    set_query(model=model_name)
     weights_kind = st.radio("Weights", ["trained", "random (for comparison)", "upload a checkpoint"], key="weights",
                             help="Random weights are marked on every figure. Checkpoints: .safetensors or a .pt/.pth "
                                  "state dict; pickled whole models are refused.")
@@ -79,7 +81,7 @@ else:
 if source is not None:
     st.write(f"**{len(source)}** images from {source.name}.")
     if st.button("Run", type="primary", disabled=len(source) == 0, key="run_button"):
-        bar = st.progress(0.0, text="Starting…")
+        bar = st.progress(0.0, text="Starting… (changing any widget cancels the run)")
         t0 = time.time()
 
         def progress(done: int, total: int) -> None:
@@ -113,6 +115,7 @@ if got is not None:
     if len(run.skipped):
         st.warning(f"{len(run.skipped)} files were skipped; every other image was kept.")
         st.dataframe(run.skipped, width="stretch", hide_index=True)
+    report_download(run, key)
     with st.expander("Images table", expanded=False):
         st.dataframe(run.images, width="stretch", hide_index=True)
         table_downloads(run.images, "images")

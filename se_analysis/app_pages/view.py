@@ -1,0 +1,67 @@
+"""The view in the URL: query parameters that reopen the same model, run, classes, blocks and ablation.
+
+Pages read their defaults from the query string (so a shared link shows the same view) and
+write their current choices back. Presentation mode (``?present=1``) enlarges fonts and hides
+the sidebar.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import streamlit as st
+
+PRESENT_CSS = """
+<style>
+html, body, [class*="st-"] { font-size: 1.15rem; }
+h1 { font-size: 2.6rem !important; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 96%; }
+</style>
+"""
+
+
+def query_list(name: str, allowed: Sequence[str] | None = None) -> list[str] | None:
+    """A comma-separated query parameter as a list (only ``allowed`` values), or None when absent."""
+    raw = st.query_params.get(name)
+    if not raw:
+        return None
+    values = [v for v in raw.split(",") if v]
+    if allowed is not None:
+        values = [v for v in values if v in allowed]
+    return values or None
+
+
+def query_value(name: str, allowed: Sequence[str] | None = None) -> str | None:
+    """A single query parameter, if present (and allowed)."""
+    v = st.query_params.get(name)
+    return v if v and (allowed is None or v in allowed) else None
+
+
+def set_query(**values: str | Sequence[str] | None) -> None:
+    """Write choices into the URL (lists comma-separated); None removes a parameter."""
+    for name, value in values.items():
+        if value is None or (not isinstance(value, str) and not value):
+            if name in st.query_params:
+                del st.query_params[name]
+        else:
+            text = value if isinstance(value, str) else ",".join(value)
+            if st.query_params.get(name) != text:
+                st.query_params[name] = text
+
+
+def setup() -> None:
+    """Presentation mode: a toggle (kept in the URL), larger fonts, no sidebar; an exit button while on."""
+    if "present" not in st.session_state:
+        st.session_state["present"] = query_value("present") == "1"
+    if st.session_state["present"]:
+        st.markdown(PRESENT_CSS, unsafe_allow_html=True)
+        if st.button("Exit presentation mode", key="exit_present", type="tertiary"):
+            st.session_state["present"] = False
+            set_query(present=None)
+            st.rerun()
+        set_query(present="1")
+    else:
+        with st.sidebar:
+            st.toggle("Presentation mode", key="present_toggle", help="Larger fonts, no sidebar; kept in the link.",
+                      on_change=lambda: st.session_state.update(present=st.session_state["present_toggle"]))

@@ -1,0 +1,57 @@
+"""Export: figures to PNG/SVG/HTML, tables, and the self-contained report, from the library and the CLI."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+
+from se_analysis.export import figure_bytes, report_html, standard_figures
+from tests.test_stats import make_run
+
+needs_browser = pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium for kaleido")
+
+
+def test_standard_figures_and_report_are_self_contained():
+    run = make_run()
+    run.manifest.update(model="tiny", data="synthetic", weights="w", pretrained=False)
+    figs = standard_figures(run, classes=["c0", "c1"], blocks=["SE_3_1"])
+    assert set(figs) == {"paper_figure", "specificity", "depth_box", "within_class", "class_heatmap_SE_3_1"}
+    assert all(any("random weights" in a.text for a in f.layout.annotations) for f in figs.values())
+    page = report_html(run, figs)
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.findall(r"<script[^>]*\bsrc=", page)  # plotly.js is inlined, nothing is fetched
+    body = page.split("</head>")[1]
+    assert "http://" not in body and "https://" not in body
+    assert len(re.findall(r'<div id="[^"]+" class="plotly-graph-div"', body)) == len(figs)
+    assert "Random weights" in body
+
+
+@needs_browser
+def test_png_and_svg():
+    fig = standard_figures(make_run())["specificity"]
+    assert figure_bytes(fig, "png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in figure_bytes(fig, "svg")[:200]
+    with pytest.raises(ValueError, match="unknown format"):
+        figure_bytes(fig, "gif")
+
+
+@needs_browser
+def test_cli_export(tmp_path):
+    from se_analysis.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["extract", "--split", "eval", "--out", str(run_dir), "--quiet"]) == 0
+    assert main(["ablate", "--run", str(run_dir), "--blocks", "SE_4_3", "--out", str(tmp_path / "abl.csv")]) == 0
+    out = tmp_path / "export"
+    assert main(["export", "--run", str(run_dir), "--out", str(out), "--formats", "png,svg,html",
+                 "--ablation", str(tmp_path / "abl.csv"), "--table-format", "parquet"]) == 0
+    for name in ("paper_figure", "specificity", "depth_box", "ablation_per_class"):
+        assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.svg").exists()
+        assert (out / f"{name}.html").exists()
+    assert (out / "plotly.min.js").exists()
+    assert len(pd.read_parquet(out / "block_summary.parquet")) == 9
+    report = (out / "report.html").read_text()
+    assert "SE_4_3" in report and "Ablation" in report and "Flipped predictions" in report
