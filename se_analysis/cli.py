@@ -6,6 +6,7 @@ The CLI calls the same library functions as the app, and writes the same tidy ta
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -63,13 +64,17 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if len(source) == 0:
         print(f"error: no images found in {args.data}", file=sys.stderr)
         return 2
+    partial = Path(f"{str(args.out).rstrip('/')}.partial")  # finished chunks: a killed run resumes from them
     with tqdm(total=len(source), unit="img", desc="extract", disable=args.quiet) as bar:
         def progress(done: int, total: int) -> None:
+            if bar.n == 0 and done > 0 and not args.quiet:
+                bar.write(f"resuming: {done} images were already done in {partial}")
             bar.update(done - bar.n)
 
         run = extract(net, source, batch_size=args.batch_size, device=args.device, num_workers=args.workers,
-                      progress=progress)
+                      progress=progress, resume_dir=partial)
     run.save(args.out)
+    shutil.rmtree(partial, ignore_errors=True)
     acc = run.images["correct"].dropna()
     print(f"{len(run)} images, {len(run.gate_names)} gates, "
           + (f"top-1 {acc.mean() * 100:.2f}%" if len(acc) else "no labels")

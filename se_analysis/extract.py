@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -15,7 +19,7 @@ from .gates import record
 from .runs import IMAGE_COLUMNS, Run, RunStore, run_key
 from .zoo import SENet
 
-__all__ = ["resolve_device", "autocast_context", "extract", "extract_cached", "Progress"]
+__all__ = ["resolve_device", "autocast_context", "extract", "extract_cached", "Progress", "ChunkStore"]
 
 Progress = Callable[[int, int], None]  # (images done, total)
 
@@ -40,7 +44,7 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None) -> context
 
 def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: str | torch.device | None = None,
             num_workers: int = 0, amp_dtype: torch.dtype | None = None, store_dtype: np.dtype = np.float32,
-            progress: Progress | None = None) -> Run:
+            progress: Progress | None = None, resume_dir: str | Path | None = None, chunk_batches: int = 8) -> Run:
     """Run ``net`` over every image of ``source``, recording all SE gates.
 
     Args:
@@ -52,6 +56,9 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
         amp_dtype: autocast dtype (e.g. ``torch.bfloat16``), or None for full precision.
         store_dtype: dtype of the stored gate arrays (float16 halves their size).
         progress: called as ``progress(done, total)`` after each batch.
+        resume_dir: where finished chunks of ``chunk_batches`` batches are saved as they
+            complete. An interrupted extraction (cancelled, killed) started again with the same
+            folder skips them; batch boundaries are unchanged, so the Run is identical.
 
     Returns:
         A Run with N rows (N = images that decoded), gates (N, C) per gate, logits (N, K).
@@ -59,55 +66,118 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
     dev = resolve_device(device)
     model = net.module
     gates = net.gates
-    loader = torch.utils.data.DataLoader(
-        GateDataset(source.items, net.transform), batch_size=batch_size, shuffle=False, num_workers=num_workers,
-        collate_fn=collate_skipping, pin_memory=dev.type == "cuda",
-    )
     total = len(source.items)
-    rows: list[int] = []
-    skipped = list(source.skipped)
-    chunks: dict[str, list[np.ndarray]] = {g.name: [] for g in gates}
-    logit_chunks: list[np.ndarray] = []
-    done = 0
+    chunk = max(1, chunk_batches) * batch_size
+    chunks = ChunkStore(resume_dir, source.fingerprint, batch_size, chunk, str(np.dtype(store_dtype))) \
+        if resume_dir else None
+    finished = chunks.load() if chunks else {}
+    pending = [i for c in range(0, total, chunk) if c // chunk not in finished for i in range(c, min(c + chunk, total))]
+    done = sum(len(f["positions"]) + len(f["failed"]) for f in finished.values())
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.Subset(GateDataset(source.items, net.transform), pending), batch_size=batch_size,
+        shuffle=False, num_workers=num_workers, collate_fn=collate_skipping, pin_memory=dev.type == "cuda",
+    )
+    current: dict = _empty_chunk(gates)
     was_training = model.training
     with record(model, gates, device=None) as rec:
         try:
             model.to(dev).eval()
             with torch.inference_mode(), autocast_context(dev, amp_dtype):
                 if progress:
-                    progress(0, total)
+                    progress(done, total)
                 for x, idx, failed in loader:
-                    skipped += [(source.items[i].source, reason) for i, reason in failed]
+                    positions = list(idx)  # GateDataset returns positions in source.items (Subset keeps them)
+                    current["failed"] += list(failed)
                     if x is not None:
                         logits = model(x.to(dev, non_blocking=True))
                         values = rec.pop()
-                        logit_chunks.append(logits.float().cpu().numpy())
+                        current["logits"].append(logits.float().cpu().numpy())
                         for g in gates:
-                            chunks[g.name].append(values[g.name].cpu().numpy().astype(store_dtype, copy=False))
-                        rows += idx
+                            current["gates"][g.name].append(values[g.name].cpu().numpy().astype(store_dtype, copy=False))
+                        current["positions"] += positions
                     done += len(idx) + len(failed)
+                    first = (positions or [p for p, _ in current["failed"]])[0]
+                    c = first // chunk
+                    if sum(map(len, (current["positions"], current["failed"]))) == min(chunk, total - c * chunk):
+                        finished[c] = _close_chunk(current, gates, store_dtype)
+                        if chunks:
+                            chunks.save(c, finished[c])
+                        current = _empty_chunk(gates)
                     if progress:
                         progress(done, total)
         finally:
             model.train(was_training)
+    parts = [finished[c] for c in sorted(finished)]
+    rows = [p for part in parts for p in part["positions"]]
+    skipped = list(source.skipped) + [(source.items[p].source, r) for part in parts for p, r in part["failed"]]
     num_classes = len(net.class_names)
-    logits = np.concatenate(logit_chunks) if logit_chunks else np.zeros((0, num_classes), np.float32)
-    gate_arrays = {g.name: (np.concatenate(chunks[g.name]) if chunks[g.name] else np.zeros((0, g.channels), store_dtype))
-                   for g in gates}
+    logits = np.concatenate([p["logits"] for p in parts]) if rows else np.zeros((0, num_classes), np.float32)
+    gate_arrays = {g.name: (np.concatenate([p["gates"][g.name] for p in parts]) if rows
+                            else np.zeros((0, g.channels), store_dtype)) for g in gates}
     images = _images_table(source, rows, logits, net.class_names)
     manifest = {
         "model": net.name, "weights": net.weights, "weights_id": net.weights_id, "pretrained": net.pretrained,
         "checkpoint": net.checkpoint,
-        "data": source.name, "data_fingerprint": source.fingerprint, "data_spec": source.spec, "preprocessing": net.preprocessing,
-        "class_names": list(net.class_names),
+        "data": source.name, "data_fingerprint": source.fingerprint, "data_spec": source.spec,
+        "preprocessing": net.preprocessing, "class_names": list(net.class_names),
         "gates": [{"name": g.name, "path": g.path, "channels": g.channels, "depth": g.depth, "stage": g.stage,
                    "block": g.block} for g in gates],
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "device": str(dev), "amp_dtype": str(amp_dtype) if amp_dtype else None,
+        "device": str(dev), "amp_dtype": str(amp_dtype) if amp_dtype else None, "batch_size": batch_size,
         "n_images": len(rows), "n_skipped": len(skipped),
     }
     return Run(images=images, gates=gate_arrays, logits=logits, manifest=manifest,
                skipped=pd.DataFrame(skipped, columns=["source", "reason"]))
+
+
+def _empty_chunk(gates) -> dict:
+    return {"positions": [], "failed": [], "logits": [], "gates": {g.name: [] for g in gates}}
+
+
+def _close_chunk(current: dict, gates, store_dtype) -> dict:
+    """Concatenate a chunk's batches into arrays."""
+    k = current["logits"][0].shape[1] if current["logits"] else 0
+    return {
+        "positions": list(current["positions"]), "failed": list(current["failed"]),
+        "logits": np.concatenate(current["logits"]) if current["logits"] else np.zeros((0, k), np.float32),
+        "gates": {g.name: (np.concatenate(current["gates"][g.name]) if current["gates"][g.name]
+                           else np.zeros((0, g.channels), store_dtype)) for g in gates},
+    }
+
+
+class ChunkStore:
+    """Finished chunks of an extraction on disk (one .npz each, written atomically), for resuming."""
+
+    def __init__(self, folder: str | Path, fingerprint: str, batch_size: int, chunk: int, dtype: str) -> None:
+        self.folder = Path(folder)
+        self.meta = {"fingerprint": fingerprint, "batch_size": batch_size, "chunk": chunk, "dtype": dtype}
+
+    def load(self) -> dict[int, dict]:
+        """The chunks saved by an earlier, interrupted extraction of the same images and settings."""
+        meta_path = self.folder / "meta.json"
+        if not meta_path.exists() or json.loads(meta_path.read_text()) != self.meta:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            meta_path.write_text(json.dumps(self.meta))
+            return {}
+        out = {}
+        for f in sorted(self.folder.glob("chunk-*.npz")):
+            with np.load(f, allow_pickle=False) as z:
+                out[int(f.stem.split("-")[1])] = {
+                    "positions": z["positions"].tolist(),
+                    "failed": list(zip(z["failed_positions"].tolist(), z["failed_reasons"].tolist())),
+                    "logits": z["logits"],
+                    "gates": {k[5:]: z[k] for k in z.files if k.startswith("gate:")},
+                }
+        return out
+
+    def save(self, index: int, part: dict) -> None:
+        tmp = self.folder / f".chunk-{index:06d}.tmp.npz"
+        np.savez(tmp, positions=np.asarray(part["positions"], np.int64), logits=part["logits"],
+                 failed_positions=np.asarray([p for p, _ in part["failed"]], np.int64),
+                 failed_reasons=np.asarray([r for _, r in part["failed"]], dtype=str),
+                 **{f"gate:{k}": v for k, v in part["gates"].items()})
+        os.replace(tmp, self.folder / f"chunk-{index:06d}.npz")
 
 
 def _images_table(source: ImageSource, rows: list[int], logits: np.ndarray, class_names: list[str]) -> pd.DataFrame:
@@ -143,6 +213,8 @@ def extract_cached(net: SENet, source: ImageSource, store: RunStore | None = Non
                    "amp": str(kwargs.get("amp_dtype"))})
     run = store.get(key)
     if run is None:
-        run = extract(net, source, **kwargs)
+        partial = store.root / f".partial-{key}"
+        run = extract(net, source, resume_dir=partial, **kwargs)
         store.put(key, run)
+        shutil.rmtree(partial, ignore_errors=True)
     return run, key

@@ -90,3 +90,40 @@ def test_extract_on_cuda_matches_cpu(tiny_net, synthetic_sample):
     cpu = extract(tiny_net, source, device="cpu")
     gpu = extract(tiny_net, source, device="cuda")
     np.testing.assert_allclose(gpu.logits, cpu.logits, atol=1e-3)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def test_interrupted_extraction_resumes_to_an_identical_run(tiny_net, synthetic_sample, tmp_path):
+    source = sample_set("all", synthetic_sample)
+    source.items[7] = source.items[7].__class__("broken", "broken.png", 0, lambda: (_ for _ in ()).throw(OSError("bad")))
+    whole = extract(tiny_net, source, batch_size=4, chunk_batches=2)
+    seen = []
+
+    def cancel_midway(done, total):
+        seen.append(done)
+        if done >= 20:
+            raise _Cancelled  # as when a Streamlit rerun stops the script, or the process is killed
+
+    with pytest.raises(_Cancelled):
+        extract(tiny_net, source, batch_size=4, chunk_batches=2, resume_dir=tmp_path / "partial", progress=cancel_midway)
+    saved = sorted(p.name for p in (tmp_path / "partial").glob("chunk-*.npz"))
+    assert saved == ["chunk-000000.npz", "chunk-000001.npz"]  # 2 chunks of 8 images each were finished
+    resumed_from = []
+    resumed = extract(tiny_net, source, batch_size=4, chunk_batches=2, resume_dir=tmp_path / "partial",
+                      progress=lambda d, t: resumed_from.append(d))
+    assert resumed_from[0] == 16 and resumed_from[-1] == 60
+    pd.testing.assert_frame_equal(resumed.images, whole.images)
+    np.testing.assert_array_equal(resumed.logits, whole.logits)
+    for k in whole.gates:
+        np.testing.assert_array_equal(resumed.gates[k], whole.gates[k])
+    assert resumed.skipped.values.tolist() == whole.skipped.values.tolist() == [["broken.png", "OSError: bad"]]
+
+
+def test_resume_folder_from_other_settings_is_not_reused(tiny_net, synthetic_sample, tmp_path):
+    source = sample_set("all", synthetic_sample)
+    extract(tiny_net, source, batch_size=4, chunk_batches=1, resume_dir=tmp_path / "p")
+    run = extract(tiny_net, source, batch_size=8, chunk_batches=1, resume_dir=tmp_path / "p")  # other batch size
+    np.testing.assert_allclose(run.logits, extract(tiny_net, source, batch_size=8).logits, atol=0)

@@ -7,10 +7,10 @@ import streamlit as st
 _HERE = Path(__file__).parent
 
 PAGES = [
-    st.Page(str(_HERE / "run_page.py"), title="Run", icon="▶️", default=True, url_path="run"),
-    st.Page(str(_HERE / "paper_page.py"), title="Paper figure", icon="📈", url_path="paper"),
-    st.Page(str(_HERE / "depth_page.py"), title="Depth", icon="🪜", url_path="depth"),
-    st.Page(str(_HERE / "classes_page.py"), title="Class × channel", icon="🟪", url_path="classes"),
-    st.Page(str(_HERE / "image_page.py"), title="One image", icon="🖼️", url_path="image"),
-    st.Page(str(_HERE / "ablation_page.py"), title="Ablation", icon="✂️", url_path="ablation"),
+    st.Page(str(_HERE / "run_page.py"), title="Run", icon=":material/play_arrow:", default=True, url_path="run"),
+    st.Page(str(_HERE / "paper_page.py"), title="Paper figure", icon=":material/show_chart:", url_path="paper"),
+    st.Page(str(_HERE / "depth_page.py"), title="Depth", icon=":material/stacked_line_chart:", url_path="depth"),
+    st.Page(str(_HERE / "classes_page.py"), title="Class × channel", icon=":material/grid_on:", url_path="classes"),
+    st.Page(str(_HERE / "image_page.py"), title="One image", icon=":material/image:", url_path="image"),
+    st.Page(str(_HERE / "ablation_page.py"), title="Ablation", icon=":material/content_cut:", url_path="ablation"),
 ]

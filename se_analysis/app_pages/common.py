@@ -71,7 +71,7 @@ def require_run() -> tuple[Run, str]:
     got = current_run()
     if got is None:
         st.info("No run yet: run a model over some images first.")
-        st.page_link(str(Path(__file__).parent / "run_page.py"), label="Go to the Run page", icon="▶️")
+        st.page_link(str(Path(__file__).parent / "run_page.py"), label="Go to the Run page", icon=":material/play_arrow:")
         st.stop()
     run, key = got
     if not run.manifest.get("pretrained", True):

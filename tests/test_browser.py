@@ -1,0 +1,160 @@
+"""The main flow in a real browser: `streamlit run app.py`, driven by Playwright in Debian's Chromium.
+
+Screenshots of every step go to ``artifacts/browser/`` (or ``$SE_ANALYSIS_SCREENSHOTS``).
+Skipped where /usr/bin/chromium or Playwright's Python package is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (apt-get install chromium)"),
+]
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A `streamlit run app.py` on a free loopback port; always stopped, also when a test fails."""
+    port = _free_port()
+    env = {**os.environ, "SE_ANALYSIS_HOME": str(tmp_path_factory.mktemp("browser_home")), "SE_ANALYSIS_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                out = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else ""
+                pytest.fail(f"streamlit did not start on {url}: {out[-2000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    shots = Path(os.environ.get("SE_ANALYSIS_SCREENSHOTS", ROOT / "artifacts" / "browser"))
+    shots.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+        try:
+            pg = browser.new_page(viewport={"width": 1500, "height": 1000})
+            pg.set_default_timeout(120_000)
+            pg.shots = shots
+            yield pg
+        finally:
+            browser.close()
+
+
+def _shot(page, name: str) -> None:
+    page.wait_for_timeout(800)  # let plotly finish drawing
+    page.screenshot(path=str(page.shots / f"{name}.png"), full_page=True)
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _trace_counts(page) -> list[int]:
+    page.wait_for_selector(".js-plotly-plot .main-svg")
+    return page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(g => g.data.length)")
+
+
+def _go(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+
+
+def _wait_idle(page) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    page.wait_for_timeout(500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000)
+
+
+def test_main_flow(page, server):
+    page.goto(server)
+    page.get_by_text("Squeeze-and-Excitation gates, seen").wait_for()
+    _shot(page, "01_opened")
+    _no_exception(page)
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("Top-1 accuracy").wait_for()
+    _wait_idle(page)
+    metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert metrics[0] == "2,000" and metrics[1].endswith("%") and float(metrics[1].rstrip("%")) > 85
+    _shot(page, "02_run_done")
+
+    _go(page, "Paper figure")
+    page.get_by_text("Mean excitation per channel, by class").first.wait_for()
+    _wait_idle(page)
+    assert _trace_counts(page) == [5 * 5]  # five blocks x (four classes + all)
+    classes = page.locator('[data-testid="stMultiSelect"]').first
+    classes.locator('[role="button"][aria-label^="Clear"], [title="Clear all"]').first.click()
+    _wait_idle(page)
+    for name in ("Coat", "Bag"):
+        classes.locator("input").click()
+        classes.locator("input").fill(name)
+        page.keyboard.press("Enter")
+        _wait_idle(page)
+    page.keyboard.press("Escape")
+    _wait_idle(page)
+    assert _trace_counts(page) == [5 * 3]  # two classes + all, in each of five panels
+    _no_exception(page)
+    _shot(page, "03_paper_figure_two_classes")
+
+    _go(page, "Depth")
+    page.get_by_text("Gates over depth").first.wait_for()
+    _wait_idle(page)
+    assert _trace_counts(page) == [3, 1, 4]  # specificity + 2 saturation; box; 2 classes x (band + line)
+    _no_exception(page)
+    _shot(page, "04_depth")
+
+    _go(page, "Ablation")
+    page.get_by_text("Reference set:").wait_for()
+    _wait_idle(page)
+    page.get_by_role("button", name="Run ablation").click()
+    page.get_by_text("Top-1 after").wait_for()
+    _wait_idle(page)
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert len(values) == 4 and values[0].endswith("%") and values[1].endswith("%")
+    counts = _trace_counts(page)
+    assert counts[0] == 2  # per-class accuracy: before and after
+    _no_exception(page)
+    _shot(page, "05_ablation_before_after")
