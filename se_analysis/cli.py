@@ -64,6 +64,15 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if len(source) == 0:
         print(f"error: no images found in {args.data}", file=sys.stderr)
         return 2
+    from .distributed import extract_distributed, world
+
+    rank, world_size, _ = world()
+    if world_size > 1:  # started by torchrun: each rank extracts its shard, rank 0 merges
+        run = extract_distributed(net, source, args.out, batch_size=args.batch_size, device=args.device,
+                                  num_workers=args.workers)
+        if rank == 0:
+            print(f"{len(run)} images from {world_size} processes, {len(run.skipped)} skipped -> {args.out}")
+        return 0
     partial = Path(f"{str(args.out).rstrip('/')}.partial")  # finished chunks: a killed run resumes from them
     with tqdm(total=len(source), unit="img", desc="extract", disable=args.quiet) as bar:
         def progress(done: int, total: int) -> None:

@@ -43,7 +43,7 @@ def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str]
     """
     rows, cols = _grid(len(blocks))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(blocks), shared_yaxes=True,
-                        horizontal_spacing=0.04, vertical_spacing=0.12)
+                        horizontal_spacing=0.04, vertical_spacing=min(0.25, 0.5 / rows))
     wanted = list(classes) + ([ALL] if include_all else [])
     for i, block in enumerate(blocks):
         r, c = divmod(i, cols)
@@ -60,7 +60,7 @@ def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str]
             ), row=r + 1, col=c + 1)
         fig.update_xaxes(title_text="channel index", row=r + 1, col=c + 1)
     fig.update_yaxes(title_text="activation", range=[0, 1.02], col=1)
-    fig.update_layout(height=height_per_row * rows, title="Mean excitation per channel, by class",
+    fig.update_layout(height=(height_per_row + 40) * rows, title="Mean excitation per channel, by class",
                       legend_title_text="class", margin=dict(t=80))
     return fig
 

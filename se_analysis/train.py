@@ -124,7 +124,7 @@ def train_default(out_dir: str | Path = "data", settings: TrainSettings | None =
             loss.backward()
             opt.step()
             sched.step()
-            total_loss += float(loss) * len(idx)
+            total_loss += float(loss.detach()) * len(idx)
             seen += len(idx)
         ev = evaluate(model, x_test, y_test)
         history.append({"epoch": epoch + 1, "train_loss": total_loss / seen, "test_top1": ev["top1"],

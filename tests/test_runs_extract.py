@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -127,3 +128,27 @@ def test_resume_folder_from_other_settings_is_not_reused(tiny_net, synthetic_sam
     extract(tiny_net, source, batch_size=4, chunk_batches=1, resume_dir=tmp_path / "p")
     run = extract(tiny_net, source, batch_size=8, chunk_batches=1, resume_dir=tmp_path / "p")  # other batch size
     np.testing.assert_allclose(run.logits, extract(tiny_net, source, batch_size=8).logits, atol=0)
+
+
+def test_torchrun_two_processes_equal_one(tmp_path):
+    """`torchrun --nproc_per_node=2 -m se_analysis extract` (gloo, CPU) merges to the single-process Run."""
+    import subprocess
+    import sys
+
+    from se_analysis.distributed import shard_bounds
+
+    assert [shard_bounds(1000, 128, r, 2) for r in range(2)] == [(0, 512), (512, 1000)]
+    common = ["extract", "--data", "sample", "--split", "reference", "--batch-size", "64", "--quiet"]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                    "-m", "se_analysis", *common, "--out", str(tmp_path / "ddp")], check=True, env=env,
+                   cwd=Path(__file__).parent.parent, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "se_analysis", *common, "--out", str(tmp_path / "one")], check=True, env=env,
+                   cwd=Path(__file__).parent.parent, capture_output=True, timeout=300)
+    ddp, one = Run.load(tmp_path / "ddp"), Run.load(tmp_path / "one")
+    assert ddp.manifest["world_size"] == 2 and len(ddp) == len(one) == 1000
+    pd.testing.assert_frame_equal(ddp.images, one.images)
+    np.testing.assert_array_equal(ddp.logits, one.logits)
+    for k in one.gates:
+        np.testing.assert_array_equal(ddp.gates[k], one.gates[k])
+    assert not (tmp_path / "ddp.shards").exists()

@@ -1,0 +1,78 @@
+"""The embedded default: shipped weights, model card, sample set, and the training code itself."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from se_analysis.data import sample_set
+from se_analysis.default_model import SEResNetConfig
+from se_analysis.fashion_mnist import CLASS_NAMES, read_idx
+from se_analysis.train import TrainSettings, evaluate, train_default
+from se_analysis.zoo import DATA_DIR, load_default
+
+
+def test_model_card_reports_at_least_92_percent():
+    card = json.loads((DATA_DIR / "model_card.json").read_text())
+    assert card["test_n"] == 10_000 and card["test_top1"] >= 0.92
+    assert set(card["test_per_class"]) == set(CLASS_NAMES)
+    assert card["test_top1"] == pytest.approx(np.mean(list(card["test_per_class"].values())), abs=1e-9)
+    assert "93.83%" in (DATA_DIR / "MODEL_CARD.md").read_text() or f"{card['test_top1'] * 100:.2f}%" in (
+        DATA_DIR / "MODEL_CARD.md").read_text()
+
+
+def test_shipped_weights_classify_the_held_out_sample_set():
+    net = load_default()
+    with np.load(DATA_DIR / "sample_set.npz") as z:
+        images, labels = z["images"], z["labels"].astype(np.int64)
+    result = evaluate(net.module, images, labels)
+    assert result["top1"] >= 0.90  # held-out test images; the card says 93.8% on all 10,000
+    assert (DATA_DIR / "default_model.safetensors").stat().st_size < 5 * 2**20
+
+
+def test_sample_set_is_balanced_labelled_and_split():
+    with np.load(DATA_DIR / "sample_set.npz") as z:
+        assert z["images"].shape == (2000, 28, 28) and z["images"].dtype == np.uint8
+        assert np.bincount(z["labels"]).tolist() == [200] * 10
+        assert len(np.unique(z["test_index"])) == 2000
+        assert [str(c) for c in z["class_names"]] == list(CLASS_NAMES)
+    ref, ev = sample_set("reference"), sample_set("eval")
+    assert len(ref) == len(ev) == 1000 and {i.id for i in ref.items}.isdisjoint({i.id for i in ev.items})
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_read_idx_round_trip(tmp_path):
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    _write_idx(tmp_path / "x-idx3-ubyte.gz", a)
+    np.testing.assert_array_equal(read_idx(tmp_path / "x-idx3-ubyte"), a)
+
+
+def test_training_runs_end_to_end_on_tiny_data(tmp_path):
+    rng = np.random.default_rng(0)
+    d = tmp_path / "fmnist"
+    d.mkdir()
+    for split, n in (("train", 256), ("t10k", 400)):
+        labels = np.tile(np.arange(10), n // 10 + 1)[:n]
+        images = (rng.integers(0, 60, (n, 28, 28)) + labels[:, None, None] * 19).astype(np.uint8)  # learnable
+        _write_idx(d / f"{split}-images-idx3-ubyte.gz", images)
+        _write_idx(d / f"{split}-labels-idx1-ubyte.gz", labels)
+    torch.set_num_threads(2)
+    card = train_default(tmp_path / "out", TrainSettings(epochs=2, batch_size=32, seed=1),
+                         SEResNetConfig(widths=(8, 8, 8), depths=(1, 1, 1)), fmnist_dir=str(d),
+                         log=lambda s: None, sample_per_class=20)
+    assert len(card["history"]) == 2 and card["test_n"] == 400
+    assert (tmp_path / "out" / "default_model.safetensors").exists()
+    net = load_default(tmp_path / "out" / "default_model.safetensors")
+    assert net.module.config.widths == (8, 8, 8)
+    with np.load(tmp_path / "out" / "sample_set.npz") as z:
+        assert np.bincount(z["labels"]).tolist() == [20] * 10
