@@ -159,7 +159,7 @@ def test_hooks_removed_when_forward_raises():
     def explode(*_):
         raise Boom
 
-    handle = model.stages[1][0].register_forward_hook(explode)  # raises mid-forward, after some gates fired
+    handle = model.stages[1][0].register_forward_pre_hook(explode)  # raises mid-forward: stage 2 has run, stage 3 not
     try:
         with pytest.raises(Boom):
             with record(model) as rec:

@@ -1,0 +1,61 @@
+"""App latency: server time to re-render each page after a widget change, from a cached run.
+
+Drives the app with Streamlit's AppTest (the script run on the server, without the browser's
+drawing time): runs the default model on the sample set once, then, on each page, changes a
+widget and times the rerun. Prints the median and worst of several reruns per page against
+the 300 ms target.
+
+    python benchmarks/app_latency_benchmark.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SE_ANALYSIS_HOME", tempfile.mkdtemp(prefix="se-latency-"))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+PAGES = ROOT / "se_analysis" / "app_pages"
+
+
+def timed_run(at: AppTest) -> float:
+    t0 = time.perf_counter()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return (time.perf_counter() - t0) * 1000
+
+
+def main(repeats: int = 5) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.button(key="run_button").click().run()  # extract once; later runs come from the cache
+    changes = {
+        "run_page.py": lambda a, i: a.radio(key="sample_split").set_value(["eval", "all"][i % 2]),
+        "paper_page.py": lambda a, i: a.multiselect(key="paper_classes").set_value([["Coat", "Bag"], ["Sandal"]][i % 2]),
+        "depth_page.py": lambda a, i: a.selectbox(key="depth_block").set_value(["SE_3_1", "SE_4_3"][i % 2]),
+        "classes_page.py": lambda a, i: a.selectbox(key="heatmap_block").set_value(["SE_2_1", "SE_4_3"][i % 2]),
+        "image_page.py": lambda a, i: a.selectbox(key="image_block").set_value(["SE_2_1", "SE_4_3"][i % 2]),
+        "ablation_page.py": lambda a, i: a.selectbox(key="abl_mode").set_value(["constant", "mean"][i % 2]),
+    }
+    print(f"{'page':18s} {'median ms':>10s} {'worst ms':>10s}   (target < 300 ms)")
+    for page, change in changes.items():
+        at.switch_page(str(PAGES / page))
+        timed_run(at)  # first visit fills the page's caches
+        times = []
+        for i in range(repeats):
+            change(at, i)
+            times.append(timed_run(at))
+        flag = "ok" if statistics.median(times) < 300 else "SLOW"
+        print(f"{page:18s} {statistics.median(times):10.0f} {max(times):10.0f}   {flag}")
+
+
+if __name__ == "__main__":
+    main()
