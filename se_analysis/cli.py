@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["main", "write_table"]
@@ -81,7 +82,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         run = extract(net, source, batch_size=args.batch_size, device=args.device, num_workers=args.workers,
-                      progress=progress, resume_dir=partial)
+                      progress=progress, resume_dir=partial, summary_only=args.summary_only,
+                      store_dtype=np.float16 if args.float16 else np.float32)
     run.save(args.out)
     shutil.rmtree(partial, ignore_errors=True)
     acc = run.images["correct"].dropna()
@@ -219,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None, help="cpu, cuda, mps; default: the best available")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--summary-only", action="store_true", help="keep only statistics per block and class (memory "
+                                                                 "grows with classes x channels, not images)")
+    p.add_argument("--float16", action="store_true", help="store gate arrays as float16 (half the size)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_extract)
 

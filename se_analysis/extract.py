@@ -17,6 +17,7 @@ import torch
 from .data import GateDataset, ImageSource, collate_skipping
 from .gates import record
 from .runs import IMAGE_COLUMNS, Run, RunStore, run_key
+from .summary import GateSummary
 from .zoo import SENet
 
 __all__ = ["resolve_device", "autocast_context", "extract", "extract_cached", "Progress", "ChunkStore"]
@@ -44,7 +45,8 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None) -> context
 
 def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: str | torch.device | None = None,
             num_workers: int = 0, amp_dtype: torch.dtype | None = None, store_dtype: np.dtype = np.float32,
-            progress: Progress | None = None, resume_dir: str | Path | None = None, chunk_batches: int = 8) -> Run:
+            progress: Progress | None = None, resume_dir: str | Path | None = None, chunk_batches: int = 8,
+            summary_only: bool = False) -> Run:
     """Run ``net`` over every image of ``source``, recording all SE gates.
 
     Args:
@@ -59,6 +61,9 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
         resume_dir: where finished chunks of ``chunk_batches`` batches are saved as they
             complete. An interrupted extraction (cancelled, killed) started again with the same
             folder skips them; batch boundaries are unchanged, so the Run is identical.
+        summary_only: keep no per-image gates, only streaming statistics per block and class
+            (:class:`~se_analysis.summary.GateSummary`), so memory grows with classes x
+            channels, not with images. Per-image views and ablations need a full run.
 
     Returns:
         A Run with N rows (N = images that decoded), gates (N, C) per gate, logits (N, K).
@@ -69,7 +74,11 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
     total = len(source.items)
     chunk = max(1, chunk_batches) * batch_size
     chunks = ChunkStore(resume_dir, source.fingerprint, batch_size, chunk, str(np.dtype(store_dtype))) \
-        if resume_dir else None
+        if resume_dir and not summary_only else None
+    k = len(net.class_names)
+    summaries = {by: GateSummary({g.name: g.channels for g in gates}, k) for by in ("label", "pred")} \
+        if summary_only else {}
+    labels_all = np.array([it.label if it.label is not None else -1 for it in source.items], dtype=np.int64)
     finished = chunks.load() if chunks else {}
     pending = [i for c in range(0, total, chunk) if c // chunk not in finished for i in range(c, min(c + chunk, total))]
     done = sum(len(f["positions"]) + len(f["failed"]) for f in finished.values())
@@ -89,11 +98,14 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
                     positions = list(idx)  # GateDataset returns positions in source.items (Subset keeps them)
                     current["failed"] += list(failed)
                     if x is not None:
-                        logits = model(x.to(dev, non_blocking=True))
-                        values = rec.pop()
-                        current["logits"].append(logits.float().cpu().numpy())
-                        for g in gates:
-                            current["gates"][g.name].append(values[g.name].cpu().numpy().astype(store_dtype, copy=False))
+                        logits, values = _forward_splitting_on_oom(model, rec, x, dev)
+                        current["logits"].append(logits)
+                        if summary_only:
+                            summaries["label"].update(values, labels_all[positions])
+                            summaries["pred"].update(values, logits.argmax(1))
+                        else:
+                            for g in gates:
+                                current["gates"][g.name].append(values[g.name].astype(store_dtype, copy=False))
                         current["positions"] += positions
                     done += len(idx) + len(failed)
                     first = (positions or [p for p, _ in current["failed"]])[0]
@@ -112,8 +124,10 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
     skipped = list(source.skipped) + [(source.items[p].source, r) for part in parts for p, r in part["failed"]]
     num_classes = len(net.class_names)
     logits = np.concatenate([p["logits"] for p in parts]) if rows else np.zeros((0, num_classes), np.float32)
-    gate_arrays = {g.name: (np.concatenate([p["gates"][g.name] for p in parts]) if rows
-                            else np.zeros((0, g.channels), store_dtype)) for g in gates}
+    gate_arrays = {} if summary_only else {
+        g.name: (np.concatenate([p["gates"][g.name] for p in parts if g.name in p["gates"]]) if rows
+                 else np.zeros((0, g.channels), store_dtype))
+        for g in gates}
     images = _images_table(source, rows, logits, net.class_names)
     manifest = {
         "model": net.name, "weights": net.weights, "weights_id": net.weights_id, "pretrained": net.pretrained,
@@ -124,10 +138,37 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
                    "block": g.block} for g in gates],
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": str(dev), "amp_dtype": str(amp_dtype) if amp_dtype else None, "batch_size": batch_size,
-        "n_images": len(rows), "n_skipped": len(skipped),
+        "n_images": len(rows), "n_skipped": len(skipped), "summary_only": summary_only,
     }
     return Run(images=images, gates=gate_arrays, logits=logits, manifest=manifest,
-               skipped=pd.DataFrame(skipped, columns=["source", "reason"]))
+               skipped=pd.DataFrame(skipped, columns=["source", "reason"]), summaries=summaries)
+
+
+def _is_oom(e: BaseException) -> bool:
+    return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
+
+
+def _forward_splitting_on_oom(model: torch.nn.Module, rec, x: torch.Tensor, dev: torch.device
+                              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Logits (B, K) and gates {name: (B, C)} of one batch; on out-of-memory, halves and retries.
+
+    The batch is split, not the run: finished batches are kept and the batch boundaries of
+    the run (and so its resumable chunks) do not change.
+    """
+    try:
+        logits = model(x.to(dev, non_blocking=True))
+        values = rec.pop()
+        return logits.float().cpu().numpy(), {k: v.cpu().numpy() for k, v in values.items()}
+    except Exception as e:  # noqa: BLE001
+        if not _is_oom(e) or len(x) == 1:
+            raise
+        rec.pop()
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+        half = len(x) // 2
+        a_logits, a_gates = _forward_splitting_on_oom(model, rec, x[:half], dev)
+        b_logits, b_gates = _forward_splitting_on_oom(model, rec, x[half:], dev)
+        return np.concatenate([a_logits, b_logits]), {k: np.concatenate([a_gates[k], b_gates[k]]) for k in a_gates}
 
 
 def _empty_chunk(gates) -> dict:
@@ -140,8 +181,7 @@ def _close_chunk(current: dict, gates, store_dtype) -> dict:
     return {
         "positions": list(current["positions"]), "failed": list(current["failed"]),
         "logits": np.concatenate(current["logits"]) if current["logits"] else np.zeros((0, k), np.float32),
-        "gates": {g.name: (np.concatenate(current["gates"][g.name]) if current["gates"][g.name]
-                           else np.zeros((0, g.channels), store_dtype)) for g in gates},
+        "gates": {g.name: np.concatenate(current["gates"][g.name]) for g in gates if current["gates"][g.name]},
     }
 
 

@@ -7,7 +7,8 @@ On disk a Run is a folder::
     images.parquet    one row per image: index, image_id, source, label, label_name, pred,
                       pred_name, confidence, correct
     arrays.safetensors  ``gate/<name>``: (N, C) gate values (float32 or float16);
-                      ``logits``: (N, K) float32
+                      ``logits``: (N, K) float32; for summary-only runs, no gate arrays but
+                      ``summary_label/...`` and ``summary_pred/...`` (see :mod:`.summary`)
 
 Runs are cached under a key (a hash of model, weights, data and preprocessing), so reopening
 the app or repeating a CLI command does not recompute.
@@ -40,6 +41,7 @@ class Run:
     logits: np.ndarray
     manifest: dict
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["source", "reason"]))
+    summaries: dict = field(default_factory=dict)  # "label"/"pred" -> GateSummary (summary-only runs)
 
     @property
     def gate_names(self) -> list[str]:
@@ -48,6 +50,11 @@ class Run:
     @property
     def class_names(self) -> list[str]:
         return list(self.manifest["class_names"])
+
+    @property
+    def has_gate_arrays(self) -> bool:
+        """False for summary-only runs, which keep statistics but no per-image gates."""
+        return bool(self.gates) or not self.manifest.get("gates")
 
     @property
     def has_labels(self) -> bool:
@@ -68,11 +75,13 @@ class Run:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-run-", dir=folder.parent))
         try:
-            manifest = {**self.manifest, "skipped": self.skipped.to_dict("records")}
+            manifest = {**self.manifest, "skipped": self.skipped.to_dict("records"), "summaries": sorted(self.summaries)}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
             self.images.to_parquet(tmp / "images.parquet", index=False)
             arrays = {f"gate/{k}": np.ascontiguousarray(v) for k, v in self.gates.items()}
             arrays["logits"] = np.ascontiguousarray(self.logits, dtype=np.float32)
+            for by, summary in self.summaries.items():
+                arrays.update(summary.to_arrays(f"summary_{by}"))
             save_file(arrays, str(tmp / "arrays.safetensors"))
             if folder.exists():
                 shutil.rmtree(folder)
@@ -92,9 +101,14 @@ class Run:
         manifest = json.loads((folder / "manifest.json").read_text())
         images = pd.read_parquet(folder / "images.parquet")
         arrays = load_file(str(folder / "arrays.safetensors"))
-        gates = {g["name"]: arrays[f"gate/{g['name']}"] for g in manifest["gates"]}
+        gates = {g["name"]: arrays[f"gate/{g['name']}"] for g in manifest["gates"] if f"gate/{g['name']}" in arrays}
         skipped = pd.DataFrame(manifest.pop("skipped", []), columns=["source", "reason"])
-        return cls(images=images, gates=gates, logits=arrays["logits"], manifest=manifest, skipped=skipped)
+        from .summary import GateSummary
+
+        names = [g["name"] for g in manifest["gates"]]
+        summaries = {by: GateSummary.from_stored(arrays, names, f"summary_{by}") for by in manifest.get("summaries", [])}
+        return cls(images=images, gates=gates, logits=arrays["logits"], manifest=manifest, skipped=skipped,
+                   summaries=summaries)
 
 
 def run_key(model_name: str, weights_id: str, data_fingerprint: str, preprocessing: dict,

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from .runs import Run
+from .summary import GateSummary
 
-__all__ = ["ALL", "class_groups", "channel_stats", "block_summary", "block_quantiles", "image_gates", "paper_blocks",
+__all__ = ["ALL", "class_groups", "channel_stats", "block_summary", "block_quantiles", "image_gates", "paper_blocks", "summary_for",
            "specificity"]
 
 ALL = "all"
@@ -67,30 +68,34 @@ def specificity(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
         return np.where(total > 1e-12, between / total, np.nan)
 
 
+def summary_for(run: Run, by: GroupBy = "label") -> GateSummary:
+    """The streaming summary behind the tables: stored (summary-only runs) or streamed over the arrays."""
+    key = "label" if by == "label" and run.has_labels else "pred"
+    if key in run.summaries:
+        return run.summaries[key]
+    return GateSummary.from_arrays(run.gates, class_groups(run, by), len(run.class_names), run.gate_names)
+
+
 def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = None) -> pd.DataFrame:
-    """Mean, std and count of every channel's gate, per class and over all images."""
-    groups = class_groups(run, by)
+    """Mean, std and count of every channel's gate, per class and over all images (streamed)."""
+    s = summary_for(run, by)
     names = run.class_names
-    k = len(names)
     info = run.gate_info().set_index("name")
+    present = np.flatnonzero(s.n > 0)
     frames = []
     for block in blocks or run.gate_names:
-        values = run.gates[block]
-        c = values.shape[1]
-        n, mean, var = _group_moments(values, groups, k)
-        v64 = values.astype(np.float64)
-        rows_all = pd.DataFrame({"channel": np.arange(c), "class": ALL, "class_index": -1,
-                                 "mean": v64.mean(0) if len(v64) else np.full(c, np.nan),
-                                 "std": v64.std(0) if len(v64) else np.full(c, np.nan), "n": len(v64)})
-        present = np.flatnonzero(n > 0)
+        c = s.mean[block].shape[1]
         per_class = pd.DataFrame({
             "channel": np.tile(np.arange(c), len(present)),
             "class": np.repeat([names[i] for i in present], c),
             "class_index": np.repeat(present, c),
-            "mean": mean[present].ravel(), "std": np.sqrt(var[present]).ravel(),
-            "n": np.repeat(n[present].astype(int), c),
+            "mean": s.mean[block][present].ravel(), "std": s.class_std(block)[present].ravel(),
+            "n": np.repeat(s.n[present].astype(int), c),
         })
-        df = pd.concat([per_class, rows_all], ignore_index=True)
+        pooled = pd.DataFrame({"channel": np.arange(c), "class": ALL, "class_index": -1,
+                               "mean": s.all_mean[block] if s.all_n else np.full(c, np.nan),
+                               "std": s.all_std(block) if s.all_n else np.full(c, np.nan), "n": s.all_n})
+        df = pd.concat([per_class, pooled], ignore_index=True)
         df.insert(0, "depth", int(info.loc[block, "depth"]))
         df.insert(0, "block", block)
         frames.append(df)
@@ -100,31 +105,44 @@ def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = No
 
 
 def block_summary(run: Run, by: GroupBy = "label", high: float = 0.9, low: float = 0.1) -> pd.DataFrame:
-    """One row per block: mean/std of all its gate values, class-specificity, saturation."""
-    groups = class_groups(run, by)
-    k = len(run.class_names)
+    """One row per block: mean/std of all its gate values, class-specificity, saturation (streamed)."""
+    s = summary_for(run, by)
+    if (s.high, s.low) != (high, low):
+        s = GateSummary.from_arrays(run.gates, class_groups(run, by), len(run.class_names), run.gate_names)
+        s.high, s.low = high, low
     rows = []
     for g in run.manifest["gates"]:
-        v = run.gates[g["name"]].astype(np.float64)
-        spec = specificity(v, groups, k) if len(v) else np.full(v.shape[1], np.nan)
+        b = g["name"]
+        spec = s.specificity(b)
+        grand = s.all_mean[b].mean() if s.all_n else np.nan
+        var = (s.all_m2[b] / max(s.all_n, 1) + (s.all_mean[b] - grand) ** 2).mean() if s.all_n else np.nan
+        sat_high, sat_low = s.saturation(b)
         rows.append({
-            "block": g["name"], "depth": g["depth"], "channels": v.shape[1], "n": len(v),
-            "mean": float(v.mean()) if v.size else np.nan, "std": float(v.std()) if v.size else np.nan,
+            "block": b, "depth": g["depth"], "channels": s.mean[b].shape[1], "n": int(s.all_n),
+            "mean": float(grand), "std": float(np.sqrt(var)),
             "specificity": float(np.nanmean(spec)) if np.isfinite(spec).any() else np.nan,
-            "saturation_high": float((v > high).mean()) if v.size else np.nan,
-            "saturation_low": float((v < low).mean()) if v.size else np.nan,
+            "saturation_high": float(sat_high), "saturation_low": float(sat_low),
         })
     return pd.DataFrame(rows)
 
 
 def block_quantiles(run: Run) -> pd.DataFrame:
-    """Distribution of all gate values (images x channels) per block, as quantiles."""
+    """Distribution of all gate values (images x channels) per block, as quantiles.
+
+    Exact from the gate arrays; summary-only runs give them from a 2000-bin histogram.
+    """
     rows = []
+    qs = [0.05, 0.25, 0.5, 0.75, 0.95]
     for g in run.manifest["gates"]:
-        v = run.gates[g["name"]].astype(np.float64).ravel()
-        q = np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95]) if v.size else np.full(5, np.nan)
+        if g["name"] in run.gates:
+            v = run.gates[g["name"]].astype(np.float64).ravel()
+            q = np.quantile(v, qs) if v.size else np.full(5, np.nan)
+            mean = float(v.mean()) if v.size else np.nan
+        else:
+            s = summary_for(run)
+            q, mean = s.quantiles(g["name"], qs), float(s.all_mean[g["name"]].mean())
         rows.append({"block": g["name"], "depth": g["depth"], "q05": q[0], "q25": q[1], "median": q[2],
-                     "q75": q[3], "q95": q[4], "mean": float(v.mean()) if v.size else np.nan})
+                     "q75": q[3], "q95": q[4], "mean": mean})
     return pd.DataFrame(rows)
 
 

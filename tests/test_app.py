@@ -187,3 +187,21 @@ def test_presentation_mode(app_with_run):
     assert spec["layout"]["font"]["size"] == 18
     at.button(key="exit_present").click().run()
     assert "present" not in at.query_params and not any("stSidebar" in m.value for m in at.markdown)
+
+
+def test_summary_only_run_in_the_app(tmp_path, monkeypatch):
+    from se_analysis.cli import main
+
+    assert main(["extract", "--split", "eval", "--summary-only", "--out", str(tmp_path / "lean"), "--quiet"]) == 0
+    from se_analysis.runs import Run, RunStore
+
+    RunStore().put("leanrun0000000a", Run.load(tmp_path / "lean"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["run"] = "leanrun0000000a"
+    at.run()
+    at.switch_page(str(PAGES / "depth_page.py")).run()
+    no_errors(at)
+    assert len(traces(at)) == 3
+    at.switch_page(str(PAGES / "image_page.py")).run()
+    no_errors(at)
+    assert any("summary-only" in i.value for i in at.info)

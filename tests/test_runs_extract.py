@@ -152,3 +152,27 @@ def test_torchrun_two_processes_equal_one(tmp_path):
     for k in one.gates:
         np.testing.assert_array_equal(ddp.gates[k], one.gates[k])
     assert not (tmp_path / "ddp.shards").exists()
+
+
+def test_out_of_memory_halves_the_batch_and_loses_nothing(tiny_net, synthetic_sample):
+    source = sample_set("all", synthetic_sample)
+    reference = extract(tiny_net, source, batch_size=16)
+    real_forward = tiny_net.module.forward
+    sizes = []
+
+    def forward_with_small_memory(x):
+        sizes.append(len(x))
+        if len(x) > 5:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_forward(x)
+
+    tiny_net.module.forward = forward_with_small_memory
+    try:
+        run = extract(tiny_net, source, batch_size=16)
+    finally:
+        del tiny_net.module.forward
+    assert max(s for s in sizes if s <= 5) <= 5 and 16 in sizes
+    np.testing.assert_allclose(run.logits, reference.logits, atol=1e-5)
+    for k in reference.gates:
+        np.testing.assert_allclose(run.gates[k], reference.gates[k], atol=1e-6)
+    pd.testing.assert_frame_equal(run.images.drop(columns="confidence"), reference.images.drop(columns="confidence"))

@@ -106,3 +106,42 @@ def test_paper_blocks_for_resnet50_layout():
                        for d, (s, b) in enumerate((s, b) for s, n in zip(range(2, 6), (3, 4, 6, 3))
                                                   for b in range(1, n + 1))])
     assert stats.paper_blocks(gi) == ["SE_2_3", "SE_3_4", "SE_4_6", "SE_5_1", "SE_5_2", "SE_5_3"]
+
+
+def test_summary_only_extraction_gives_the_same_tables(tiny_net, synthetic_sample, tmp_path):
+    from se_analysis.data import sample_set
+    from se_analysis.extract import extract
+    from se_analysis.summary import HIST_BINS
+
+    source = sample_set("all", synthetic_sample)
+    full = extract(tiny_net, source, batch_size=7)
+    lean = extract(tiny_net, source, batch_size=7, summary_only=True)
+    lean.save(tmp_path / "lean")
+    lean = Run.load(tmp_path / "lean")
+    assert not lean.gates and not lean.has_gate_arrays and set(lean.summaries) == {"label", "pred"}
+    for by in ("label", "pred"):
+        a, b = stats.channel_stats(full, by=by), stats.channel_stats(lean, by=by)
+        pd.testing.assert_frame_equal(a, b, atol=1e-9, check_dtype=False)
+        pd.testing.assert_frame_equal(stats.block_summary(full, by=by), stats.block_summary(lean, by=by),
+                                      atol=1e-9, check_dtype=False)
+    qb = stats.block_quantiles(lean)  # from the histogram: the inverted CDF, to one bin
+    for _, row in qb.iterrows():
+        v = full.gates[row["block"]].astype(np.float64).ravel()
+        expected = np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
+        np.testing.assert_allclose(row[["q05", "q25", "median", "q75", "q95"]].to_numpy(float), expected,
+                                   atol=1 / HIST_BINS)
+
+
+def test_summaries_merge_like_one_pass():
+    from se_analysis.summary import GateSummary
+
+    run = make_run(n_per_class=(9, 4, 6, 5), seed=8)
+    y = run.images["label"].to_numpy()
+    whole = GateSummary.from_arrays(run.gates, y, 4, chunk=100)
+    parts = GateSummary.from_arrays({k: v[:11] for k, v in run.gates.items()}, y[:11], 4, chunk=3)
+    parts.merge(GateSummary.from_arrays({k: v[11:] for k, v in run.gates.items()}, y[11:], 4, chunk=5))
+    for b in run.gates:
+        np.testing.assert_allclose(parts.mean[b], whole.mean[b], atol=1e-12)
+        np.testing.assert_allclose(parts.m2[b], whole.m2[b], atol=1e-12)
+        np.testing.assert_allclose(parts.specificity(b), whole.specificity(b), atol=1e-12)
+        assert parts.n_high[b] == whole.n_high[b] and (parts.hist[b] == whole.hist[b]).all()

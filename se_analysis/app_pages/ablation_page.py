@@ -10,12 +10,14 @@ import streamlit as st
 
 from se_analysis import ablate, plots_ablation, stats
 from se_analysis.app_pages.common import (block_summary, channel_stats, default_classes, report_download,
-                                          require_run, run_model, show_figure, store, table_downloads)
+                                          require_gate_arrays, require_run, run_model, show_figure, store,
+                                          table_downloads)
 from se_analysis.app_pages.view import query_list, query_value, set_query
 from se_analysis.data import load_source_image
 
 st.title("Ablation: replace gates with their means")
 run, key = require_run()
+require_gate_arrays(run)
 st.caption("Replacing a block's gates by a constant per channel removes its input-dependence. If accuracy barely "
            "moves, that block's excitation could be a fixed channel scaling; if it drops, the network needs the "
            "gate to respond to the image.")

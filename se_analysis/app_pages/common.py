@@ -79,6 +79,14 @@ def require_run() -> tuple[Run, str]:
     return run, key
 
 
+def require_gate_arrays(run: Run) -> None:
+    """Stop with a message on summary-only runs, which keep no per-image gates."""
+    if not run.has_gate_arrays:
+        st.info("This run kept only statistics per block and class (summary-only), not every image's gates. "
+                "Per-image views and ablations need a full run: run it again without --summary-only.")
+        st.stop()
+
+
 def group_by_widget(run: Run) -> str:
     """Group images by true label (when the run has labels) or by the model's prediction."""
     if not run.has_labels:

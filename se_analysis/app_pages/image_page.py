@@ -3,11 +3,12 @@
 import streamlit as st
 
 from se_analysis import plots, stats
-from se_analysis.app_pages.common import group_by_widget, require_run, show_figure
+from se_analysis.app_pages.common import group_by_widget, require_gate_arrays, require_run, show_figure
 from se_analysis.data import load_source_image
 
 st.title("One image against its class")
 run, key = require_run()
+require_gate_arrays(run)
 by = group_by_widget(run)
 images = run.images
 col_class = "label_name" if by == "label" else "pred_name"

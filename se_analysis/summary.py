@@ -1,0 +1,169 @@
+"""Streaming gate statistics: memory grows with classes x channels, never with images.
+
+:class:`GateSummary` is updated batch by batch (during extraction, or over a Run's arrays in
+row chunks) with per (block, class) counts, means and sums of squared deviations, merged with
+Chan et al.'s parallel formula (numerically stable, unlike sum / sum of squares), plus per
+block the counts of saturated gates and a fine histogram for quantiles. Summaries from
+different processes merge exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["GateSummary", "HIST_BINS"]
+
+HIST_BINS = 2000  # quantiles to 1 / 2000 = 0.0005
+
+
+class GateSummary:
+    """Running statistics of gate values per block and class.
+
+    Args:
+        channels: block name -> C, in forward order.
+        num_classes: K; images with class -1 count only towards the block-wide numbers.
+    """
+
+    def __init__(self, channels: Mapping[str, int], num_classes: int, high: float = 0.9, low: float = 0.1) -> None:
+        self.blocks = list(channels)
+        self.k = num_classes
+        self.high, self.low = high, low
+        self.n = np.zeros(num_classes)
+        self.mean = {b: np.zeros((num_classes, c)) for b, c in channels.items()}
+        self.m2 = {b: np.zeros((num_classes, c)) for b, c in channels.items()}
+        self.all_n = 0
+        self.all_mean = {b: np.zeros(c) for b, c in channels.items()}
+        self.all_m2 = {b: np.zeros(c) for b, c in channels.items()}
+        self.n_high = dict.fromkeys(channels, 0)
+        self.n_low = dict.fromkeys(channels, 0)
+        self.hist = {b: np.zeros(HIST_BINS, np.int64) for b in channels}
+
+    @staticmethod
+    def _combine(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
+        """Chan's update of (count, mean, M2) with another group's (count, mean, M2)."""
+        n = n_a + n_b
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(n > 0, n_b / np.where(n > 0, n, 1), 0.0)
+        delta = mean_b - mean_a
+        mean = mean_a + delta * w[..., None] if np.ndim(w) else mean_a + delta * w
+        m2 = m2_a + m2_b + (delta**2) * ((n_a * w)[..., None] if np.ndim(w) else n_a * w)
+        return n, mean, m2
+
+    def update(self, values: Mapping[str, np.ndarray], classes: np.ndarray) -> None:
+        """Add a batch: ``values[block]`` is (B, C); ``classes`` is (B,) with -1 for unlabelled."""
+        classes = np.asarray(classes)
+        valid = classes >= 0
+        present = np.unique(classes[valid])
+        nb = np.bincount(classes[valid], minlength=self.k).astype(float)
+        batch_n = 0
+        for block in self.blocks:
+            v = np.asarray(values[block], dtype=np.float64)
+            if not len(v):
+                continue
+            batch_n = len(v)
+            bm = v.mean(0)  # block-wide, all images
+            bm2 = ((v - bm) ** 2).sum(0)
+            _, self.all_mean[block], self.all_m2[block] = self._combine(
+                self.all_n, self.all_mean[block], self.all_m2[block], batch_n, bm, bm2)
+            self.n_high[block] += int((v > self.high).sum())
+            self.n_low[block] += int((v < self.low).sum())
+            self.hist[block] += np.bincount(np.clip((v * HIST_BINS).astype(np.int64), 0, HIST_BINS - 1).ravel(),
+                                            minlength=HIST_BINS)
+            cm = np.zeros_like(self.mean[block])  # per class
+            cm2 = np.zeros_like(self.m2[block])
+            for c in present:
+                rows = v[classes == c]
+                cm[c] = rows.mean(0)
+                cm2[c] = ((rows - cm[c]) ** 2).sum(0)
+            _, self.mean[block], self.m2[block] = self._combine(self.n, self.mean[block], self.m2[block], nb, cm, cm2)
+        self.all_n += batch_n
+        self.n = self.n + nb
+
+    def merge(self, other: "GateSummary") -> "GateSummary":
+        """Fold another summary of the same blocks and classes into this one (e.g. another process's)."""
+        for b in self.blocks:
+            _, self.mean[b], self.m2[b] = self._combine(self.n, self.mean[b], self.m2[b], other.n, other.mean[b],
+                                                        other.m2[b])
+            _, self.all_mean[b], self.all_m2[b] = self._combine(self.all_n, self.all_mean[b], self.all_m2[b],
+                                                                other.all_n, other.all_mean[b], other.all_m2[b])
+            self.n_high[b] += other.n_high[b]
+            self.n_low[b] += other.n_low[b]
+            self.hist[b] += other.hist[b]
+        self.n = self.n + other.n
+        self.all_n += other.all_n
+        return self
+
+    @classmethod
+    def from_arrays(cls, gates: Mapping[str, np.ndarray], classes: np.ndarray, num_classes: int,
+                    blocks: Sequence[str] | None = None, chunk: int = 4096) -> "GateSummary":
+        """Stream stored (N, C) arrays through a summary, ``chunk`` rows at a time."""
+        blocks = list(blocks or gates)
+        s = cls({b: gates[b].shape[1] for b in blocks}, num_classes)
+        n = len(classes)
+        for start in range(0, n, chunk):
+            s.update({b: gates[b][start:start + chunk] for b in blocks}, classes[start:start + chunk])
+        return s
+
+    # -- results ---------------------------------------------------------------------------
+    def class_std(self, block: str) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(self.m2[block] / self.n[:, None])
+
+    def all_std(self, block: str) -> np.ndarray:
+        return np.sqrt(self.all_m2[block] / max(self.all_n, 1))
+
+    def specificity(self, block: str) -> np.ndarray:
+        """Eta squared per channel: between-class over total sum of squares (labelled images only)."""
+        present = self.n > 0
+        n = self.n[present]
+        if n.sum() == 0:
+            return np.full(self.mean[block].shape[1], np.nan)
+        means = self.mean[block][present]
+        mu = (n[:, None] * means).sum(0) / n.sum()
+        between = (n[:, None] * (means - mu) ** 2).sum(0)
+        total = between + self.m2[block][present].sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 1e-12, between / total, np.nan)
+
+    def quantiles(self, block: str, qs: Sequence[float]) -> np.ndarray:
+        """Quantiles of all gate values of a block, from the histogram (to 1 / HIST_BINS)."""
+        h = self.hist[block]
+        total = h.sum()
+        if total == 0:
+            return np.full(len(qs), np.nan)
+        cdf = np.cumsum(h) / total
+        return np.array([(np.searchsorted(cdf, q) + 0.5) / HIST_BINS for q in qs])
+
+    def saturation(self, block: str) -> tuple[float, float]:
+        size = self.all_n * self.mean[block].shape[1]
+        return (self.n_high[block] / size, self.n_low[block] / size) if size else (np.nan, np.nan)
+
+    # -- storage -------------------------------------------------------------------------------
+    def to_arrays(self, prefix: str = "summary") -> dict[str, np.ndarray]:
+        """Flat arrays (for safetensors) that :meth:`from_stored` reads back."""
+        p = prefix
+        out = {f"{p}/n": self.n, f"{p}/all_n": np.array([self.all_n], np.float64),
+               f"{p}/thresholds": np.array([self.high, self.low])}
+        for b in self.blocks:
+            out.update({f"{p}/{b}/mean": self.mean[b], f"{p}/{b}/m2": self.m2[b],
+                        f"{p}/{b}/all_mean": self.all_mean[b], f"{p}/{b}/all_m2": self.all_m2[b],
+                        f"{p}/{b}/sat": np.array([self.n_high[b], self.n_low[b]], np.int64),
+                        f"{p}/{b}/hist": self.hist[b]})
+        return out
+
+    @classmethod
+    def from_stored(cls, arrays: Mapping[str, np.ndarray], blocks: Sequence[str], prefix: str = "summary"
+                    ) -> "GateSummary":
+        p = prefix
+        high, low = arrays[f"{p}/thresholds"]
+        s = cls({b: arrays[f"{p}/{b}/mean"].shape[1] for b in blocks}, len(arrays[f"{p}/n"]), high, low)
+        s.n = arrays[f"{p}/n"].astype(np.float64)
+        s.all_n = int(arrays[f"{p}/all_n"][0])
+        for b in blocks:
+            s.mean[b], s.m2[b] = arrays[f"{p}/{b}/mean"], arrays[f"{p}/{b}/m2"]
+            s.all_mean[b], s.all_m2[b] = arrays[f"{p}/{b}/all_mean"], arrays[f"{p}/{b}/all_m2"]
+            s.n_high[b], s.n_low[b] = (int(v) for v in arrays[f"{p}/{b}/sat"])
+            s.hist[b] = arrays[f"{p}/{b}/hist"].astype(np.int64)
+        return s
