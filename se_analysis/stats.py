@@ -39,33 +39,9 @@ def class_groups(run: Run, by: GroupBy = "label") -> np.ndarray:
     return run.images["pred"].to_numpy()
 
 
-def _group_moments(values: np.ndarray, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class count (K,), mean (K, C) and population variance (K, C), in float64."""
-    v = values.astype(np.float64)
-    valid = groups >= 0
-    v, g = v[valid], groups[valid]
-    n = np.bincount(g, minlength=k).astype(np.float64)
-    s = np.zeros((k, v.shape[1]))
-    ss = np.zeros((k, v.shape[1]))
-    np.add.at(s, g, v)
-    np.add.at(ss, g, v * v)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s / n[:, None]
-        var = np.maximum(ss / n[:, None] - mean**2, 0.0)
-    return n, mean, var
-
-
 def specificity(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
     """Eta squared per channel (C,): between-class variance over total variance; NaN where the total is 0."""
-    valid = groups >= 0
-    v = values[valid].astype(np.float64)
-    n, mean_k, _ = _group_moments(values, groups, k)
-    mu = v.mean(0)
-    total = ((v - mu) ** 2).sum(0)
-    present = n > 0
-    between = (n[present, None] * (mean_k[present] - mu) ** 2).sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 1e-12, between / total, np.nan)
+    return GateSummary.from_arrays({"block": values}, groups, k).specificity("block")
 
 
 def summary_for(run: Run, by: GroupBy = "label") -> GateSummary:

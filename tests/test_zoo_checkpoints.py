@@ -219,3 +219,25 @@ def test_app_refuses_an_uploaded_pickle(tmp_path):
     at.file_uploader(key="checkpoint").upload("evil.pt", buf.getvalue(), "application/octet-stream").run()
     assert any("refused so that no code from it runs" in e.value for e in at.error)
     assert not at.exception and not (tmp_path / "ran").exists()
+
+
+def test_app_loads_an_uploaded_checkpoint_by_content(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP
+
+    def weights(seed: int) -> bytes:
+        torch.manual_seed(seed)
+        buf = io.BytesIO()
+        torch.save(SEResNet().state_dict(), buf)
+        return buf.getvalue()
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="weights").set_value("upload a checkpoint").run()
+    captions = []
+    for seed in (1, 2):  # the same file name, other content: a different model
+        at.file_uploader(key="checkpoint").upload("w.pt", weights(seed), "application/octet-stream").run()
+        assert not at.error and not at.exception
+        captions.append(next(c.value for c in at.caption if "weights: checkpoint w.pt" in c.value))
+    assert captions[0] != captions[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -23,11 +24,16 @@ def get_model(name: str, pretrained: bool) -> SENet:
 
 
 @st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=4)
-def get_checkpoint_model(name: str, file_name: str, _data: bytes, digest: str | None = None) -> SENet:
-    """An architecture with uploaded weights (a private copy; the shared model is not touched)."""
+def _checkpoint_model(name: str, file_name: str, digest: str, _data: bytes) -> SENet:
     from se_analysis.checkpoints import load_checkpoint
 
     return load_checkpoint(load_model(name, pretrained=False), _data, name=file_name)
+
+
+def get_checkpoint_model(name: str, file_name: str, data: bytes) -> SENet:
+    """An architecture with uploaded weights (a private copy; the shared model is not touched),
+    cached by the file's content hash."""
+    return _checkpoint_model(name, file_name, hashlib.sha256(data).hexdigest(), data)
 
 
 def run_model(run: Run) -> SENet:
