@@ -56,6 +56,7 @@ def _load_net(model: str, random_weights: bool = False, checkpoint: str | None =
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
+    import torch
     from tqdm import tqdm
 
     from .extract import extract
@@ -83,7 +84,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
         run = extract(net, source, batch_size=args.batch_size, device=args.device, num_workers=args.workers,
                       progress=progress, resume_dir=partial, summary_only=args.summary_only,
-                      store_dtype=np.float16 if args.float16 else np.float32)
+                      store_dtype=np.float16 if args.float16 else np.float32, channels_last=args.channels_last,
+                      amp_dtype={"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp))
     run.save(args.out)
     shutil.rmtree(partial, ignore_errors=True)
     acc = run.images["correct"].dropna()
@@ -224,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary-only", action="store_true", help="keep only statistics per block and class (memory "
                                                                  "grows with classes x channels, not images)")
     p.add_argument("--float16", action="store_true", help="store gate arrays as float16 (half the size)")
+    p.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision (autocast) for the forward pass")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory format for the convolutions")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_extract)
 

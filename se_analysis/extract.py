@@ -46,7 +46,7 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None) -> context
 def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: str | torch.device | None = None,
             num_workers: int = 0, amp_dtype: torch.dtype | None = None, store_dtype: np.dtype = np.float32,
             progress: Progress | None = None, resume_dir: str | Path | None = None, chunk_batches: int = 8,
-            summary_only: bool = False) -> Run:
+            summary_only: bool = False, channels_last: bool = False) -> Run:
     """Run ``net`` over every image of ``source``, recording all SE gates.
 
     Args:
@@ -64,6 +64,8 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
         summary_only: keep no per-image gates, only streaming statistics per block and class
             (:class:`~se_analysis.summary.GateSummary`), so memory grows with classes x
             channels, not with images. Per-image views and ablations need a full run.
+        channels_last: run convolutions in NHWC memory format (often faster on GPUs with
+            mixed precision); the model's memory format is restored afterwards.
 
     Returns:
         A Run with N rows (N = images that decoded), gates (N, C) per gate, logits (N, K).
@@ -88,9 +90,10 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
     )
     current: dict = _empty_chunk(gates)
     was_training = model.training
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     with record(model, gates, device=None) as rec:
         try:
-            model.to(dev).eval()
+            model.to(dev, memory_format=fmt).eval()
             with torch.inference_mode(), autocast_context(dev, amp_dtype):
                 if progress:
                     progress(done, total)
@@ -98,6 +101,8 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
                     positions = list(idx)  # GateDataset returns positions in source.items (Subset keeps them)
                     current["failed"] += list(failed)
                     if x is not None:
+                        if channels_last:
+                            x = x.contiguous(memory_format=torch.channels_last)
                         logits, values = _forward_splitting_on_oom(model, rec, x, dev)
                         current["logits"].append(logits)
                         if summary_only:
@@ -119,6 +124,8 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
                         progress(done, total)
         finally:
             model.train(was_training)
+            if channels_last:
+                model.to(memory_format=torch.contiguous_format)
     parts = [finished[c] for c in sorted(finished)]
     rows = [p for part in parts for p in part["positions"]]
     skipped = list(source.skipped) + [(source.items[p].source, r) for part in parts for p, r in part["failed"]]
@@ -138,6 +145,7 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
                    "block": g.block} for g in gates],
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": str(dev), "amp_dtype": str(amp_dtype) if amp_dtype else None, "batch_size": batch_size,
+        "channels_last": channels_last,
         "n_images": len(rows), "n_skipped": len(skipped), "summary_only": summary_only,
     }
     return Run(images=images, gates=gate_arrays, logits=logits, manifest=manifest,
@@ -250,7 +258,8 @@ def extract_cached(net: SENet, source: ImageSource, store: RunStore | None = Non
     store = store or RunStore()
     key = run_key(net.name, net.weights_id, source.fingerprint, net.preprocessing,
                   {"store_dtype": str(np.dtype(kwargs.get("store_dtype", np.float32))),
-                   "amp": str(kwargs.get("amp_dtype"))})
+                   "amp": str(kwargs.get("amp_dtype")), "summary_only": bool(kwargs.get("summary_only")),
+                   "channels_last": bool(kwargs.get("channels_last"))})
     run = store.get(key)
     if run is None:
         partial = store.root / f".partial-{key}"

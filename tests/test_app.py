@@ -205,3 +205,15 @@ def test_summary_only_run_in_the_app(tmp_path, monkeypatch):
     at.switch_page(str(PAGES / "image_page.py")).run()
     no_errors(at)
     assert any("summary-only" in i.value for i in at.info)
+
+
+def test_run_with_bf16_and_channels_last(tmp_path):
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.radio(key="sample_split").set_value("eval").run()
+    at.radio(key="amp").set_value("bf16 autocast").run()
+    at.checkbox(key="channels_last").check().run()
+    at.button(key="run_button").click().run()
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images"] == "1,000" and float(metrics["Top-1 accuracy"].rstrip("%")) > 85

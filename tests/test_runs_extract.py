@@ -176,3 +176,49 @@ def test_out_of_memory_halves_the_batch_and_loses_nothing(tiny_net, synthetic_sa
     for k in reference.gates:
         np.testing.assert_allclose(run.gates[k], reference.gates[k], atol=1e-6)
     pd.testing.assert_frame_equal(run.images.drop(columns="confidence"), reference.images.drop(columns="confidence"))
+
+
+def test_killed_cli_extraction_resumes_to_an_identical_run(tmp_path):
+    """SIGKILL an `extract` once some chunks are on disk; the same command then resumes and matches."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    args = [sys.executable, "-m", "se_analysis", "extract", "--split", "reference", "--batch-size", "8", "--quiet"]
+    partial = tmp_path / "killed.partial"
+    proc = subprocess.Popen([*args, "--out", str(tmp_path / "killed")], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 120
+    while len(list(partial.glob("chunk-*.npz"))) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list(partial.glob("chunk-*.npz")))
+    if (tmp_path / "killed" / "manifest.json").exists():
+        pytest.skip("the extraction finished before it could be killed")
+    assert finished >= 2
+    out = subprocess.run([*args, "--out", str(tmp_path / "killed")], cwd=root, env=env, capture_output=True,
+                         text=True, check=True)
+    subprocess.run([*args, "--out", str(tmp_path / "whole")], cwd=root, env=env, check=True, capture_output=True)
+    assert not partial.exists()
+    killed, whole = Run.load(tmp_path / "killed"), Run.load(tmp_path / "whole")
+    pd.testing.assert_frame_equal(killed.images, whole.images)
+    np.testing.assert_array_equal(killed.logits, whole.logits)
+    for k in whole.gates:
+        np.testing.assert_array_equal(killed.gates[k], whole.gates[k])
+
+
+def test_channels_last_and_bf16_autocast_keep_gates_close(tiny_net, synthetic_sample):
+    source = sample_set("all", synthetic_sample)
+    base = extract(tiny_net, source, batch_size=16)
+    nhwc = extract(tiny_net, source, batch_size=16, channels_last=True)
+    np.testing.assert_allclose(nhwc.logits, base.logits, atol=1e-4)
+    assert all(p.is_contiguous() for p in tiny_net.module.parameters())  # memory format restored
+    bf16 = extract(tiny_net, source, batch_size=16, amp_dtype=torch.bfloat16)
+    for k in base.gates:
+        np.testing.assert_allclose(bf16.gates[k], base.gates[k], atol=0.05)
+    assert bf16.manifest["amp_dtype"] == "torch.bfloat16" and nhwc.manifest["channels_last"]

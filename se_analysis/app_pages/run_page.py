@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+import torch
 
 from se_analysis.app_pages.common import (RUN_KEY, current_run, get_checkpoint_model, get_model, report_download,
                                           store, table_downloads)
@@ -37,6 +38,10 @@ with st.sidebar:
     data_kind = st.radio("Images", ["bundled sample set", "folder on this machine", "upload"], key="data_kind")
     batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256], value=128, key="batch_size")
     st.caption(f"Device: **{resolve_device()}** (CUDA, else MPS, else CPU)")
+    with st.expander("Speed"):
+        amp = st.radio("Precision", ["fp32", "bf16 autocast", "fp16 autocast"], key="amp", horizontal=True,
+                       help="Mixed precision is faster on recent GPUs and CPUs; gates move by ~1e-3.")
+        channels_last = st.checkbox("channels_last memory format", key="channels_last")
 
 source = None
 try:
@@ -89,12 +94,17 @@ if source is not None:
             bar.progress(done / max(total, 1), text=f"{done} / {total} images ({rate:.0f} images/s)")
 
         try:
-            run, key = extract_cached(net, source, store(), batch_size=batch_size, progress=progress)
-        except RuntimeError as e:
+            amp_dtype = {"bf16 autocast": torch.bfloat16, "fp16 autocast": torch.float16}.get(amp)
+            run, key = extract_cached(net, source, store(), batch_size=batch_size, progress=progress,
+                                      amp_dtype=amp_dtype, channels_last=channels_last)
+        except Exception as e:  # noqa: BLE001 - Streamlit's stop/rerun are BaseExceptions and pass through
             if "out of memory" in str(e).lower():
-                st.error("Out of memory: lower the batch size and run again. Nothing was lost.")
-                st.stop()
-            raise
+                st.error("Out of memory even one image at a time: choose a smaller model or another device. "
+                         "Finished batches are kept.")
+            else:
+                st.error(f"The run stopped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}. "
+                         "Finished batches are kept; Run again resumes from them.")
+            st.stop()
         bar.progress(1.0, text=f"Done: {len(run)} images")
         st.session_state[RUN_KEY] = key
         st.session_state["source"] = source  # uploads cannot be listed again from disk
