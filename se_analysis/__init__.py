@@ -6,17 +6,21 @@ The library is pure (it never imports Streamlit): the app and the CLI call the s
     >>> net = sa.load_model("default")
     >>> run = sa.extract(net, sa.sample_set())
     >>> sa.stats.block_summary(run)            # class-specificity and saturation per block
+    >>> sa.ablate.sweep(net, sa.sample_set("eval"), run)   # one block at a time, gates -> their mean
 """
 
-from . import plots, stats
+from . import ablate, export, plots, plots_ablation, stats
+from .checkpoints import CheckpointError, load_checkpoint
 from .data import ImageSource, image_folder, sample_set, uploads
 from .extract import extract, extract_cached, resolve_device
 from .gates import Gate, NoSEGatesError, find_gates, override, record
 from .runs import Run, RunStore, run_key
-from .zoo import ZOO, SENet, load_default, load_model
+from .summary import GateSummary
+from .zoo import ZOO, PretrainedUnavailable, SENet, load_default, load_model
 
 __all__ = [
-    "plots", "stats", "ImageSource", "image_folder", "sample_set", "uploads", "extract", "extract_cached",
+    "ablate", "export", "plots", "plots_ablation", "stats", "CheckpointError", "load_checkpoint", "GateSummary",
+    "PretrainedUnavailable", "ImageSource", "image_folder", "sample_set", "uploads", "extract", "extract_cached",
     "resolve_device", "Gate", "NoSEGatesError", "find_gates", "override", "record", "Run", "RunStore", "run_key",
     "ZOO", "SENet", "load_default", "load_model",
 ]
