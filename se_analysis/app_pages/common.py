@@ -123,9 +123,10 @@ def show_figure(fig: go.Figure, run: Run, key: str) -> None:
 
     if not run.manifest.get("pretrained", True):
         plots.add_warning(fig, "random weights: not a trained network")
-    if st.session_state.get("present"):
-        fig.update_layout(font=dict(size=18), title_font=dict(size=24))
-    st.plotly_chart(fig, width="stretch", key=f"chart-{key}")
+    present = bool(st.session_state.get("present"))
+    if present:  # Streamlit's chart theme would override the larger fonts, so it is left out
+        fig.update_layout(font=dict(size=18), title_font=dict(size=26), template="plotly_white")
+    st.plotly_chart(fig, width="stretch", key=f"chart-{key}", theme=None if present else "streamlit")
     cols = st.columns([1, 1, 1, 5])
     for col, fmt, mime in zip(cols, ("png", "svg", "html"), ("image/png", "image/svg+xml", "text/html")):
         col.download_button(fmt.upper(), data=lambda fmt=fmt: figure_bytes(fig, fmt), file_name=f"{key}.{fmt}",

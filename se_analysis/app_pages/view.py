@@ -13,10 +13,12 @@ import streamlit as st
 
 PRESENT_CSS = """
 <style>
-html, body, [class*="st-"] { font-size: 1.15rem; }
-h1 { font-size: 2.6rem !important; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stWidgetLabel"] p, [data-testid="stCaptionContainer"] {
+    font-size: 1.25rem !important; }
+[data-testid="stMetricValue"] { font-size: 3rem !important; }
+h1 { font-size: 3rem !important; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
-[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 96%; }
+[data-testid="stMainBlockContainer"] { padding-top: 4rem; max-width: 96%; }
 </style>
 """
 
