@@ -66,6 +66,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if len(source) == 0:
         print(f"error: no images found in {args.data}", file=sys.stderr)
         return 2
+    if source.note:
+        print(f"note: {source.note}", file=sys.stderr)
     from .distributed import extract_distributed, world
 
     rank, world_size, _ = world()

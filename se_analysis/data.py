@@ -50,6 +50,7 @@ class ImageSource:
     fingerprint: str
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason) found while listing
     spec: dict = field(default_factory=dict)  # how to list these images again (see source_from_spec)
+    note: str = ""  # something the user should know about the labels (shown in the app and CLI)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -157,6 +158,7 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
         raise NotADirectoryError(f"{root} is not a folder")
     skipped: list[tuple[str, str]] = []
     subdirs = []
+    note = ""
     for p in sorted(root.iterdir()):
         if p.is_dir():
             subdirs.append(p)
@@ -167,9 +169,13 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
     if subdirs:
         mapped = {d.name: (_match_class(d.name, class_names, wnids) if class_names else None) for d in subdirs}
         use_model = class_names is not None and all(v is not None for v in mapped.values())
-        names = list(class_names) if use_model else [d.name for d in subdirs]
+        names = list(class_names) if class_names is not None else [d.name for d in subdirs]
+        if class_names is not None and not use_model:
+            unknown = [d.name for d in subdirs if mapped[d.name] is None]
+            note = (f"folder names ({', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''}) are not classes of "
+                    "this model: the images are analysed by predicted class, without accuracy")
         for k, d in enumerate(subdirs):
-            label = mapped[d.name] if use_model else k
+            label = mapped[d.name] if use_model else (None if class_names is not None else k)
             files = _image_files(d, skipped)
             if not files:
                 skipped.append((str(d), "empty class folder: no images"))
@@ -193,7 +199,7 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
         st = os.stat(it.source)
         h.update(f"{it.id}|{it.label}|{st.st_size}|{st.st_mtime_ns}".encode())
     return ImageSource(f"folder {root}", items, names, f"folder:{h.hexdigest()[:16]}", skipped,
-                       spec={"kind": "folder", "root": str(root.resolve())})
+                       spec={"kind": "folder", "root": str(root.resolve())}, note=note)
 
 
 def _image_files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:

@@ -161,3 +161,16 @@ def test_labels_csv_and_wordnet_folders(tmp_path, tiny_net):
     Image.new("RGB", (8, 8)).save(tmp_path / "inet" / "n01443537" / "x.jpg")
     src = image_folder(tmp_path / "inet", names, wnids)
     assert src.items[0].label == 1 and src.class_names == names  # n01443537 is goldfish, class 1
+
+
+def test_folders_that_are_not_model_classes_are_analysed_by_prediction(tmp_path, tiny_net):
+    for name in ("cats", "Bag"):
+        (tmp_path / name).mkdir()
+        Image.new("L", (28, 28), 99).save(tmp_path / name / "a.png")
+    source = image_folder(tmp_path, tiny_net.class_names)
+    assert "cats" in source.note and "predicted class" in source.note
+    run = extract(tiny_net, source)
+    assert not run.has_labels and run.images["correct"].isna().all()
+    assert set(run.images["label_name"]) == {"(none)"}
+    plain = image_folder(tmp_path)  # without a model: the folders are the classes
+    assert plain.class_names == ["Bag", "cats"] and [it.label for it in plain.items] == [0, 1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 
 import pandas as pd
 import streamlit as st
@@ -67,6 +68,16 @@ if mode == "constant":
                                 value=1.0, key="abl_constant")
 
 
+def _progress(bar, unit: str):
+    """A progress callback that shows done / total and the rate."""
+    t0 = time.time()
+
+    def update(done: int, total: int) -> None:
+        rate = done / max(time.time() - t0, 1e-6)
+        bar.progress(done / max(total, 1), text=f"{done} / {total} {unit} ({rate:.0f}/s)")
+    return update
+
+
 def _ablate(run_key: str, blocks: tuple, mode: str, constant: float) -> dict:
     """Ablation tables, computed once per session and choice (with a progress bar)."""
     cache = st.session_state.setdefault("abl_cache", {})
@@ -74,7 +85,7 @@ def _ablate(run_key: str, blocks: tuple, mode: str, constant: float) -> dict:
     if sel not in cache:
         bar = st.progress(0.0, text="Ablating…")
         res = ablate.run_ablation(net, ev_source, evaluated, ablate.Ablation(blocks, mode, constant), reference,
-                                  progress=lambda d, t: bar.progress(d / max(t, 1), text=f"{d} / {t} images"))
+                                  progress=_progress(bar, "images"))
         bar.empty()
         cache[sel] = res.tables()
     return cache[sel]
@@ -140,7 +151,7 @@ def _sweep(run_key: str, kind: str, mode: str) -> pd.DataFrame:
     if (run_key, kind, mode) not in cache:
         bar = st.progress(0.0, text=f"Sweep {kind}…")
         res = ablate.sweep(net, ev_source, evaluated, kind, mode, reference,
-                           progress=lambda d, t: bar.progress(d / max(t, 1), text=f"{kind}: {d} / {t} image-ablations"))
+                           progress=_progress(bar, f"image-ablations ({kind})"))
         bar.empty()
         cache[(run_key, kind, mode)] = res.summary
     return cache[(run_key, kind, mode)]

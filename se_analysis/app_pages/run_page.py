@@ -85,6 +85,8 @@ else:
 
 if source is not None:
     st.write(f"**{len(source)}** images from {source.name}.")
+    if source.note:
+        st.warning(source.note[0].upper() + source.note[1:] + ".")
     if st.button("Run", type="primary", disabled=len(source) == 0, key="run_button"):
         bar = st.progress(0.0, text="Starting… (changing any widget cancels the run)")
         t0 = time.time()
