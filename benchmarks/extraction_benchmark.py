@@ -35,6 +35,17 @@ def synthetic_source(n: int, size: int) -> ImageSource:
     return ImageSource("synthetic", items, [], f"synthetic:{n}:{size}")
 
 
+def benchmark_inputs(model: str, images: int) -> tuple:
+    """The model (trained default, else random weights) and its images: the sample set, else synthetic photos."""
+    net = load_model(model, pretrained=model == "default")
+    if model == "default":
+        source = sample_set("all")
+        source.items = source.items[:images]
+    else:
+        source = synthetic_source(images, 256)
+    return net, source
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default")
@@ -43,13 +54,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    net = load_model(args.model, pretrained=args.model == "default")
+    net, source = benchmark_inputs(args.model, args.images)
     dev = resolve_device(args.device)
-    if args.model == "default":
-        source = sample_set("all")
-        source.items = source.items[: args.images]
-    else:
-        source = synthetic_source(args.images, 256)
     model = net.module.to(dev).eval()
 
     def plain() -> int:

@@ -21,11 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from extraction_benchmark import synthetic_source  # noqa: E402
+from extraction_benchmark import benchmark_inputs  # noqa: E402
 
-from se_analysis.data import sample_set  # noqa: E402
 from se_analysis.extract import extract, resolve_device  # noqa: E402
-from se_analysis.zoo import load_model  # noqa: E402
 
 
 def main() -> None:
@@ -35,13 +33,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    net = load_model(args.model, pretrained=args.model == "default")
+    net, source = benchmark_inputs(args.model, args.images)
     dev = resolve_device(args.device)
-    if args.model == "default":
-        source = sample_set("all")
-        source.items = source.items[: args.images]
-    else:
-        source = synthetic_source(args.images, 256)
     configs = [("fp32", None, False), ("bf16 autocast", torch.bfloat16, False), ("fp32 channels_last", None, True),
                ("bf16 + channels_last", torch.bfloat16, True)]
     if dev.type == "cuda":

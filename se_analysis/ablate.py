@@ -25,7 +25,7 @@ import torch
 
 from .data import GateDataset, ImageSource, collate_skipping
 from .extract import resolve_device
-from .gates import override, record
+from .gates import model_lock, override, record
 from .runs import Run
 from .suffix import SuffixRunner, try_trace
 from .zoo import SENet
@@ -203,8 +203,6 @@ def evaluate_ablations(net: SENet, source: ImageSource, evaluated: Run, ablation
         if gm is not None:
             runner = SuffixRunner(gm, gates)
             runner.plan([a.blocks for a in ablations])
-            from .gates import model_lock
-
             with model_lock(model):
                 for x, rows in _batches(net, source, evaluated, batch_size):
                     base = runner.baseline(x.to(dev))

@@ -80,7 +80,8 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
     k = len(net.class_names)
     summaries = {by: GateSummary({g.name: g.channels for g in gates}, k) for by in ("label", "pred")} \
         if summary_only else {}
-    labels_all = np.array([it.label if it.label is not None else -1 for it in source.items], dtype=np.int64)
+    labels_all = np.array([it.label if it.label is not None else -1 for it in source.items], dtype=np.int64) \
+        if summary_only else None
     finished = chunks.load() if chunks else {}
     pending = [i for c in range(0, total, chunk) if c // chunk not in finished for i in range(c, min(c + chunk, total))]
     done = sum(len(f["positions"]) + len(f["failed"]) for f in finished.values())

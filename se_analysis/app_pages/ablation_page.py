@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
-import time
 
 import pandas as pd
 import streamlit as st
 
 from se_analysis import ablate, plots_ablation, stats
-from se_analysis.app_pages.common import (block_summary, channel_stats, default_classes, report_download,
-                                          require_gate_arrays, require_run, run_model, show_figure, store,
-                                          table_downloads)
+from se_analysis.app_pages.common import (block_summary, channel_stats, default_classes, progress_callback,
+                                          report_download, require_gate_arrays, require_run, run_model, show_figure,
+                                          store, table_downloads)
 from se_analysis.app_pages.view import query_list, query_value, set_query
 from se_analysis.data import load_source_image
 
@@ -68,16 +67,6 @@ if mode == "constant":
                                 value=1.0, key="abl_constant")
 
 
-def _progress(bar, unit: str):
-    """A progress callback that shows done / total and the rate."""
-    t0 = time.time()
-
-    def update(done: int, total: int) -> None:
-        rate = done / max(time.time() - t0, 1e-6)
-        bar.progress(done / max(total, 1), text=f"{done} / {total} {unit} ({rate:.0f}/s)")
-    return update
-
-
 def _ablate(run_key: str, blocks: tuple, mode: str, constant: float) -> dict:
     """Ablation tables, computed once per session and choice (with a progress bar)."""
     cache = st.session_state.setdefault("abl_cache", {})
@@ -85,7 +74,7 @@ def _ablate(run_key: str, blocks: tuple, mode: str, constant: float) -> dict:
     if sel not in cache:
         bar = st.progress(0.0, text="Ablating…")
         res = ablate.run_ablation(net, ev_source, evaluated, ablate.Ablation(blocks, mode, constant), reference,
-                                  progress=_progress(bar, "images"))
+                                  progress=progress_callback(bar, "images"))
         bar.empty()
         cache[sel] = res.tables()
     return cache[sel]
@@ -151,7 +140,7 @@ def _sweep(run_key: str, kind: str, mode: str) -> pd.DataFrame:
     if (run_key, kind, mode) not in cache:
         bar = st.progress(0.0, text=f"Sweep {kind}…")
         res = ablate.sweep(net, ev_source, evaluated, kind, mode, reference,
-                           progress=_progress(bar, f"image-ablations ({kind})"))
+                           progress=progress_callback(bar, f"image-ablations ({kind})"))
         bar.empty()
         cache[(run_key, kind, mode)] = res.summary
     return cache[(run_key, kind, mode)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,16 @@ def run_model(run: Run) -> SENet:
             st.stop()
         return get_checkpoint_model(m["model"], ckpt.name, ckpt.getvalue())
     return get_model(m["model"], bool(m.get("pretrained", True)))
+
+
+def progress_callback(bar, unit: str = "images"):
+    """A ``progress(done, total)`` that shows done / total and the rate on a ``st.progress`` bar."""
+    t0 = time.time()
+
+    def update(done: int, total: int) -> None:
+        rate = done / max(time.time() - t0, 1e-6)
+        bar.progress(done / max(total, 1), text=f"{done} / {total} {unit} ({rate:.0f}/s)")
+    return update
 
 
 def store() -> RunStore:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 import torch
 
-from se_analysis.app_pages.common import (RUN_KEY, current_run, get_checkpoint_model, get_model, report_download,
-                                          store, table_downloads)
+from se_analysis.app_pages.common import (RUN_KEY, current_run, get_checkpoint_model, get_model, progress_callback,
+                                          report_download, store, table_downloads)
 from se_analysis.app_pages.view import query_value, set_query
 from se_analysis.checkpoints import CheckpointError
 from se_analysis.data import image_folder, sample_set, uploads, wnids_for
@@ -89,12 +87,7 @@ if source is not None:
         st.warning(source.note[0].upper() + source.note[1:] + ".")
     if st.button("Run", type="primary", disabled=len(source) == 0, key="run_button"):
         bar = st.progress(0.0, text="Starting… (changing any widget cancels the run)")
-        t0 = time.time()
-
-        def progress(done: int, total: int) -> None:
-            rate = done / max(time.time() - t0, 1e-6)
-            bar.progress(done / max(total, 1), text=f"{done} / {total} images ({rate:.0f} images/s)")
-
+        progress = progress_callback(bar)
         try:
             amp_dtype = {"bf16 autocast": torch.bfloat16, "fp16 autocast": torch.float16}.get(amp)
             run, key = extract_cached(net, source, store(), batch_size=batch_size, progress=progress,
