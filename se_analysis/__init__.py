@@ -16,12 +16,12 @@ from .extract import extract, extract_cached, resolve_device
 from .gates import Gate, NoSEGatesError, find_gates, override, record
 from .runs import Run, RunStore, run_key
 from .summary import GateSummary
-from .zoo import ZOO, PretrainedUnavailable, SENet, load_default, load_model
+from .zoo import ZOO, PretrainedUnavailable, SENet, load_default, load_fmnist, load_model
 
 __all__ = [
     "ablate", "export", "plots", "plots_ablation", "stats", "CheckpointError", "load_checkpoint", "GateSummary",
     "PretrainedUnavailable", "ImageSource", "image_folder", "sample_set", "uploads", "extract", "extract_cached",
     "resolve_device", "Gate", "NoSEGatesError", "find_gates", "override", "record", "Run", "RunStore", "run_key",
-    "ZOO", "SENet", "load_default", "load_model",
+    "ZOO", "SENet", "load_default", "load_fmnist", "load_model",
 ]
 __version__ = "0.1.0"

@@ -35,12 +35,15 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _source(spec: str, split: str, class_names: list[str]):
+def _source(spec: str, split: str, net):
+    """``sample`` (the model's bundled images) or a folder of images."""
     from .data import image_folder, sample_set, wnids_for
 
     if spec == "sample":
-        return sample_set(split)
-    return image_folder(spec, class_names, wnids_for(class_names))
+        if net.sample is None:
+            raise ValueError(f"{net.name} has no bundled sample set; pass --data with a folder of images")
+        return sample_set(split, net.sample)
+    return image_folder(spec, net.class_names, wnids_for(net.class_names))
 
 
 def _load_net(model: str, random_weights: bool = False, checkpoint: str | None = None, trust_pickle: bool = False):
@@ -62,7 +65,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from .extract import extract
 
     net = _load_net(args.model, args.random_weights, args.checkpoint, args.trust_pickle)
-    source = _source(args.data, args.split, net.class_names)
+    source = _source(args.data, args.split, net)
     if len(source) == 0:
         print(f"error: no images found in {args.data}", file=sys.stderr)
         return 2
@@ -205,6 +208,51 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .imagenet_card import write_model_card
+    from .senet import file_sha256
+    from .tflite_convert import write_converted
+
+    command = "python -m se_analysis " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["convert-tflite"] else \
+        f"python -m se_analysis convert-tflite {args.tflite} --out {args.out}"
+    report = write_converted(args.tflite, args.out, {"conversion": command})
+    print(f"{report.tensors} tensors ({report.parameters:,} parameters) mapped onto timm tf_mobilenetv3_small_100 "
+          f"-> {args.out}")
+    summary = gates = None
+    if not args.no_check:
+        summary, gates = _fidelity(args.out, args.tflite, args.images)
+    card = write_model_card(Path(args.out).parent, Path(args.out), file_sha256(args.tflite), command, report,
+                            summary, gates)
+    print(f"model card -> {card}")
+    return 0
+
+
+def _fidelity(weights: str, tflite: str, images: str | None):
+    """Fidelity tables of converted weights on a folder of ImageNet images (default: the bundled 500)."""
+    from .bundled import load_default
+    from .data import image_folder, sample_set
+    from .fidelity import fidelity_tables
+    from .imagenet import imagenet_class_names, imagenet_wnids
+
+    net = load_default(weights)
+    source = sample_set("all") if images is None else image_folder(images, imagenet_class_names(), imagenet_wnids())
+    labels = np.array([-1 if it.label is None else it.label for it in source.items])
+    summary, gates, _ = fidelity_tables(net, [it.source for it in source.items], labels, tflite)
+    print(summary.to_string(index=False, float_format="%.3f"))
+    print(gates.to_string(index=False, float_format="%.4f"))
+    return summary, gates
+
+
+def _cmd_fidelity(args: argparse.Namespace) -> int:
+    from .paths import IMAGENET_TFLITE, IMAGENET_WEIGHTS
+
+    summary, gates = _fidelity(args.weights or str(IMAGENET_WEIGHTS), args.tflite or str(IMAGENET_TFLITE), args.data)
+    if args.out:
+        write_table(summary, args.out)
+        write_table(gates, Path(args.out).with_name(f"{Path(args.out).stem}_gates{Path(args.out).suffix or '.csv'}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m se_analysis", description="See what the gates of an SE network do.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -219,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "(loaded with weights_only=True; strict key matching)")
     p.add_argument("--trust-pickle", action="store_true", help="allow a checkpoint holding a pickled whole model: "
                                                                  "THIS RUNS CODE FROM THE FILE; only for files you trust")
-    p.add_argument("--data", default="sample", help="'sample' (the bundled set) or a folder of images (one sub-folder per class, or flat)")
+    p.add_argument("--data", default="sample", help="'sample' (the model's bundled images: for the default, "
+                   "ImageNet val, 10 classes x 50) or a folder of images (one sub-folder per class, or flat)")
     p.add_argument("--split", default="all", choices=["all", "reference", "eval"], help="part of the sample set")
     p.add_argument("--out", required=True, help="folder to write the Run to")
     p.add_argument("--batch-size", type=int, default=128)
@@ -277,8 +326,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("train-default", help="train the embedded default SE-ResNet on Fashion-MNIST")
-    p.add_argument("--out", default="data", help="where to write weights, model card and sample set")
+    p = sub.add_parser("convert-tflite", help="convert Google's uint8 MobileNetV3-Small TFLite file into timm "
+                                              "weights (safetensors)")
+    p.add_argument("tflite", help="mobilenet_v3_small_224_1.0_uint8.tflite")
+    p.add_argument("--out", default="data/imagenet/mobilenetv3_small_100.safetensors")
+    p.add_argument("--images", default=None, help="a folder of ImageNet images (WordNet-id sub-folders) for the "
+                                                  "fidelity check; default: the bundled 500 validation images")
+    p.add_argument("--no-check", action="store_true", help="skip the comparison with the TFLite interpreter")
+    p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("fidelity", help="compare the converted default with the TFLite interpreter, image by image")
+    p.add_argument("--weights", default=None, help="converted weights (default: the bundled ones)")
+    p.add_argument("--tflite", default=None, help="the TFLite file (default: the bundled copy)")
+    p.add_argument("--data", default=None, help="a folder of ImageNet images (default: the bundled 500)")
+    p.add_argument("--out", default=None, help="FILE.csv for the summary; FILE_gates.csv beside it")
+    p.set_defaults(func=_cmd_fidelity)
+
+    p = sub.add_parser("train-default", help="train the bundled Fashion-MNIST SE-ResNet (fmnist-se-resnet)")
+    p.add_argument("--out", default="data/fashion_mnist", help="where to write weights, model card and sample set")
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fmnist-dir", default=None, help="folder with the idx files (default: Debian's location)")

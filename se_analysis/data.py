@@ -20,13 +20,14 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .zoo import DATA_DIR
+from .imagenet import imagenet_class_names, imagenet_wnids
+from .paths import FMNIST_SAMPLE, IMAGENET_SAMPLE
 
 __all__ = ["ImageItem", "ImageSource", "SAMPLE_SET", "sample_set", "image_folder", "uploads", "decode_image",
            "GateDataset", "collate_skipping", "IMAGE_EXTENSIONS", "load_source_image",
            "source_from_spec", "to_standard_mode", "imagenet_wnids", "wnids_for", "MAX_PIXELS"]
 
-SAMPLE_SET = DATA_DIR / "sample_set.npz"
+SAMPLE_SET = IMAGENET_SAMPLE  # the default model's bundled images
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
@@ -89,29 +90,40 @@ def to_standard_mode(img: Image.Image) -> Image.Image:
     return img.convert("RGB")  # RGBA, P, CMYK, YCbCr, LAB, HSV ...
 
 
-def sample_set(split: str = "all", path: str | Path = SAMPLE_SET) -> ImageSource:
-    """The bundled Fashion-MNIST test images.
+_SPLITS = ("all", "reference", "eval")
+
+
+def _first_half(labels: np.ndarray) -> np.ndarray:
+    """True for the first half (in listed order) of each class's images: the reference split."""
+    rank = np.zeros(len(labels), int)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rank[idx] = np.arange(len(idx))
+    return rank < np.bincount(labels)[labels] // 2
+
+
+def sample_set(split: str = "all", path: str | Path | None = None) -> ImageSource:
+    """A bundled image set: by default the default model's 500 ImageNet validation images.
 
     Args:
         split: ``all``; ``reference`` (the first half of each class) or ``eval`` (the second
             half). The two halves are disjoint, for ablations whose means come from one
             split and are evaluated on the other.
+        path: a folder of WordNet-id sub-folders (ImageNet) or an ``.npz`` of images and
+            labels (the Fashion-MNIST set); see :attr:`SENet.sample` for a model's own set.
     """
-    if split not in {"all", "reference", "eval"}:
+    if split not in _SPLITS:
         raise ValueError(f"split must be all, reference or eval, not {split!r}")
+    path = Path(path) if path is not None else SAMPLE_SET
+    if path.is_dir():
+        return _folder_sample(split, path)
     with np.load(path) as z:
         images, labels = z["images"], z["labels"].astype(np.int64)
         test_index = z["test_index"]
         class_names = [str(c) for c in z["class_names"]]
     keep = np.ones(len(labels), bool)
     if split != "all":
-        rank = np.zeros(len(labels), int)
-        for c in np.unique(labels):
-            idx = np.flatnonzero(labels == c)
-            rank[idx] = np.arange(len(idx))
-        per_class = np.bincount(labels)
-        first_half = rank < per_class[labels] // 2
-        keep = first_half if split == "reference" else ~first_half
+        keep = _first_half(labels) if split == "reference" else ~_first_half(labels)
     items = [
         ImageItem(f"fmnist-test-{int(test_index[i])}", f"sample_set[{i}]", int(labels[i]),
                   (lambda a=images[i]: Image.fromarray(a, mode="L")))
@@ -122,11 +134,17 @@ def sample_set(split: str = "all", path: str | Path = SAMPLE_SET) -> ImageSource
                        spec={"kind": "sample", "split": split, "path": str(path)})
 
 
-def imagenet_wnids() -> list[str]:
-    """The 1000 ImageNet-1k WordNet ids in class-index order (shipped with timm)."""
-    from timm.data import ImageNetInfo
-
-    return list(ImageNetInfo().label_names())
+def _folder_sample(split: str, path: Path) -> ImageSource:
+    """An ImageNet-style bundled set (WordNet-id folders), split into per-class halves by file name."""
+    full = image_folder(path, imagenet_class_names(), imagenet_wnids())
+    labels = np.array([it.label for it in full.items], dtype=np.int64)
+    keep = np.ones(len(labels), bool) if split == "all" else (
+        _first_half(labels) if split == "reference" else ~_first_half(labels))
+    items = [it for it, k in zip(full.items, keep) if k]
+    digest = hashlib.sha256((full.fingerprint + split).encode()).hexdigest()[:16]
+    return ImageSource(f"sample set ({split}): ImageNet val, {len(set(labels[keep].tolist()))} classes", items,
+                       full.class_names, f"sample:{digest}", full.skipped,
+                       spec={"kind": "sample", "split": split, "path": str(path)})
 
 
 def wnids_for(class_names: Sequence[str]) -> list[str] | None:
@@ -185,12 +203,17 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
         labels_csv = next((root / n for n in ("labels.csv", "labels.CSV") if (root / n).is_file()), None)
         by_file: dict[str, int] = {}
         if labels_csv is not None:
-            by_file, names = _read_labels_csv(labels_csv, class_names, wnids)
+            by_file, names, problems = _read_labels_csv(labels_csv, class_names, wnids)
+            skipped += problems_for_files(problems, root)
+            if problems["unknown"]:
+                shown = ", ".join(f"{f} ({lab!r})" for f, lab in problems["unknown"][:5])
+                note = (f"{len(problems['unknown'])} rows of {labels_csv.name} name no class of this model and "
+                        f"are analysed unlabelled: {shown}{' …' if len(problems['unknown']) > 5 else ''}")
         files = _image_files(root, skipped)
         if labels_csv is not None:
             for f in files:
                 if f.name not in by_file:
-                    skipped.append((str(f), f"no label in {labels_csv.name}"))
+                    skipped.append((str(f), f"no row in {labels_csv.name}"))
             files = [f for f in files if f.name in by_file]
         items = [ImageItem(str(f.relative_to(root)), str(f), by_file.get(f.name), (lambda f=f: decode_image(f)))
                  for f in files]
@@ -222,28 +245,55 @@ def _image_files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
     return out
 
 
-def _read_labels_csv(path: Path, class_names: Sequence[str] | None,
-                     wnids: Sequence[str] | None) -> tuple[dict[str, int], list[str]]:
-    """file name -> label index, and the class names, from a CSV with columns file/filename/image and label/class."""
+def _read_labels_csv(path: Path, class_names: Sequence[str] | None, wnids: Sequence[str] | None
+                     ) -> tuple[dict[str, int | None], list[str], dict[str, list]]:
+    """Labels from a CSV with columns file/filename/image and label/class.
+
+    With the model's ``class_names``, each row's label is matched on its own (a class name,
+    WordNet id or index): a row that matches nothing keeps its image unlabelled and is reported,
+    and every known label stays as it is. Without class names, the CSV's own sorted names are
+    the classes.
+
+    Returns:
+        (file name -> label index or None, class names, {"unknown": [(file, label)],
+        "missing": [file], "duplicate": [file]}).
+    """
     import pandas as pd
 
-    table = pd.read_csv(path, dtype=str)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
     cols = {c.lower().strip(): c for c in table.columns}
     file_col = next((cols[c] for c in ("file", "filename", "image", "path", "name") if c in cols), None)
     label_col = next((cols[c] for c in ("label", "class", "class_name", "target", "y") if c in cols), None)
     if file_col is None or label_col is None:
         raise ValueError(f"{path.name} needs a file column (file/filename/image) and a label column (label/class)")
+    files = [Path(f.strip()).name for f in table[file_col].astype(str)]
     raw = table[label_col].astype(str).str.strip().tolist()
-    if class_names and all(r.isdigit() and int(r) < len(class_names) for r in raw):
-        idx = [int(r) for r in raw]
+    problems: dict[str, list] = {"unknown": [], "missing": [], "duplicate": []}
+    by_file: dict[str, int | None] = {}
+    if class_names:
         names = list(class_names)
-    elif class_names and all(_match_class(r, class_names, wnids) is not None for r in raw):
-        idx = [_match_class(r, class_names, wnids) for r in raw]
-        names = list(class_names)
+        for f, r in zip(files, raw):
+            idx = int(r) if r.isdigit() and int(r) < len(names) else _match_class(r, names, wnids)
+            if idx is None:
+                problems["unknown"].append((f, r))
+            if f in by_file:
+                problems["duplicate"].append(f)
+            by_file[f] = idx
     else:
         names = sorted(set(raw))
-        idx = [names.index(r) for r in raw]
-    return {Path(f).name: i for f, i in zip(table[file_col].astype(str), idx)}, names
+        for f, r in zip(files, raw):
+            if f in by_file:
+                problems["duplicate"].append(f)
+            by_file[f] = names.index(r)
+    problems["missing"] = [f for f in by_file if not (path.parent / f).exists()]
+    return by_file, names, problems
+
+
+def problems_for_files(problems: dict[str, list], root: Path) -> list[tuple[str, str]]:
+    """Skip reasons for labels.csv rows that name a missing file or repeat a file."""
+    out = [(str(root / f), "listed in labels.csv but not found") for f in problems["missing"]]
+    return out + [(str(root / f), "listed more than once in labels.csv; the last row counts")
+                  for f in dict.fromkeys(problems["duplicate"])]
 
 
 def uploads(files: Sequence[tuple[str, bytes]], labels: Sequence[int | None] | None = None,
@@ -300,7 +350,7 @@ def _sample_arrays(path: str) -> np.ndarray:
         return z["images"]
 
 
-def load_source_image(source: str, sample_path: str | Path = SAMPLE_SET) -> Image.Image | None:
+def load_source_image(source: str, sample_path: str | Path = FMNIST_SAMPLE) -> Image.Image | None:
     """The image behind a Run row's ``source`` (a file path or ``sample_set[i]``), or None if gone."""
     m = re.fullmatch(r"sample_set\[(\d+)\]", source)
     try:

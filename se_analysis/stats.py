@@ -25,7 +25,7 @@ import pandas as pd
 from .runs import Run
 from .summary import GateSummary
 
-__all__ = ["ALL", "class_groups", "channel_stats", "block_summary", "block_quantiles", "image_gates", "paper_blocks", "summary_for",
+__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "specificity_note", "class_groups", "channel_stats", "block_summary", "block_quantiles", "image_gates", "paper_blocks", "summary_for",
            "specificity"]
 
 ALL = "all"
@@ -80,16 +80,34 @@ def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = No
     return out[["block", "depth", "channel", "class", "class_index", "mean", "std", "n"]]
 
 
+FEW_IMAGES_PER_CLASS = 10  # below this, eta squared's upward bias is large; the tables say so
+
+
 def block_summary(run: Run, by: GroupBy = "label", high: float = 0.9, low: float = 0.1) -> pd.DataFrame:
-    """One row per block: mean/std of all its gate values, class-specificity, saturation (streamed)."""
+    """One row per block: gate mean/std, class-specificity with its chance level, saturation (streamed).
+
+    Columns: ``block, depth, channels, n, mean, std, specificity`` (eta squared, mean over
+    channels), ``specificity_chance`` ((K-1)/(N-1), what eta squared gives when class explains
+    nothing), ``specificity_omega2`` (bias-corrected), ``constant_channels`` (gates that do not
+    vary; their specificity is 0), ``min_class_n``, ``saturation_high`` (share > ``high``),
+    ``saturation_low`` (share < ``low``), ``nonfinite`` (NaN/inf gates, never counted as values).
+
+    Raises:
+        ValueError: for other thresholds on a summary-only run (it kept counts at its own only).
+    """
     s = summary_for(run, by)
     if (s.high, s.low) != (high, low):
-        s = GateSummary.from_arrays(run.gates, class_groups(run, by), len(run.class_names), run.gate_names)
-        s.high, s.low = high, low
+        if not all(b in run.gates for b in run.gate_names):
+            raise ValueError(f"this run kept only summaries, with saturation counted at {s.high:g}/{s.low:g}; "
+                             "extract it again without --summary-only for other thresholds")
+        s = GateSummary.from_arrays(run.gates, class_groups(run, by), len(run.class_names), run.gate_names,
+                                    high=high, low=low)
+    chance = s.chance_specificity()
+    counts = s.n[s.n > 0]
     rows = []
     for g in run.manifest["gates"]:
         b = g["name"]
-        spec = s.specificity(b)
+        spec, omega2 = s.specificity(b), s.specificity_omega2(b)
         grand = s.all_mean[b].mean() if s.all_n else np.nan
         var = (s.all_m2[b] / max(s.all_n, 1) + (s.all_mean[b] - grand) ** 2).mean() if s.all_n else np.nan
         sat_high, sat_low = s.saturation(b)
@@ -97,9 +115,25 @@ def block_summary(run: Run, by: GroupBy = "label", high: float = 0.9, low: float
             "block": b, "depth": g["depth"], "channels": s.mean[b].shape[1], "n": int(s.all_n),
             "mean": float(grand), "std": float(np.sqrt(var)),
             "specificity": float(np.nanmean(spec)) if np.isfinite(spec).any() else np.nan,
+            "specificity_chance": float(chance),
+            "specificity_omega2": float(np.nanmean(omega2)) if np.isfinite(omega2).any() else np.nan,
+            "constant_channels": int(s.constant(b).sum()) if len(counts) else 0,
+            "min_class_n": int(counts.min()) if len(counts) else 0,
             "saturation_high": float(sat_high), "saturation_low": float(sat_low),
+            "nonfinite": int(s.n_nonfinite[b]),
         })
     return pd.DataFrame(rows)
+
+
+def specificity_note(summary: pd.DataFrame) -> str:
+    """A sentence on how far a block summary's specificity can be trusted (empty when nothing to say)."""
+    notes = []
+    if len(summary) and summary["min_class_n"].min() < FEW_IMAGES_PER_CLASS:
+        notes.append(f"some class has only {int(summary['min_class_n'].min())} images: eta squared is biased upwards "
+                     f"by about {summary['specificity_chance'].iloc[0]:.2f} (its chance level); read omega squared")
+    if len(summary) and summary["nonfinite"].sum():
+        notes.append(f"{int(summary['nonfinite'].sum())} gate values are NaN or infinite and were left out")
+    return "; ".join(notes)
 
 
 def block_quantiles(run: Run) -> pd.DataFrame:

@@ -13,9 +13,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["GateSummary", "HIST_BINS"]
+__all__ = ["GateSummary", "HIST_BINS", "CONSTANT_STD"]
 
 HIST_BINS = 2000  # quantiles to 1 / 2000 = 0.0005
+CONSTANT_STD = 1e-6  # a channel whose gate varies less than this over all images is constant
 
 
 class GateSummary:
@@ -38,6 +39,9 @@ class GateSummary:
         self.all_m2 = {b: np.zeros(c) for b, c in channels.items()}
         self.n_high = dict.fromkeys(channels, 0)
         self.n_low = dict.fromkeys(channels, 0)
+        self.n_zero = dict.fromkeys(channels, 0)  # exactly 0 and exactly 1 (hard-sigmoid gates reach both)
+        self.n_one = dict.fromkeys(channels, 0)
+        self.n_nonfinite = dict.fromkeys(channels, 0)  # NaN / inf gates: counted here, never as values
         self.hist = {b: np.zeros(HIST_BINS, np.int64) for b in channels}
 
     @staticmethod
@@ -67,9 +71,13 @@ class GateSummary:
             bm2 = ((v - bm) ** 2).sum(0)
             _, self.all_mean[block], self.all_m2[block] = self._combine(
                 self.all_n, self.all_mean[block], self.all_m2[block], batch_n, bm, bm2)
-            self.n_high[block] += int((v > self.high).sum())
-            self.n_low[block] += int((v < self.low).sum())
-            self.hist[block] += np.bincount(np.clip((v * HIST_BINS).astype(np.int64), 0, HIST_BINS - 1).ravel(),
+            finite = v[np.isfinite(v)]
+            self.n_nonfinite[block] += int(v.size - finite.size)
+            self.n_high[block] += int((finite > self.high).sum())
+            self.n_low[block] += int((finite < self.low).sum())
+            self.n_zero[block] += int((finite == 0.0).sum())
+            self.n_one[block] += int((finite == 1.0).sum())
+            self.hist[block] += np.bincount(np.clip((finite * HIST_BINS).astype(np.int64), 0, HIST_BINS - 1),
                                             minlength=HIST_BINS)
             cm = np.zeros_like(self.mean[block])  # per class
             cm2 = np.zeros_like(self.m2[block])
@@ -88,8 +96,8 @@ class GateSummary:
                                                         other.m2[b])
             _, self.all_mean[b], self.all_m2[b] = self._combine(self.all_n, self.all_mean[b], self.all_m2[b],
                                                                 other.all_n, other.all_mean[b], other.all_m2[b])
-            self.n_high[b] += other.n_high[b]
-            self.n_low[b] += other.n_low[b]
+            for counts in ("n_high", "n_low", "n_zero", "n_one", "n_nonfinite"):
+                getattr(self, counts)[b] += getattr(other, counts)[b]
             self.hist[b] += other.hist[b]
         self.n = self.n + other.n
         self.all_n += other.all_n
@@ -97,10 +105,11 @@ class GateSummary:
 
     @classmethod
     def from_arrays(cls, gates: Mapping[str, np.ndarray], classes: np.ndarray, num_classes: int,
-                    blocks: Sequence[str] | None = None, chunk: int = 4096) -> "GateSummary":
+                    blocks: Sequence[str] | None = None, chunk: int = 4096, high: float = 0.9,
+                    low: float = 0.1) -> "GateSummary":
         """Stream stored (N, C) arrays through a summary, ``chunk`` rows at a time."""
         blocks = list(blocks or gates)
-        s = cls({b: gates[b].shape[1] for b in blocks}, num_classes)
+        s = cls({b: gates[b].shape[1] for b in blocks}, num_classes, high, low)
         n = len(classes)
         for start in range(0, n, chunk):
             s.update({b: gates[b][start:start + chunk] for b in blocks}, classes[start:start + chunk])
@@ -114,18 +123,51 @@ class GateSummary:
     def all_std(self, block: str) -> np.ndarray:
         return np.sqrt(self.all_m2[block] / max(self.all_n, 1))
 
-    def specificity(self, block: str) -> np.ndarray:
-        """Eta squared per channel: between-class over total sum of squares (labelled images only)."""
+    def _sums_of_squares(self, block: str) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """(between-class SS (C,), within-class SS (C,), labelled images N, present classes K)."""
         present = self.n > 0
         n = self.n[present]
-        if n.sum() == 0:
-            return np.full(self.mean[block].shape[1], np.nan)
         means = self.mean[block][present]
-        mu = (n[:, None] * means).sum(0) / n.sum()
+        mu = (n[:, None] * means).sum(0) / max(n.sum(), 1)
         between = (n[:, None] * (means - mu) ** 2).sum(0)
-        total = between + self.m2[block][present].sum(0)
+        return between, self.m2[block][present].sum(0), int(n.sum()), int(present.sum())
+
+    def constant(self, block: str) -> np.ndarray:
+        """(C,) bool: channels whose labelled gates vary by less than :data:`CONSTANT_STD` (e.g. stuck at 1.0)."""
+        between, within, n, _ = self._sums_of_squares(block)
+        return (between + within) <= n * CONSTANT_STD**2
+
+    def specificity(self, block: str) -> np.ndarray:
+        """Eta squared per channel: between-class over total sum of squares (labelled images only).
+
+        A constant channel gives every class the same gate, so its specificity is 0 (never a ratio
+        of rounding noise); :meth:`constant` says which they are. NaN without labelled images.
+        """
+        between, within, n, _ = self._sums_of_squares(block)
+        if n == 0:
+            return np.full(self.mean[block].shape[1], np.nan)
+        total = between + within
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(total > 1e-12, between / total, np.nan)
+            return np.where(self.constant(block), 0.0, np.clip(between / total, 0.0, 1.0))
+
+    def specificity_omega2(self, block: str) -> np.ndarray:
+        """Omega squared per channel: eta squared corrected for its upward bias of about (K-1)/(N-1).
+
+        ``(SS_between - (K-1) MS_within) / (SS_total + MS_within)`` with ``MS_within = SS_within / (N-K)``;
+        about 0 (it may go below) when class explains nothing. NaN when N <= K.
+        """
+        between, within, n, k = self._sums_of_squares(block)
+        if n <= k or k < 2:
+            return np.full(self.mean[block].shape[1], np.nan)
+        ms_within = within / (n - k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w2 = (between - (k - 1) * ms_within) / (between + within + ms_within)
+        return np.where(self.constant(block), 0.0, w2)
+
+    def chance_specificity(self) -> float:
+        """Expected eta squared when class explains nothing: (K-1)/(N-1) for K classes and N images."""
+        n, k = float(self.n.sum()), int((self.n > 0).sum())
+        return (k - 1) / (n - 1) if n > 1 and k > 0 else np.nan
 
     def quantiles(self, block: str, qs: Sequence[float]) -> np.ndarray:
         """Quantiles of all gate values of a block, from the histogram (to 1 / HIST_BINS)."""
@@ -134,7 +176,9 @@ class GateSummary:
         if total == 0:
             return np.full(len(qs), np.nan)
         cdf = np.cumsum(h) / total
-        return np.array([(np.searchsorted(cdf, q) + 0.5) / HIST_BINS for q in qs])
+        zero, one = self.n_zero[block] / total, self.n_one[block] / total  # exact values at the ends
+        return np.array([0.0 if q <= zero else 1.0 if q >= 1 - one else (np.searchsorted(cdf, q) + 0.5) / HIST_BINS
+                         for q in qs])
 
     def saturation(self, block: str) -> tuple[float, float]:
         size = self.all_n * self.mean[block].shape[1]
@@ -150,6 +194,7 @@ class GateSummary:
             out.update({f"{p}/{b}/mean": self.mean[b], f"{p}/{b}/m2": self.m2[b],
                         f"{p}/{b}/all_mean": self.all_mean[b], f"{p}/{b}/all_m2": self.all_m2[b],
                         f"{p}/{b}/sat": np.array([self.n_high[b], self.n_low[b]], np.int64),
+                        f"{p}/{b}/exact": np.array([self.n_zero[b], self.n_one[b], self.n_nonfinite[b]], np.int64),
                         f"{p}/{b}/hist": self.hist[b]})
         return out
 
@@ -165,5 +210,7 @@ class GateSummary:
             s.mean[b], s.m2[b] = arrays[f"{p}/{b}/mean"], arrays[f"{p}/{b}/m2"]
             s.all_mean[b], s.all_m2[b] = arrays[f"{p}/{b}/all_mean"], arrays[f"{p}/{b}/all_m2"]
             s.n_high[b], s.n_low[b] = (int(v) for v in arrays[f"{p}/{b}/sat"])
+            if f"{p}/{b}/exact" in arrays:  # runs saved before these counts existed lack them
+                s.n_zero[b], s.n_one[b], s.n_nonfinite[b] = (int(v) for v in arrays[f"{p}/{b}/exact"])
             s.hist[b] = arrays[f"{p}/{b}/hist"].astype(np.int64)
         return s

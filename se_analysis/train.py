@@ -1,8 +1,8 @@
 """Training the embedded default on Fashion-MNIST, and writing its model card and sample set.
 
 Deterministic given the seed (single-threaded data order, seeded augmentation). Run with
-``python -m se_analysis train-default``; it writes ``data/default_model.safetensors``,
-``data/MODEL_CARD.md``/``data/model_card.json`` and ``data/sample_set.npz``.
+``python -m se_analysis train-default``; it writes ``data/fashion_mnist/se_resnet.safetensors``,
+``MODEL_CARD.md``/``model_card.json`` and ``sample_set.npz`` beside it.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def write_sample_set(path: Path, images: np.ndarray, labels: np.ndarray, per_cla
     return chosen
 
 
-def train_default(out_dir: str | Path = "data", settings: TrainSettings | None = None,
+def train_default(out_dir: str | Path = "data/fashion_mnist", settings: TrainSettings | None = None,
                   config: SEResNetConfig | None = None, fmnist_dir: str | None = None,
                   log: Callable[[str], None] = print, sample_per_class: int = 200) -> dict:
     """Train the default SE-ResNet on the Fashion-MNIST training set; write weights, card and samples."""
@@ -138,7 +138,7 @@ def train_default(out_dir: str | Path = "data", settings: TrainSettings | None =
     model.eval()
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     meta = {"format": "se_analysis.default", "config": json.dumps(config.to_dict())}
-    save_file(state, str(out / "default_model.safetensors"), metadata=meta)
+    save_file(state, str(out / "se_resnet.safetensors"), metadata=meta)
     final = evaluate(model, x_test, y_test)
     sample_idx = write_sample_set(out / "sample_set.npz", x_test, y_test, sample_per_class, s.seed)
     card = {
@@ -194,6 +194,6 @@ batch {card['training']['batch_size']}, weight decay {card['training']['weight_d
 |---|---|---|---|
 {hist}
 
-**Sample set.** `data/{card['sample_set']['file']}`: {card['sample_set']['n']} images
+**Sample set.** `data/fashion_mnist/{card['sample_set']['file']}`: {card['sample_set']['n']} images
 ({card['sample_set']['per_class']} per class) drawn with the seed from the test split; they were never trained on.
 """

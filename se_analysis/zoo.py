@@ -7,26 +7,25 @@ goes into every Run's manifest.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import socket
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 from PIL import Image
-from torch import nn
 from torchvision.transforms import v2 as T
 
-from .default_model import FASHION_MNIST_MEAN, FASHION_MNIST_STD, SEResNet, SEResNetConfig
-from .fashion_mnist import CLASS_NAMES as FMNIST_CLASSES
-from .gates import Gate, find_gates
+from .bundled import DEFAULT_TITLE, fmnist_transform, load_default, load_fmnist
+from .default_model import SEResNet
+from .imagenet import imagenet_class_names
+from .paths import DATA_DIR, IMAGENET_SAMPLE
+from .senet import SENet, file_sha256
 
-__all__ = ["SENet", "ZooEntry", "ZOO", "DATA_DIR", "DEFAULT_WEIGHTS", "load_model", "load_default", "file_sha256",
-           "PretrainedUnavailable", "is_offline"]
+__all__ = ["SENet", "ZooEntry", "ZOO", "DATA_DIR", "load_model", "load_default", "load_fmnist", "file_sha256",
+           "fmnist_transform", "PretrainedUnavailable", "is_offline"]
 
 NETWORK_TIMEOUT_S = 10
 
@@ -111,84 +110,6 @@ def _torchvision_state(weights) -> dict:
         raise PretrainedUnavailable(f"{weights} is not cached in {cached.parent} and could not be downloaded: "
                                     f"{type(e).__name__}") from None
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-DEFAULT_WEIGHTS = DATA_DIR / "default_model.safetensors"
-
-
-@dataclass
-class SENet:
-    """A model ready for analysis: module, preprocessing, class names and weight provenance.
-
-    Attributes:
-        name: zoo name (``default``, ``timm/seresnet50`` ...).
-        module: the network, in eval mode.
-        transform: PIL image -> (C, H, W) float tensor, the model's own preprocessing.
-        class_names: names of the output classes, index-aligned with the logits.
-        weights: human-readable description of the weights ("trained: ...", "random ...").
-        weights_id: a hash identifying the weights (part of a Run's cache key).
-        pretrained: False for random weights; figures built from them carry a warning.
-        preprocessing: a JSON-able description of ``transform`` for the manifest.
-    """
-
-    name: str
-    module: nn.Module
-    transform: Callable[[Image.Image], torch.Tensor]
-    class_names: list[str]
-    weights: str
-    weights_id: str
-    pretrained: bool
-    preprocessing: dict = field(default_factory=dict)
-    checkpoint: str | None = None
-    _gates: list[Gate] | None = None
-
-    @property
-    def gates(self) -> list[Gate]:
-        if self._gates is None:
-            self._gates = find_gates(self.module)
-        return self._gates
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def fmnist_transform() -> Callable[[Image.Image], torch.Tensor]:
-    """Any image -> grayscale 28x28, scaled to [0, 1], normalised as in training."""
-    return T.Compose([
-        T.Grayscale(num_output_channels=1),
-        T.Resize((28, 28), antialias=True),
-        T.ToImage(),
-        T.ToDtype(torch.float32, scale=True),
-        T.Normalize([FASHION_MNIST_MEAN], [FASHION_MNIST_STD]),
-    ])
-
-
-def load_default(weights: str | Path | None = None) -> SENet:
-    """The embedded default: the SE-ResNet trained on Fashion-MNIST, from ``data/``."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(weights) if weights else DEFAULT_WEIGHTS
-    if not path.exists():
-        raise FileNotFoundError(f"default weights not found at {path}; train them with "
-                                "`python -m se_analysis train-default`")
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata() or {}
-    config = SEResNetConfig.from_dict(json.loads(meta["config"])) if "config" in meta else SEResNetConfig()
-    model = SEResNet(config)
-    model.load_state_dict(load_file(str(path)), strict=True)
-    model.eval()
-    return SENet(
-        name="default", module=model, transform=fmnist_transform(), class_names=list(FMNIST_CLASSES),
-        weights=f"trained on Fashion-MNIST ({path.name})", weights_id=file_sha256(path)[:16], pretrained=True,
-        preprocessing={"grayscale": True, "size": [28, 28], "mean": [FASHION_MNIST_MEAN], "std": [FASHION_MNIST_STD]},
-    )
-
-
 @dataclass(frozen=True)
 class ZooEntry:
     """A named architecture: where it comes from, what it is, how many SE gates it has."""
@@ -200,23 +121,40 @@ class ZooEntry:
     build: Callable[[bool], SENet]
 
 
+def _timm_random(arch: str):
+    """A randomly initialised timm model whose gates vary between images.
+
+    timm zero-initialises the last BN of each residual branch (``zero_init_last``), which makes
+    the SE input zero and every image's gates identical; random baselines turn that off.
+    """
+    import timm
+
+    try:
+        return timm.create_model(arch, pretrained=False, zero_init_last=False)
+    except TypeError:  # architectures without the option
+        return timm.create_model(arch, pretrained=False)
+
+
 def _timm_entry(arch: str, description: str, gates: int) -> ZooEntry:
     def build(pretrained: bool) -> SENet:
         import timm
         from timm.data import create_transform, resolve_data_config
 
         if pretrained:
-            module = timm.create_model(arch, pretrained=True, pretrained_cfg_overlay={"file": _timm_weights_file(arch)})
+            file = _timm_weights_file(arch)
+            module = timm.create_model(arch, pretrained=True, pretrained_cfg_overlay={"file": file})
+            weights_id = f"timm:{arch}:{file_sha256(file)[:16]}"
         else:
-            module = timm.create_model(arch, pretrained=False)
+            module, weights_id = _timm_random(arch), f"timm:{arch}:random"
         module.eval()
         cfg = resolve_data_config({}, model=module)
         return SENet(
             name=f"timm/{arch}", module=module, transform=_pil_rgb(create_transform(**cfg)),
             class_names=_imagenet_names(module.num_classes), pretrained=pretrained,
             weights=f"timm pretrained ({arch})" if pretrained else "random initialisation",
-            weights_id=f"timm:{arch}:{'pretrained' if pretrained else 'random'}",
+            weights_id=weights_id,
             preprocessing={k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
+            sample=str(IMAGENET_SAMPLE) if module.num_classes == 1000 else None,
         )
     return ZooEntry(f"timm/{arch}", "timm", description, gates, build)
 
@@ -235,7 +173,7 @@ def _tv_entry(arch: str, weights_enum: str, description: str, gates: int) -> Zoo
             class_names=list(weights.meta["categories"]), pretrained=pretrained,
             weights=f"torchvision {weights}" if pretrained else "random initialisation",
             weights_id=f"torchvision:{arch}:{weights if pretrained else 'random'}",
-            preprocessing={"weights_transforms": str(weights.transforms())},
+            preprocessing={"weights_transforms": str(weights.transforms())}, sample=str(IMAGENET_SAMPLE),
         )
     return ZooEntry(f"torchvision/{arch}", "torchvision", description, gates, build)
 
@@ -251,27 +189,40 @@ def _pil_safe(tf: Callable) -> Callable[[Image.Image], torch.Tensor]:
 
 
 def _imagenet_names(num_classes: int) -> list[str]:
-    if num_classes == 1000:
-        from torchvision.models import ResNet50_Weights
-        return list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
-    return [f"class {i}" for i in range(num_classes)]
+    return imagenet_class_names() if num_classes == 1000 else [f"class {i}" for i in range(num_classes)]
 
 
 def _default_entry() -> ZooEntry:
     def build(pretrained: bool) -> SENet:
         if pretrained:
             return load_default()
+        from .bundled import mobilenetv3_senet
+        from .tflite_convert import build_timm_mobilenetv3
+
         torch.manual_seed(0)
-        net = load_default()
-        net.module = SEResNet(net.module.config).eval()
-        net.weights, net.weights_id, net.pretrained = "random initialisation", "default:random", False
+        return mobilenetv3_senet(build_timm_mobilenetv3(), "default", "random initialisation", "default:random", False)
+    return ZooEntry("default", "se_analysis", f"{DEFAULT_TITLE}: 9 hard-sigmoid SE blocks; works offline", 9, build)
+
+
+def _fmnist_entry() -> ZooEntry:
+    def build(pretrained: bool) -> SENet:
+        net = load_fmnist()
+        if not pretrained:
+            torch.manual_seed(0)
+            net.module = SEResNet(net.module.config).eval()
+            net.weights, net.weights_id, net.pretrained = "random initialisation", "fmnist-se-resnet:random", False
         return net
-    return ZooEntry("default", "se_analysis",
-                    "SE-ResNet (16/32/64 wide, 3 blocks per stage) trained on Fashion-MNIST; works offline", 9, build)
+    return ZooEntry("fmnist-se-resnet", "se_analysis",
+                    "SE-ResNet (16/32/64 wide, 3 blocks per stage) trained here on Fashion-MNIST 28x28; works offline",
+                    9, build)
 
 
 ZOO: dict[str, ZooEntry] = {e.name: e for e in [
     _default_entry(),
+    _fmnist_entry(),
+    _timm_entry("tf_mobilenetv3_small_100", "MobileNetV3-Small, TF port with 'same' padding (timm); the default's "
+                                            "architecture", 9),
+    _timm_entry("mobilenetv3_small_100", "MobileNetV3-Small, timm's own training (timm)", 9),
     _timm_entry("seresnet50", "SE-ResNet-50, the paper's model (timm)", 16),
     _timm_entry("seresnext50_32x4d", "SE-ResNeXt-50 32x4d (timm)", 16),
     _timm_entry("legacy_seresnet50", "SE-ResNet-50, Cadene's port of the original Caffe weights", 16),

@@ -32,7 +32,7 @@ def test_shipped_weights_classify_the_held_out_sample_set():
         images, labels = z["images"], z["labels"].astype(np.int64)
     result = evaluate(net.module, images, labels)
     assert result["top1"] >= 0.90  # held-out test images; the card says 93.8% on all 10,000
-    assert (DATA_DIR / "default_model.safetensors").stat().st_size < 5 * 2**20
+    assert (DATA_DIR / "se_resnet.safetensors").stat().st_size < 5 * 2**20
 
 
 def test_sample_set_is_balanced_labelled_and_split():
@@ -71,8 +71,8 @@ def test_training_runs_end_to_end_on_tiny_data(tmp_path):
                          SEResNetConfig(widths=(8, 8, 8), depths=(1, 1, 1)), fmnist_dir=str(d),
                          log=lambda s: None, sample_per_class=20)
     assert len(card["history"]) == 2 and card["test_n"] == 400
-    assert (tmp_path / "out" / "default_model.safetensors").exists()
-    net = load_default(tmp_path / "out" / "default_model.safetensors")
+    assert (tmp_path / "out" / "se_resnet.safetensors").exists()
+    net = load_default(tmp_path / "out" / "se_resnet.safetensors")
     assert net.module.config.widths == (8, 8, 8)
     with np.load(tmp_path / "out" / "sample_set.npz") as z:
         assert np.bincount(z["labels"]).tolist() == [20] * 10

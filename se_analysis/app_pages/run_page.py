@@ -65,9 +65,13 @@ except Exception as e:  # noqa: BLE001 - any load failure is shown, never a trac
 
 if data_kind == "bundled sample set":
     split = st.radio("Which images", ["all", "eval", "reference"], horizontal=True, key="sample_split",
-                     help="The sample set holds 200 Fashion-MNIST test images per class; 'reference' and 'eval' "
-                          "are its two disjoint halves.")
-    source = sample_set(split)
+                     help="The sample set that suits this model (ImageNet val, 10 classes x 50, for ImageNet models; "
+                          "Fashion-MNIST test images for the Fashion-MNIST model); 'reference' and 'eval' are its two "
+                          "disjoint halves.")
+    if net.sample is None:
+        st.info(f"{net.name} has no bundled sample set: choose a folder or upload images.")
+    else:
+        source = sample_set(split, net.sample)
 elif data_kind == "folder on this machine":
     folder = st.text_input("Folder (one sub-folder per class, or a flat folder of images)", key="folder")
     if folder:
