@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["CheckpointError", "MatchReport", "read_state_dict", "match_state_dict", "load_checkpoint"]
+__all__ = ["CheckpointError", "MatchReport", "read_state_dict", "match_state_dict", "load_checkpoint", "non_finite_tensors"]
 
 _PREFIXES = ("module.", "model.", "net.", "network.", "backbone.", "_orig_mod.", "ema.", "model_ema.")
 _NESTED = ("state_dict", "model_state_dict", "model", "state_dict_ema", "model_ema", "net", "weights")
@@ -141,6 +141,12 @@ def match_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> tuple[
     return state, report
 
 
+def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of floating-point tensors holding NaN or infinity."""
+    return [k for k, v in state.items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all()]
+
+
 def load_checkpoint(net, source: str | os.PathLike | bytes, name: str | None = None, strict: bool = True,
                     trust_pickle: bool = False):
     """A copy of ``net`` (an :class:`~se_analysis.zoo.SENet`) with the checkpoint's weights.
@@ -151,7 +157,7 @@ def load_checkpoint(net, source: str | os.PathLike | bytes, name: str | None = N
         CheckpointError: not a checkpoint, refused pickle, or (strict) a checkpoint that does
             not fit the architecture, with the report of missing/unexpected/mismatched keys.
     """
-    from .zoo import SENet
+    from .senet import SENet
 
     data = bytes(source) if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
     name = name or str(source)
@@ -161,11 +167,16 @@ def load_checkpoint(net, source: str | os.PathLike | bytes, name: str | None = N
     if strict and not report.ok:
         raise CheckpointError(f"{Path(name).name} does not fit {net.name}: {report.text()}")
     fitting = {k: v for k, v in state.items() if k not in {m for m, _, _ in report.mismatched}}
+    bad = non_finite_tensors(fitting)
+    if bad:
+        raise CheckpointError(f"{Path(name).name} holds NaN or infinite weights in {len(bad)} tensors "
+                              f"({', '.join(bad[:3])}{' …' if len(bad) > 3 else ''}): refused, since every gate and "
+                              "prediction would be meaningless")
     module.load_state_dict(fitting, strict=False)
     module.eval()
     digest = hashlib.sha256(data).hexdigest()
     return SENet(
         name=net.name, module=module, transform=net.transform, class_names=list(net.class_names),
         weights=f"checkpoint {Path(name).name} (sha256 {digest[:12]})", weights_id=f"ckpt:{digest[:16]}",
-        pretrained=True, preprocessing=net.preprocessing, checkpoint=str(name),
+        pretrained=True, preprocessing=net.preprocessing, checkpoint=str(name), sample=net.sample,
     )

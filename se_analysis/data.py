@@ -213,7 +213,7 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
         if labels_csv is not None:
             for f in files:
                 if f.name not in by_file:
-                    skipped.append((str(f), f"no row in {labels_csv.name}"))
+                    skipped.append((str(f), f"no label in {labels_csv.name}"))
             files = [f for f in files if f.name in by_file]
         items = [ImageItem(str(f.relative_to(root)), str(f), by_file.get(f.name), (lambda f=f: decode_image(f)))
                  for f in files]

@@ -68,9 +68,7 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
     """The figures the app shows for a run, with the app's defaults where no choice is given."""
     cs = stats.channel_stats(run, by=by)
     summary = stats.block_summary(run, by=by)
-    present = cs[cs["class_index"] >= 0].drop_duplicates("class").sort_values("class_index")["class"].tolist()
-    preferred = [c for c in ("Trouser", "Bag", "Sneaker", "Shirt") if c in present]
-    chosen = list(classes) if classes else (preferred if len(preferred) == 4 else present[:4])
+    chosen = list(classes) if classes else stats.distinct_classes(cs)
     chosen_blocks = list(blocks) if blocks else stats.paper_blocks(run.gate_info())
     last = run.gate_names[-1]
     figs = {

@@ -83,6 +83,11 @@ def specificity_curve(summary: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=s["block"], y=s["specificity"], mode="lines+markers", name="class-specificity (η²)",
                              line=dict(color="#d62728", width=2.5)))
+    if "specificity_chance" in s:
+        fig.add_trace(go.Scatter(x=s["block"], y=s["specificity_omega2"], mode="lines+markers",
+                                 name="bias-corrected (ω²)", line=dict(color="#9467bd", width=1.5)))
+        fig.add_trace(go.Scatter(x=s["block"], y=s["specificity_chance"], mode="lines",
+                                 name="η² by chance, (K-1)/(N-1)", line=dict(color="#d62728", dash="dot", width=1)))
     fig.add_trace(go.Scatter(x=s["block"], y=s["saturation_high"], mode="lines+markers", name="share of gates > 0.9",
                              line=dict(color="#2ca02c", dash="dash")))
     fig.add_trace(go.Scatter(x=s["block"], y=s["saturation_low"], mode="lines+markers", name="share of gates < 0.1",

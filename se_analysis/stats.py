@@ -25,7 +25,7 @@ import pandas as pd
 from .runs import Run
 from .summary import GateSummary
 
-__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "specificity_note", "class_groups", "channel_stats", "block_summary", "block_quantiles", "image_gates", "paper_blocks", "summary_for",
+__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups", "channel_stats", "block_summary", "block_quantiles", "image_gates", "paper_blocks", "summary_for",
            "specificity"]
 
 ALL = "all"
@@ -171,6 +171,34 @@ def image_gates(run: Run, index: int, by: GroupBy = "label", blocks: list[str] |
             "class": run.class_names[cls],
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+def present_classes(cs: pd.DataFrame) -> list[str]:
+    """The classes of a :func:`channel_stats` table that have images, in class-index order."""
+    return cs[cs["class_index"] >= 0].drop_duplicates("class").sort_values("class_index")["class"].tolist()
+
+
+def distinct_classes(cs: pd.DataFrame, k: int = 4, block: str | None = None) -> list[str]:
+    """``k`` classes whose mean gate vectors differ most at ``block`` (default: the deepest block).
+
+    A rule that fits any model and data set: start from the class farthest from the mean over
+    all images, then add, one at a time, the class farthest (Euclidean) from those already
+    picked (farthest-point order). Deterministic; returned in class-index order.
+    """
+    present = present_classes(cs)
+    if len(present) <= k:
+        return present
+    block = block or cs.sort_values("depth")["block"].iloc[-1]
+    at = cs[cs["block"] == block]
+    means = at.pivot_table(index="class", columns="channel", values="mean").reindex(present + [ALL])
+    vectors = means.loc[present].to_numpy()
+    pooled = means.loc[ALL].to_numpy() if ALL in means.index else vectors.mean(0)
+    picked = [int(np.argmax(np.linalg.norm(vectors - pooled, axis=1)))]
+    while len(picked) < k:
+        dist = np.min([np.linalg.norm(vectors - vectors[i], axis=1) for i in picked], axis=0)
+        dist[picked] = -1.0
+        picked.append(int(np.argmax(dist)))
+    return [present[i] for i in sorted(picked)]
 
 
 def paper_blocks(gate_info: pd.DataFrame) -> list[str]:

@@ -161,5 +161,8 @@ def test_cli_ablate_and_sweep(tmp_path, capsys):
     assert main(["sweep", "--run", str(run_dir), "--kind", "cumulative-from-end", "--mode", "constant",
                  "--out", str(tmp_path / "sweep.parquet")]) == 0
     sw = pd.read_parquet(tmp_path / "sweep.parquet")
-    assert list(sw["k"]) == list(range(1, 10)) and sw["blocks"].iloc[0] == "SE_4_3"
+    from se_analysis.runs import Run
+
+    last = Run.load(run_dir).gate_names[-1]  # cumulative from the end starts at the deepest gate
+    assert list(sw["k"]) == list(range(1, 10)) and sw["blocks"].iloc[0] == last == "SE_6_3"
     assert main(["ablate", "--run", str(run_dir), "--blocks", "SE_9_9", "--out", str(tmp_path / "x.csv")]) == 2

@@ -34,7 +34,7 @@ def test_folder_data(tmp_path):
         (tmp_path / "imgs" / cls).mkdir(parents=True)
         for i in range(2):
             Image.fromarray(np.full((30, 20, 3), 60 * i, np.uint8)).save(tmp_path / "imgs" / cls / f"{i}.jpg")
-    assert main(["extract", "--data", str(tmp_path / "imgs"), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    assert main(["extract", "--model", "fmnist-se-resnet", "--data", str(tmp_path / "imgs"), "--out", str(tmp_path / "r"), "--quiet"]) == 0
     assert sorted(Run.load(tmp_path / "r").images["label_name"]) == ["Coat", "Coat", "Sandal", "Sandal"]
 
 

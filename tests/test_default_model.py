@@ -1,4 +1,4 @@
-"""The embedded default: shipped weights, model card, sample set, and the training code itself."""
+"""The bundled Fashion-MNIST SE-ResNet: shipped weights, model card, sample set, and the training code itself."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from se_analysis.data import sample_set
 from se_analysis.default_model import SEResNetConfig
 from se_analysis.fashion_mnist import CLASS_NAMES, read_idx
 from se_analysis.train import TrainSettings, evaluate, train_default
-from se_analysis.zoo import DATA_DIR, load_default
+from se_analysis.paths import FMNIST_DIR as DATA_DIR
+from se_analysis.paths import FMNIST_SAMPLE
+from se_analysis.zoo import load_fmnist
 
 
 def test_model_card_reports_at_least_92_percent():
@@ -27,7 +29,7 @@ def test_model_card_reports_at_least_92_percent():
 
 
 def test_shipped_weights_classify_the_held_out_sample_set():
-    net = load_default()
+    net = load_fmnist()
     with np.load(DATA_DIR / "sample_set.npz") as z:
         images, labels = z["images"], z["labels"].astype(np.int64)
     result = evaluate(net.module, images, labels)
@@ -41,7 +43,7 @@ def test_sample_set_is_balanced_labelled_and_split():
         assert np.bincount(z["labels"]).tolist() == [200] * 10
         assert len(np.unique(z["test_index"])) == 2000
         assert [str(c) for c in z["class_names"]] == list(CLASS_NAMES)
-    ref, ev = sample_set("reference"), sample_set("eval")
+    ref, ev = sample_set("reference", FMNIST_SAMPLE), sample_set("eval", FMNIST_SAMPLE)
     assert len(ref) == len(ev) == 1000 and {i.id for i in ref.items}.isdisjoint({i.id for i in ev.items})
 
 
@@ -72,7 +74,7 @@ def test_training_runs_end_to_end_on_tiny_data(tmp_path):
                          log=lambda s: None, sample_per_class=20)
     assert len(card["history"]) == 2 and card["test_n"] == 400
     assert (tmp_path / "out" / "se_resnet.safetensors").exists()
-    net = load_default(tmp_path / "out" / "se_resnet.safetensors")
+    net = load_fmnist(tmp_path / "out" / "se_resnet.safetensors")
     assert net.module.config.widths == (8, 8, 8)
     with np.load(tmp_path / "out" / "sample_set.npz") as z:
         assert np.bincount(z["labels"]).tolist() == [20] * 10

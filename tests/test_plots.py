@@ -31,8 +31,12 @@ def test_depth_figures():
     run = make_run()
     summary = stats.block_summary(run)
     fig = plots.specificity_curve(summary)
-    assert len(fig.data) == 3 and list(fig.data[0].x) == ["SE_2_1", "SE_3_1"]
+    assert len(fig.data) == 5 and list(fig.data[0].x) == ["SE_2_1", "SE_3_1"]
     np.testing.assert_allclose(fig.data[0].y, summary["specificity"])
+    labels = run.images["label"].to_numpy()
+    k, n = len(np.unique(labels)), len(labels)
+    chance = next(t for t in fig.data if "chance" in t.name)
+    np.testing.assert_allclose(chance.y, (k - 1) / (n - 1))  # eta squared's expectation under no class effect
     box = plots.depth_box(stats.block_quantiles(run))
     assert box.data[0].type == "box" and len(box.data[0].x) == 2
 

@@ -146,7 +146,7 @@ def test_torchrun_two_processes_equal_one(tmp_path):
     subprocess.run([sys.executable, "-m", "se_analysis", *common, "--out", str(tmp_path / "one")], check=True, env=env,
                    cwd=Path(__file__).parent.parent, capture_output=True, timeout=300)
     ddp, one = Run.load(tmp_path / "ddp"), Run.load(tmp_path / "one")
-    assert ddp.manifest["world_size"] == 2 and len(ddp) == len(one) == 1000
+    assert ddp.manifest["world_size"] == 2 and len(ddp) == len(one) == 250
     pd.testing.assert_frame_equal(ddp.images, one.images)
     np.testing.assert_array_equal(ddp.logits, one.logits)
     for k in one.gates:

@@ -64,7 +64,10 @@ def test_specificity_extremes():
     np.testing.assert_allclose(stats.specificity(by_class, groups, 3), [1.0, 1.0])
     same_per_class = np.tile(np.array([[0.1], [0.4], [0.7], [0.9]]), (3, 1))
     np.testing.assert_allclose(stats.specificity(same_per_class, groups, 3), [0.0], atol=1e-12)
-    assert np.isnan(stats.specificity(np.full((12, 1), 0.5), groups, 3)[0])
+    # A constant channel gives every class the same gate: specificity 0, never NaN or rounding noise.
+    assert stats.specificity(np.full((12, 1), 0.5), groups, 3)[0] == 0.0
+    noise = np.full((12, 1), 0.5) + np.repeat([0.0, 1e-9, -1e-9], 4)[:, None]
+    assert stats.specificity(noise, groups, 3)[0] == 0.0
 
 
 def test_block_summary_saturation_and_shape():

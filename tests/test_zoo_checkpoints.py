@@ -29,7 +29,7 @@ def test_every_zoo_entry_builds_with_its_gates_and_preprocessing(name):
     for mode in ("L", "RGB"):
         x = net.transform(Image.new(mode, (50, 40)))
         assert x.ndim == 3 and x.dtype == torch.float32
-    if name == "default":
+    if name == "fmnist-se-resnet":
         assert tuple(x.shape) == (1, 28, 28) and net.class_names[0] == "T-shirt/top"
     else:
         assert x.shape[0] == 3 and x.shape[1] >= 224
@@ -93,7 +93,7 @@ def test_timm_weights_load_from_the_hugging_face_cache(monkeypatch, tmp_path):
 
 
 def _net():
-    return load_model("default", pretrained=False)
+    return load_model("fmnist-se-resnet", pretrained=False)
 
 
 def test_safetensors_round_trip_gives_the_same_logits(tmp_path):
@@ -128,7 +128,7 @@ def test_mismatch_report_names_the_keys(tmp_path):
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(_net(), tmp_path / "other.pt")
     msg = str(info.value)
-    assert "does not fit default" in msg and "1 missing from the checkpoint: fc.bias" in msg
+    assert "does not fit fmnist-se-resnet" in msg and "1 missing from the checkpoint: fc.bias" in msg
     assert "1 unexpected: extra.weight" in msg and "with other shapes" in msg and "(48," in msg
     assert len(msg.splitlines()) == 1
 
@@ -193,7 +193,7 @@ def test_cli_checkpoints(tmp_path, capsys):
     torch.manual_seed(7)
     src = SEResNet().eval()
     save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(tmp_path / "good.safetensors"))
-    assert main(["extract", "--checkpoint", str(tmp_path / "good.safetensors"), "--split", "eval",
+    assert main(["extract", "--model", "fmnist-se-resnet", "--checkpoint", str(tmp_path / "good.safetensors"), "--split", "eval",
                  "--out", str(tmp_path / "r"), "--quiet"]) == 0
     from se_analysis.runs import Run
 
@@ -234,6 +234,7 @@ def test_app_loads_an_uploaded_checkpoint_by_content(tmp_path):
 
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
+    at.selectbox(key="model_name").set_value("fmnist-se-resnet").run()
     at.radio(key="weights").set_value("upload a checkpoint").run()
     captions = []
     for seed in (1, 2):  # the same file name, other content: a different model

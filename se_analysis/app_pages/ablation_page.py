@@ -100,8 +100,8 @@ if sel and sel[0] == key:
     ab = ablate.Ablation(sel[1], sel[2], sel[3])
     replaced = ablate.replacement_stats(ab, evaluated, reference)
     b = st.selectbox("Block to compare", list(sel[1]), key="abl_overlay_block")
-    present = cs[cs["class_index"] >= 0].drop_duplicates("class").sort_values("class_index")["class"].tolist()
-    classes = st.multiselect("Classes", present, default=default_classes(present)[:2], key="abl_classes")
+    present = stats.present_classes(cs)
+    classes = st.multiselect("Classes", present, default=default_classes(cs, 2), key="abl_classes")
     show_figure(plots_ablation.gate_overlay(cs, replaced, b, classes), evaluated, "abl_overlay")
     show_figure(plots_ablation.downstream_shift(tables["downstream"]), evaluated, "abl_downstream")
     flips = tables["flips"]

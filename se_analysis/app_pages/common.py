@@ -169,7 +169,6 @@ def table_downloads(df: pd.DataFrame, name: str) -> None:
                        mime="application/octet-stream", key=f"parquet-{name}")
 
 
-def default_classes(class_names: list[str], k: int = 4) -> list[str]:
-    """A few classes to start with: for Fashion-MNIST four dissimilar ones, else the first k."""
-    preferred = [c for c in ("Trouser", "Bag", "Sneaker", "Shirt") if c in class_names]
-    return preferred if len(preferred) == 4 else class_names[:k]
+def default_classes(cs: pd.DataFrame, k: int = 4) -> list[str]:
+    """Classes to start with: those whose mean gates differ most at the deepest block (any data set)."""
+    return stats.distinct_classes(cs, k)

@@ -14,10 +14,9 @@ st.caption("The paper's figure: at each block, the mean gate value of every chan
            "class-specific excitation.")
 by = group_by_widget(run)
 cs = channel_stats(run, key, by)
-present = cs[cs["class"] != stats.ALL].drop_duplicates("class").sort_values("class_index")["class"].tolist()
+present = stats.present_classes(cs)
 classes = st.multiselect("Classes", present, key="paper_classes",
-                         default=query_list("classes", present) or [c for c in default_classes(run.class_names)
-                                                                    if c in present])
+                         default=query_list("classes", present) or default_classes(cs))
 blocks = st.multiselect("Blocks", run.gate_names, key="paper_blocks",
                         default=query_list("blocks", run.gate_names) or stats.paper_blocks(run.gate_info()))
 set_query(classes=classes, blocks=blocks)
