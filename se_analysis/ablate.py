@@ -235,10 +235,14 @@ def evaluate_ablations(net: SENet, source: ImageSource, evaluated: Run, ablation
             for j, a in enumerate(ablations)]
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """log softmax in float64, exact for any logits (no clipping of tiny probabilities)."""
     z = z.astype(np.float64) - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
+    return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    return np.exp(_log_softmax(z))
 
 
 @dataclass
@@ -276,8 +280,8 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
         if has.any():
             y = labels[has]
             acc0, acc1 = (pred0[has] == y).mean(), (pred1[has] == y).mean()
-            nll0 = -np.log(np.clip(p0[has, y], 1e-12, None)).mean()
-            nll1 = -np.log(np.clip(p1[has, y], 1e-12, None)).mean()
+            nll0 = -_log_softmax(evaluated.logits[has])[np.arange(len(y)), y].mean()
+            nll1 = -_log_softmax(ab.logits[has])[np.arange(len(y)), y].mean()
             row.update(top1_before=acc0, top1_after=acc1, top1_change=acc1 - acc0, nll_before=nll0, nll_after=nll1,
                        nll_change=nll1 - nll0,
                        right_to_wrong=float(((pred0 == labels) & (pred1 != labels) & has).sum()),

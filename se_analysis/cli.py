@@ -253,6 +253,24 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gate_table(args: argparse.Namespace) -> int:
+    from .ablate import ablation_inputs
+    from .extract import extract_cached
+    from .gate_report import gate_table, markdown_table, paper_observations
+
+    net = _load_net(args.model)
+    run, _ = extract_cached(net, _source("sample", "all", net), batch_size=args.batch_size, device=args.device)
+    ev_source, evaluated, reference, text = ablation_inputs(net, run, batch_size=args.batch_size, device=args.device)
+    print(f"{len(run)} images for the statistics; ablations: {text}")
+    table = gate_table(net, run, ev_source, evaluated, reference, batch_size=args.batch_size, device=args.device)
+    write_table(table, args.out)
+    print(markdown_table(table))
+    print()
+    for line in paper_observations(table):
+        print(f"- {line}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m se_analysis", description="See what the gates of an SE network do.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -314,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--batch-size", type=int, default=128)
         p.add_argument("--device", default=None)
         p.set_defaults(func=_cmd_ablate if name == "ablate" else _cmd_sweep)
+
+    p = sub.add_parser("gate-table", help="the paper's analysis per block on a model's bundled images: "
+                                          "specificity with chance level, saturation, cost of mean/off ablations")
+    p.add_argument("--model", default="default")
+    p.add_argument("--out", default="gate_table.csv")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_cmd_gate_table)
 
     p = sub.add_parser("export", help="write a Run's figures (PNG, SVG, HTML), tables and a one-file HTML report")
     p.add_argument("--run", required=True, help="a Run folder written by `extract`")
