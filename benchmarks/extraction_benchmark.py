@@ -1,11 +1,12 @@
 """Extraction overhead: a full extraction (gates recorded, Run filled) against a plain forward pass.
 
-Both passes read the same images through the same DataLoader (decoding and preprocessing
-included), in the same process, alternating A/B/A/B so that drift in machine load hits both
-equally; the best of the repeats is compared. Prints images per second and the ratio
-(extraction / plain; the target is >= 0.95).
+Both passes read the same images through the same DataLoader (JPEG decoding and preprocessing
+included), in the same process, their order alternating from repeat to repeat. Prints images per
+second and the per-repeat ratio (extraction / plain; the target is >= 0.95) as median (min-max).
+For the default model it also times Google's TFLite original in ai-edge-litert on the same images
+(one thread, decoding included), and writes everything to benchmarks/results/extraction.json.
 
-    python benchmarks/extraction_benchmark.py                       # default model, sample set
+    python benchmarks/extraction_benchmark.py                       # default model, its 500 images
     python benchmarks/extraction_benchmark.py --model timm/seresnet50 --images 64 --batch-size 16
 """
 
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from se_analysis.data import GateDataset, ImageItem, ImageSource, collate_skipping, sample_set  # noqa: E402
 from se_analysis.extract import extract, resolve_device  # noqa: E402
 from se_analysis.zoo import load_model  # noqa: E402
+from timing import alternate, fmt, spread, write_results  # noqa: E402
 
 
 def synthetic_source(n: int, size: int) -> ImageSource:
@@ -38,8 +40,8 @@ def synthetic_source(n: int, size: int) -> ImageSource:
 def benchmark_inputs(model: str, images: int) -> tuple:
     """The model (trained default, else random weights) and its images: the sample set, else synthetic photos."""
     net = load_model(model, pretrained=model == "default")
-    if model == "default":
-        source = sample_set("all")
+    if net.sample is not None and net.pretrained:
+        source = sample_set("all", net.sample)
         source.items = source.items[:images]
     else:
         source = synthetic_source(images, 256)
@@ -49,9 +51,10 @@ def benchmark_inputs(model: str, images: int) -> tuple:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default")
-    p.add_argument("--images", type=int, default=2000)
+    p.add_argument("--images", type=int, default=500)
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
     p.add_argument("--device", default=None)
     args = p.parse_args()
     net, source = benchmark_inputs(args.model, args.images)
@@ -73,20 +76,34 @@ def main() -> None:
     def full() -> int:
         return len(extract(net, source, batch_size=args.batch_size, device=dev))
 
+    sides = {"plain": plain, "extraction": full}
+    if args.model == "default":
+        from se_analysis.fidelity import run_interpreter
+        from se_analysis.paths import IMAGENET_TFLITE
+        from se_analysis.tf_preprocess import tf_uint8_image
+
+        def tflite() -> int:  # decode + crop + resize + invoke, one image at a time, one thread
+            images = np.stack([tf_uint8_image(it.load()) for it in source.items])
+            return len(run_interpreter(IMAGENET_TFLITE, images).logits)
+        sides["tflite"] = tflite
     plain()  # warm-up
-    t_plain, t_full = [], []
-    for _ in range(args.repeats):
-        for fn, times in ((plain, t_plain), (full, t_full)):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
+    times = alternate(sides, args.repeats)
     n = len(source.items)
-    ips_plain, ips_full = n / min(t_plain), n / min(t_full)
+    rate = {k: [n / t for t in v] for k, v in times.items()}
+    ratio = [f / p for f, p in zip(rate["extraction"], rate["plain"])]
     print(f"model {net.name} ({len(net.gates)} SE gates), {n} images, batch {args.batch_size}, device {dev}, "
-          f"{torch.get_num_threads()} threads")
-    print(f"plain forward pass   {ips_plain:9.1f} images/s")
-    print(f"full extraction      {ips_full:9.1f} images/s")
-    print(f"ratio                {ips_full / ips_plain:9.3f}   (target >= 0.95)")
+          f"{torch.get_num_threads()} threads, {args.repeats} alternating repeats: median (min-max)")
+    print(f"plain forward pass   {fmt(rate['plain'], 1)} images/s")
+    print(f"full extraction      {fmt(rate['extraction'], 1)} images/s")
+    print(f"ratio                {fmt(ratio)}   (target >= 0.95)")
+    if "tflite" in rate:
+        print(f"TFLite interpreter   {fmt(rate['tflite'], 1)} images/s (ai-edge-litert, 1 thread, reference kernels)")
+    if not args.no_save:
+        path = write_results(f"extraction_{net.name.replace('/', '_')}", {
+            "model": net.name, "images": n, "batch_size": args.batch_size, "device": str(dev),
+            "repeats": args.repeats, "images_per_s": {k: spread(v) for k, v in rate.items()},
+            "ratio_extraction_over_plain": spread(ratio)})
+        print(f"-> {path}")
 
 
 if __name__ == "__main__":
