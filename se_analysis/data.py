@@ -21,6 +21,7 @@ import torch
 from PIL import Image, ImageOps
 
 from .imagenet import imagenet_class_names, imagenet_wnids
+from .imagenet_layouts import fingerprint, flat_val_labels, parquet_items, val_stem
 from .paths import FMNIST_SAMPLE, IMAGENET_SAMPLE
 
 __all__ = ["ImageItem", "ImageSource", "SAMPLE_SET", "sample_set", "image_folder", "uploads", "decode_image",
@@ -200,8 +201,16 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
             items += [ImageItem(str(f.relative_to(root)), str(f), label, (lambda f=f: decode_image(f))) for f in files]
     else:
         names = list(class_names or [])
+        shards = parquet_items(root, len(names))
+        if shards is not None:  # Hugging Face datasets parquet shards
+            items = [ImageItem(i, src, lab, (lambda load=load: decode_image(load()))) for i, src, lab, load in shards]
+            return ImageSource(f"parquet shards {root}", items, names,
+                               f"parquet:{fingerprint(sorted(root.glob('*.parquet')))}", skipped,
+                               spec={"kind": "folder", "root": str(root.resolve())})
         labels_csv = next((root / n for n in ("labels.csv", "labels.CSV") if (root / n).is_file()), None)
-        by_file: dict[str, int] = {}
+        imagenet = flat_val_labels(root) if labels_csv is None else None
+        by_file: dict[str, int | None] = {}
+        files = _image_files(root, skipped)
         if labels_csv is not None:
             by_file, names, problems = _read_labels_csv(labels_csv, class_names, wnids)
             skipped += problems_for_files(problems, root)
@@ -209,11 +218,17 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
                 shown = ", ".join(f"{f} ({lab!r})" for f, lab in problems["unknown"][:5])
                 note = (f"{len(problems['unknown'])} rows of {labels_csv.name} name no class of this model and "
                         f"are analysed unlabelled: {shown}{' …' if len(problems['unknown']) > 5 else ''}")
-        files = _image_files(root, skipped)
-        if labels_csv is not None:
-            for f in files:
-                if f.name not in by_file:
-                    skipped.append((str(f), f"no label in {labels_csv.name}"))
+            missing_reason = f"no label in {labels_csv.name}"
+        elif imagenet is not None:  # the flat ILSVRC2012_img_val folder with devkit or Kaggle labels
+            stem_to_wnid, note = imagenet
+            index = {w: i for i, w in enumerate(wnids or [])}
+            by_file = {f.name: index.get(stem_to_wnid[val_stem(f.name)]) for f in files
+                       if val_stem(f.name) in stem_to_wnid}
+            if not index:
+                note += "; these WordNet ids are not classes of this model, so the images are analysed unlabelled"
+            missing_reason = "not an ILSVRC2012 validation image named in the label file"
+        if labels_csv is not None or imagenet is not None:
+            skipped += [(str(f), missing_reason) for f in files if f.name not in by_file]
             files = [f for f in files if f.name in by_file]
         items = [ImageItem(str(f.relative_to(root)), str(f), by_file.get(f.name), (lambda f=f: decode_image(f)))
                  for f in files]

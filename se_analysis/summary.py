@@ -62,6 +62,14 @@ class GateSummary:
         present = np.unique(classes[valid])
         nb = np.bincount(classes[valid], minlength=self.k).astype(float)
         batch_n = 0
+        with np.errstate(invalid="ignore"):  # NaN gates make NaN means (honest), counted in n_nonfinite
+            batch_n = self._update_blocks(values, classes, present, nb)
+        self.all_n += batch_n
+        self.n = self.n + nb
+
+    def _update_blocks(self, values: Mapping[str, np.ndarray], classes: np.ndarray, present: np.ndarray,
+                       nb: np.ndarray) -> int:
+        batch_n = 0
         for block in self.blocks:
             v = np.asarray(values[block], dtype=np.float64)
             if not len(v):
@@ -86,8 +94,7 @@ class GateSummary:
                 cm[c] = rows.mean(0)
                 cm2[c] = ((rows - cm[c]) ** 2).sum(0)
             _, self.mean[block], self.m2[block] = self._combine(self.n, self.mean[block], self.m2[block], nb, cm, cm2)
-        self.all_n += batch_n
-        self.n = self.n + nb
+        return batch_n
 
     def merge(self, other: "GateSummary") -> "GateSummary":
         """Fold another summary of the same blocks and classes into this one (e.g. another process's)."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from se_analysis.default_model import SEResNet, SEResNetConfig
+from se_analysis.runs import Run
 from se_analysis.zoo import SENet, fmnist_transform
 
 
@@ -46,3 +48,20 @@ def synthetic_sample(tmp_path):
                         class_names=np.array(["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                                               "Shirt", "Sneaker", "Bag", "Ankle boot"]))
     return path
+
+
+def make_run(n_per_class=(5, 7, 0, 4), channels=(3, 5), seed=0, labels=True) -> Run:
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([np.full(n, k) for k, n in enumerate(n_per_class)])
+    n = len(y)
+    gates = {f"SE_{2 + i}_1": rng.uniform(0, 1, size=(n, c)).astype(np.float32) for i, c in enumerate(channels)}
+    k = len(n_per_class)
+    logits = rng.normal(size=(n, k)).astype(np.float32)
+    pred = logits.argmax(1)
+    images = pd.DataFrame({"index": np.arange(n), "image_id": [f"i{i}" for i in range(n)], "source": "x",
+                           "label": y if labels else -1, "label_name": "x", "pred": pred, "pred_name": "x",
+                           "confidence": 0.5, "correct": pd.array(pred == y if labels else [None] * n, dtype="boolean")})
+    manifest = {"class_names": [f"c{i}" for i in range(k)], "pretrained": True,
+                "gates": [{"name": name, "path": name, "channels": v.shape[1], "depth": i, "stage": 2 + i, "block": 1}
+                          for i, (name, v) in enumerate(gates.items())]}
+    return Run(images=images, gates=gates, logits=logits, manifest=manifest)

@@ -11,7 +11,7 @@ from se_analysis import ablate
 from se_analysis.ablate import Ablation, AblatedRun, compare, evaluate_ablations, replacement_values
 from se_analysis.data import GateDataset, sample_set
 from se_analysis.extract import extract
-from tests.test_stats import make_run
+from tests.conftest import make_run
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from se_analysis.export import figure_bytes, report_html, standard_figures
-from tests.test_stats import make_run
+from tests.conftest import make_run
 
 needs_browser = pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium for kaleido")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from se_analysis import plots, stats
-from tests.test_stats import make_run
+from tests.conftest import make_run
 
 
 def test_paper_figure_has_one_line_per_class_and_panel():

@@ -1,0 +1,98 @@
+"""Numbers a user can trust: each defect found by recomputing results independently, with the
+expected value computed here by a second method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from se_analysis import ablate, stats
+from se_analysis.ablate import Ablation, AblatedRun
+from se_analysis.data import image_folder
+from se_analysis.fashion_mnist import CLASS_NAMES
+from se_analysis.summary import GateSummary
+from tests.conftest import make_run
+
+
+def test_labels_csv_keeps_known_labels_and_reports_unknown_rows_and_missing_files(tmp_path):
+    for name in ("a.png", "b.png", "c.png"):
+        Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / name)
+    (tmp_path / "labels.csv").write_text("file,label\na.png,Trouser\nb.png,Bag\nc.png,Spaceship\nd.png,Coat\n")
+    source = image_folder(tmp_path, list(CLASS_NAMES))
+    labels = {it.id: it.label for it in source.items}
+    assert labels == {"a.png": CLASS_NAMES.index("Trouser"), "b.png": CLASS_NAMES.index("Bag"), "c.png": None}
+    assert "c.png ('Spaceship')" in source.note
+    assert (str(tmp_path / "d.png"), "listed in labels.csv but not found") in source.skipped
+
+
+def test_nll_is_exact_for_confidently_wrong_predictions():
+    run = make_run(n_per_class=(3, 3), channels=(2,))
+    logits = np.zeros((6, 2), np.float32)
+    logits[:, 0], logits[:, 1] = 0.0, np.where(run.images["label"] == 0, 40.0, -40.0)  # p(true) ~ e^-40
+    ablated = AblatedRun(Ablation(("SE_2_1",), "constant", 1.0), logits)
+    summary = ablate.compare(run, [ablated]).summary.iloc[0]
+    expected = torch.nn.functional.cross_entropy(torch.tensor(logits, dtype=torch.float64),
+                                                 torch.tensor(run.images["label"].to_numpy())).item()
+    assert expected > 20 and summary["nll_after"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_block_summary_counts_at_the_thresholds_it_is_given():
+    run = make_run()
+    for high, low in ((0.9, 0.1), (0.7, 0.3), (0.55, 0.45)):
+        summary = stats.block_summary(run, high=high, low=low).set_index("block")
+        for block, v in run.gates.items():
+            assert summary.loc[block, "saturation_high"] == pytest.approx((v > high).mean())
+            assert summary.loc[block, "saturation_low"] == pytest.approx((v < low).mean())
+
+
+def test_summary_only_runs_refuse_other_thresholds_plainly():
+    run = make_run()
+    s = GateSummary.from_arrays(run.gates, run.images["label"].to_numpy(), 4)
+    from dataclasses import replace
+
+    lean = replace(run, gates={}, summaries={"label": s})
+    lean.manifest = {**run.manifest, "summary_only": True}
+    assert len(stats.block_summary(lean)) == 2
+    with pytest.raises(ValueError, match="kept only summaries"):
+        stats.block_summary(lean, high=0.8)
+
+
+def test_nan_gates_are_counted_never_binned():
+    v = np.array([[0.95, np.nan], [0.05, 0.5], [np.inf, 0.5]])
+    s = GateSummary({"b": 2}, 1)
+    s.update({"b": v}, np.zeros(3, int))
+    assert s.n_nonfinite["b"] == 2 and s.hist["b"].sum() == 4
+    assert s.n_high["b"] == 1 and s.n_low["b"] == 1  # 0.95 and 0.05, among the 4 finite values
+
+
+def test_non_finite_checkpoints_are_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    from se_analysis.checkpoints import CheckpointError, load_checkpoint
+    from se_analysis.zoo import load_model
+
+    net = load_model("fmnist-se-resnet", pretrained=False)
+    state = {k: v.clone().contiguous() for k, v in net.module.state_dict().items()}
+    state["fc.weight"][0, 0] = float("nan")
+    save_file(state, str(tmp_path / "nan.safetensors"))
+    with pytest.raises(CheckpointError, match="NaN or infinite weights in 1 tensors \\(fc.weight\\)"):
+        load_checkpoint(net, tmp_path / "nan.safetensors")
+
+
+def test_eta_squared_bias_and_its_correction_on_pure_noise():
+    """1000 classes x 2 images of noise: eta squared ~ (K-1)/(N-1) = 0.50, omega squared ~ 0."""
+    rng = np.random.default_rng(0)
+    k, per = 1000, 2
+    values = rng.normal(size=(k * per, 64))
+    groups = np.repeat(np.arange(k), per)
+    s = GateSummary.from_arrays({"b": values}, groups, k)
+    # By hand: between / total sums of squares per channel.
+    means = values.reshape(k, per, 64).mean(1)
+    between = per * ((means - values.mean(0)) ** 2).sum(0)
+    eta2 = between / ((values - values.mean(0)) ** 2).sum(0)
+    np.testing.assert_allclose(s.specificity("b"), eta2, rtol=1e-9)
+    assert s.chance_specificity() == pytest.approx((k - 1) / (k * per - 1))
+    assert abs(eta2.mean() - 0.5) < 0.02 and abs(s.specificity_omega2("b").mean()) < 0.03
