@@ -147,3 +147,29 @@ def test_offline_hugging_face_cache_gives_the_bundled_model(tmp_path):
     env["HF_HOME"] = str(tmp_path / "empty")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "not in the local Hugging Face cache" in out.stderr
+
+
+SHARED_IMAGENETTE = Path(__file__).resolve().parents[2] / "shared" / "imagenet" / "imagenette2_val"
+
+
+@pytest.mark.skipif(not SHARED_IMAGENETTE.is_dir(), reason=f"{SHARED_IMAGENETTE} is absent (the project's shared "
+                                                            "ImageNet material is not on this machine)")
+def test_cli_extracts_a_slice_of_imagenette_val(tmp_path, net):
+    """A real WordNet-id folder: four images per class, through the CLI, labelled by folder."""
+    import shutil
+
+    from se_analysis.cli import main
+    from se_analysis.runs import Run
+
+    for d in sorted(SHARED_IMAGENETTE.iterdir()):
+        (tmp_path / "slice" / d.name).mkdir(parents=True)
+        for f in sorted(d.iterdir())[:4]:
+            shutil.copy(f, tmp_path / "slice" / d.name / f.name)
+    assert main(["extract", "--data", str(tmp_path / "slice"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    run = Run.load(tmp_path / "run")
+    assert len(run) == 40 and len(run.skipped) == 0
+    names = run.images["image_id"].str.split("/").str[0]
+    assert (run.images["label"] == names.map(CLASSES)).all()
+    files = [tmp_path / "slice" / i for i in run.images["image_id"]]
+    logits, _ = run_torch(net, np.stack([tf_uint8_image(Image.open(f)) for f in files]))
+    np.testing.assert_allclose(run.logits, logits, atol=1e-4)
