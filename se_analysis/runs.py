@@ -16,11 +16,13 @@ the app or repeating a CLI command does not recompute.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,28 @@ import pandas as pd
 __all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS"]
 
 IMAGE_COLUMNS = ["index", "image_id", "source", "label", "label_name", "pred", "pred_name", "confidence", "correct"]
+
+
+def _swap_into_place(tmp: Path, folder: Path, attempts: int = 20) -> None:
+    """Rename the finished ``tmp`` onto ``folder``; an existing folder is first renamed aside, then removed.
+
+    Each step is one atomic rename, so a reader (or a second process saving the same key) sees
+    either a complete Run or none, never a half-written or half-deleted one.
+    """
+    for _ in range(attempts):
+        try:
+            os.rename(tmp, folder)  # fails when folder exists and is not empty
+            return
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        aside = folder.parent / f".old-{folder.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(folder, aside)
+        except FileNotFoundError:
+            continue  # another process moved it first
+        shutil.rmtree(aside, ignore_errors=True)
+    raise OSError(f"could not put the run in place at {folder}: other processes keep replacing it")
 
 
 @dataclass
@@ -83,9 +107,7 @@ class Run:
             for by, summary in self.summaries.items():
                 arrays.update(summary.to_arrays(f"summary_{by}"))
             save_file(arrays, str(tmp / "arrays.safetensors"))
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
+            _swap_into_place(tmp, folder)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -96,3 +96,34 @@ def test_eta_squared_bias_and_its_correction_on_pure_noise():
     np.testing.assert_allclose(s.specificity("b"), eta2, rtol=1e-9)
     assert s.chance_specificity() == pytest.approx((k - 1) / (k * per - 1))
     assert abs(eta2.mean() - 0.5) < 0.02 and abs(s.specificity_omega2("b").mean()) < 0.03
+
+
+_SAVER = """
+import sys, numpy as np
+sys.path.insert(0, sys.argv[3])
+from tests.conftest import make_run
+run = make_run(seed=int(sys.argv[2]))
+for _ in range(25):
+    run.save(sys.argv[1])
+print("ok")
+"""
+
+
+def test_two_processes_saving_one_run_key_leave_one_complete_run(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from se_analysis.runs import Run
+
+    target = tmp_path / "runs" / "samekey"
+    root = str(Path(__file__).resolve().parent.parent)
+    procs = [subprocess.Popen([sys.executable, "-c", _SAVER, str(target), str(seed), root], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-800:] for o in outs]
+    run = Run.load(target)
+    candidates = [make_run(seed=s) for s in (1, 2)]
+    assert any(np.array_equal(run.logits, c.logits) and all(np.array_equal(run.gates[k], c.gates[k]) for k in c.gates)
+               for c in candidates)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["samekey"]  # no half-written or moved-aside folders
