@@ -171,7 +171,7 @@ def _forward_splitting_on_oom(model: torch.nn.Module, rec, x: torch.Tensor, dev:
     except Exception as e:  # noqa: BLE001
         if not _is_oom(e) or len(x) == 1:
             raise
-        rec.pop()
+        rec.pop(check=False)
         if dev.type == "cuda":
             torch.cuda.empty_cache()
         half = len(x) // 2

@@ -32,7 +32,7 @@ from typing import Callable, Iterator, Mapping, Sequence, Union
 import torch
 from torch import nn
 
-__all__ = ["Gate", "NoSEGatesError", "find_gates", "record", "override", "GateRecorder", "model_lock",
+__all__ = ["Gate", "NoSEGatesError", "GateNotFiredError", "find_gates", "record", "override", "GateRecorder", "model_lock",
            "GateValue"]
 
 _GATE_ATTRS = ("gate", "sigmoid", "scale_activation", "gate_fn", "gate_act", "excitation_act", "act_gate")
@@ -45,6 +45,10 @@ _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 class NoSEGatesError(ValueError):
     """The model has no Squeeze-and-Excitation gate that this tool can find."""
+
+
+class GateNotFiredError(ValueError):
+    """A hooked gate produced no value during a forward pass."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,13 @@ def model_lock(model: nn.Module) -> threading.RLock:
         return lock
 
 
+def _refuse_data_parallel(model: nn.Module) -> None:
+    """nn.DataParallel runs hooks on per-device replicas, each seeing a shard: refuse it plainly."""
+    if isinstance(model, nn.DataParallel):
+        raise ValueError("nn.DataParallel is not supported: its replicas would each record a shard of the batch. "
+                         "Pass model.module (one device), or run under torchrun (one process per GPU)")
+
+
 def _resolve(model: nn.Module, gates: Sequence[Gate | str] | None) -> list[Gate]:
     all_gates = find_gates(model)
     if gates is None:
@@ -219,13 +230,25 @@ class GateRecorder:
 
     def _hook(self, name: str) -> Callable:
         def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-            v = output.detach().reshape(output.shape[0], -1).float()
-            self.values[name] = v.to(self.device, non_blocking=True) if self.device is not None else v
+            # A copy, always: the model (or an in-place op after the gate) must not change what was recorded.
+            self.values[name] = output.detach().reshape(output.shape[0], -1).to(
+                self.device if self.device is not None else output.device, dtype=torch.float32, copy=True)
         return hook
 
-    def pop(self) -> dict[str, torch.Tensor]:
-        """The values of the last forward pass; clears them so a stale batch is never reused."""
+    def pop(self, check: bool = True) -> dict[str, torch.Tensor]:
+        """The values of the last forward pass; clears them so a stale batch is never reused.
+
+        Raises:
+            GateNotFiredError: (``check``) when a recorded gate produced nothing, naming it and the likely cause.
+        """
         out, self.values = self.values, {}
+        missing = [g for g in self.gates if g.name not in out]
+        if check and missing:
+            g = missing[0]
+            raise GateNotFiredError(
+                f"gate {g.name} ({g.path}) did not fire in the forward pass"
+                f"{f' (nor {len(missing) - 1} other gates)' if len(missing) > 1 else ''}: its module is not on the "
+                "model's forward path (a forward() that skips it, or a copy of the model made after hooking)")
         return out
 
 
@@ -243,6 +266,7 @@ def record(model: nn.Module, gates: Sequence[Gate | str] | None = None,
         A :class:`GateRecorder`; after each forward, ``recorder.values[name]`` is (B, C).
         Hooks are removed on exit, also when the block raises.
     """
+    _refuse_data_parallel(model)
     chosen = _resolve(model, gates)
     modules = dict(model.named_modules())
     recorder = GateRecorder(chosen, device)
@@ -303,6 +327,7 @@ def override(model: nn.Module, values: Mapping[str, GateValue]) -> Iterator[Gate
         A :class:`GateOverride` whose ``values`` may be updated between batches. Hooks are
         removed on exit, also when the block raises.
     """
+    _refuse_data_parallel(model)
     chosen = _resolve(model, list(values))
     modules = dict(model.named_modules())
     state = GateOverride(dict(values))

@@ -127,3 +127,43 @@ def test_two_processes_saving_one_run_key_leave_one_complete_run(tmp_path):
     assert any(np.array_equal(run.logits, c.logits) and all(np.array_equal(run.gates[k], c.gates[k]) for k in c.gates)
                for c in candidates)
     assert sorted(p.name for p in target.parent.iterdir()) == ["samekey"]  # no half-written or moved-aside folders
+
+
+class _SkipsItsSE(torch.nn.Module):
+    """An SE block whose gate is clobbered in place after use, and a second one never called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from se_analysis.default_model import SEBlock
+
+        self.used, self.unused = SEBlock(8), SEBlock(8)
+
+    def forward(self, x):
+        z = x.mean((2, 3), keepdim=True)
+        s = self.used.gate(self.used.fc2(self.used.relu(self.used.fc1(z))))
+        out = x * s
+        s.zero_()  # an in-place op after the gate: the recorded value must not change
+        return out.mean((2, 3))
+
+
+def test_hooks_copy_values_name_silent_gates_and_refuse_data_parallel():
+    from se_analysis.gates import GateNotFiredError, record
+
+    torch.manual_seed(0)
+    model = _SkipsItsSE().eval()
+    x = torch.randn(3, 8, 4, 4)
+    with torch.no_grad(), record(model) as rec:
+        model(x)
+        with pytest.raises(GateNotFiredError, match=r"SE_\w+ \(unused.gate\) did not fire"):
+            rec.pop()
+    with torch.no_grad(), record(model, [g for g in rec.gates if g.path == "used.gate"]) as rec:
+        model(x)
+        got = rec.pop()
+        m = model.used
+        by_hand = torch.sigmoid(m.fc2(torch.relu(m.fc1(x.mean((2, 3), keepdim=True))))).reshape(3, 8)
+    (value,) = got.values()
+    torch.testing.assert_close(value, by_hand)  # not the zeros written in place afterwards
+    with pytest.raises(ValueError, match="DataParallel is not supported"):
+        with record(torch.nn.DataParallel(model)):
+            pass
+    assert not any(m._forward_hooks for m in model.modules())
