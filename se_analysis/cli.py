@@ -74,9 +74,12 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from .distributed import extract_distributed, world
 
     rank, world_size, _ = world()
+    options = dict(summary_only=args.summary_only, store_dtype=np.float16 if args.float16 else np.float32,
+                   channels_last=args.channels_last,
+                   amp_dtype={"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp))
     if world_size > 1:  # started by torchrun: each rank extracts its shard, rank 0 merges
         run = extract_distributed(net, source, args.out, batch_size=args.batch_size, device=args.device,
-                                  num_workers=args.workers)
+                                  num_workers=args.workers, **options)
         if rank == 0:
             print(f"{len(run)} images from {world_size} processes, {len(run.skipped)} skipped -> {args.out}")
         return 0
@@ -88,9 +91,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         run = extract(net, source, batch_size=args.batch_size, device=args.device, num_workers=args.workers,
-                      progress=progress, resume_dir=partial, summary_only=args.summary_only,
-                      store_dtype=np.float16 if args.float16 else np.float32, channels_last=args.channels_last,
-                      amp_dtype={"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp))
+                      progress=progress, resume_dir=partial, **options)
     run.save(args.out)
     shutil.rmtree(partial, ignore_errors=True)
     acc = run.images["correct"].dropna()

@@ -21,7 +21,7 @@ import torch.distributed as dist
 from .data import ImageSource
 from .extract import extract
 from .runs import Run
-from .zoo import SENet
+from .senet import SENet
 
 __all__ = ["world", "shard_bounds", "merge_runs", "extract_distributed"]
 
@@ -47,10 +47,15 @@ def merge_runs(parts: list[Run]) -> Run:
     manifest["n_images"] = len(images)
     manifest["n_skipped"] = sum(len(p.skipped) for p in parts)
     manifest["world_size"] = len(parts)
+    summaries = {}
+    for by, first in parts[0].summaries.items():  # streamed statistics (summary-only runs) merge exactly
+        for p in parts[1:]:
+            first = first.merge(p.summaries[by])
+        summaries[by] = first
     return Run(
         images=images, gates={k: np.concatenate([p.gates[k] for p in parts]) for k in parts[0].gates},
         logits=np.concatenate([p.logits for p in parts]), manifest=manifest,
-        skipped=pd.concat([p.skipped for p in parts], ignore_index=True),
+        skipped=pd.concat([p.skipped for p in parts], ignore_index=True), summaries=summaries,
     )
 
 

@@ -222,3 +222,31 @@ def test_channels_last_and_bf16_autocast_keep_gates_close(tiny_net, synthetic_sa
     for k in base.gates:
         np.testing.assert_allclose(bf16.gates[k], base.gates[k], atol=0.05)
     assert bf16.manifest["amp_dtype"] == "torch.bfloat16" and nhwc.manifest["channels_last"]
+
+
+def test_torchrun_passes_summary_only_float16_and_amp_through(tmp_path):
+    """The flags reach every rank, and the merged summaries equal one process's (issue: they were dropped)."""
+    import subprocess
+    import sys
+
+    common = ["extract", "--model", "fmnist-se-resnet", "--data", "sample", "--split", "reference", "--batch-size",
+              "64", "--quiet", "--summary-only", "--amp", "bf16"]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    root = Path(__file__).parent.parent
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                    "-m", "se_analysis", *common, "--out", str(tmp_path / "ddp")], check=True, env=env, cwd=root,
+                   capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "se_analysis", *common, "--out", str(tmp_path / "one")], check=True,
+                   env=env, cwd=root, capture_output=True, timeout=300)
+    ddp, one = Run.load(tmp_path / "ddp"), Run.load(tmp_path / "one")
+    assert not ddp.gates and set(ddp.summaries) == set(one.summaries) == {"label", "pred"}
+    assert ddp.manifest["summary_only"] and ddp.manifest["amp_dtype"] == one.manifest["amp_dtype"] == "torch.bfloat16"
+    np.testing.assert_array_equal(ddp.logits, one.logits)
+    for by in ("label", "pred"):
+        a, b = ddp.summaries[by].to_arrays(), one.summaries[by].to_arrays()
+        for k in b:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                    "-m", "se_analysis", *common[:-3], "--float16", "--out", str(tmp_path / "f16")], check=True,
+                   env=env, cwd=root, capture_output=True, timeout=300)
+    assert all(v.dtype == np.float16 for v in Run.load(tmp_path / "f16").gates.values())
