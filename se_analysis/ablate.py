@@ -24,11 +24,11 @@ import pandas as pd
 import torch
 
 from .data import GateDataset, ImageSource, collate_skipping
-from .extract import resolve_device
+from .extract import autocast_context, resolve_device
 from .gates import model_lock, override, record
 from .runs import Run
 from .suffix import SuffixRunner, try_trace
-from .zoo import SENet
+from .senet import SENet
 
 __all__ = ["MODES", "Ablation", "AblatedRun", "AblationResult", "replacement_values", "replacement_stats",
            "ablation_inputs", "evaluate_ablations",
@@ -68,6 +68,7 @@ class AblatedRun:
     ablation: Ablation
     logits: np.ndarray
     gate_shift: dict[str, float] = field(default_factory=dict)
+    baseline: np.ndarray | None = None  # un-ablated logits from the same passes (same precision and batches)
 
 
 def _reference_moments(reference: Run, block: str, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -193,19 +194,30 @@ def evaluate_ablations(net: SENet, source: ImageSource, evaluated: Run, ablation
     n = len(evaluated)
     k = len(evaluated.class_names)
     logits = [np.zeros((n, k), np.float32) for _ in ablations]
+    baseline = np.zeros((n, k), np.float32)
+    # The Run's own precision and memory format, so that before and after differ only by the ablation.
+    amp = _run_amp_dtype(evaluated)
+    channels_last = bool(evaluated.manifest.get("channels_last"))
+
+    def batches():
+        for x, rows in _batches(net, source, evaluated, batch_size):
+            x = x.to(dev)
+            yield (x.contiguous(memory_format=torch.channels_last) if channels_last else x), rows
+
     shift_sum = [{g.name: 0.0 for g in gates} for _ in ablations]
     gm = try_trace(model, gates) if method in ("auto", "suffix") else None
     if method == "suffix" and gm is None:
         raise ValueError(f"{net.name} cannot be traced with torch.fx; use method='full'")
     total = n * len(ablations)
     done = 0
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast_context(dev, amp):
         if gm is not None:
             runner = SuffixRunner(gm, gates)
             runner.plan([a.blocks for a in ablations])
             with model_lock(model):
-                for x, rows in _batches(net, source, evaluated, batch_size):
-                    base = runner.baseline(x.to(dev))
+                for x, rows in batches():
+                    base = runner.baseline(x)
+                    baseline[rows] = base.float().cpu().numpy()
                     base_gates = runner.gate_values()
                     for j, a in enumerate(ablations):
                         values = {b: torch.from_numpy(repl[j][b][rows]).to(dev).reshape(runner.env[runner.gate_node[b]].shape)
@@ -218,21 +230,29 @@ def evaluate_ablations(net: SENet, source: ImageSource, evaluated: Run, ablation
                         if progress:
                             progress(done, total)
                     del base
-        else:
-            for j, a in enumerate(ablations):
-                with override(model, {b: 0.0 for b in a.blocks}) as ov, record(model, gates, device=None) as rec:
-                    for x, rows in _batches(net, source, evaluated, batch_size):
-                        for b in a.blocks:
-                            ov.values[b] = torch.from_numpy(repl[j][b][rows]).to(dev)
-                        logits[j][rows] = model(x.to(dev)).float().cpu().numpy()
+        else:  # whole forward passes: a baseline pass, then one pass per ablation, on each batch
+            blocks = list(dict.fromkeys(b for a in ablations for b in a.blocks))
+            with override(model, dict.fromkeys(blocks)) as ov, record(model, gates, device=None) as rec:
+                for x, rows in batches():
+                    ov.values = {}
+                    baseline[rows] = model(x).float().cpu().numpy()
+                    base_gates = rec.pop()
+                    for j, a in enumerate(ablations):
+                        ov.values = {b: torch.from_numpy(repl[j][b][rows]).to(dev) for b in a.blocks}
+                        logits[j][rows] = model(x).float().cpu().numpy()
                         for name, v in rec.pop().items():
-                            base = torch.from_numpy(evaluated.gates[name][rows]).to(v.device).float()
-                            shift_sum[j][name] += float((v.float() - base).abs().mean(1).sum())
+                            shift_sum[j][name] += float((v.float() - base_gates[name].float()).abs().mean(1).sum())
                         done += len(rows)
                         if progress:
                             progress(done, total)
-    return [AblatedRun(a, logits[j], {name: s / max(n, 1) for name, s in shift_sum[j].items()})
+    return [AblatedRun(a, logits[j], {name: s / max(n, 1) for name, s in shift_sum[j].items()}, baseline)
             for j, a in enumerate(ablations)]
+
+
+def _run_amp_dtype(run: Run) -> torch.dtype | None:
+    """The autocast dtype a Run was extracted with (its manifest says ``torch.bfloat16`` or ``torch.float16``)."""
+    name = run.manifest.get("amp_dtype")
+    return {"torch.bfloat16": torch.bfloat16, "torch.float16": torch.float16}.get(name) if name else None
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -266,11 +286,12 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
     has = labels >= 0
     k = len(evaluated.class_names)
     names = evaluated.class_names
-    p0 = _softmax(evaluated.logits)
-    pred0 = p0.argmax(1)
     info = evaluated.gate_info().set_index("name")
     summaries, per_class, flips, confusion, downstream = [], [], [], [], []
     for ab in ablated:
+        base_logits = ab.baseline if ab.baseline is not None else evaluated.logits
+        p0 = _softmax(base_logits)
+        pred0 = p0.argmax(1)
         a = ab.ablation
         p1 = _softmax(ab.logits)
         pred1 = p1.argmax(1)
@@ -280,7 +301,7 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
         if has.any():
             y = labels[has]
             acc0, acc1 = (pred0[has] == y).mean(), (pred1[has] == y).mean()
-            nll0 = -_log_softmax(evaluated.logits[has])[np.arange(len(y)), y].mean()
+            nll0 = -_log_softmax(base_logits[has])[np.arange(len(y)), y].mean()
             nll1 = -_log_softmax(ab.logits[has])[np.arange(len(y)), y].mean()
             row.update(top1_before=acc0, top1_after=acc1, top1_change=acc1 - acc0, nll_before=nll0, nll_after=nll1,
                        nll_change=nll1 - nll0,

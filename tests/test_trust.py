@@ -167,3 +167,25 @@ def test_hooks_copy_values_name_silent_gates_and_refuse_data_parallel():
         with record(torch.nn.DataParallel(model)):
             pass
     assert not any(m._forward_hooks for m in model.modules())
+
+
+@pytest.mark.parametrize("method", ["full", "suffix"])
+def test_ablating_a_bf16_run_compares_like_with_like(tiny_net, synthetic_sample, method):
+    """Before and after in the Run's own precision: gates upstream of the ablated block do not move at all,
+    and "before" is the model's own bf16 output."""
+    from se_analysis.data import sample_set
+    from se_analysis.extract import extract
+
+    source = sample_set("all", synthetic_sample)
+    run = extract(tiny_net, source, batch_size=16, amp_dtype=torch.bfloat16)
+    (mean_ab,) = ablate.evaluate_ablations(tiny_net, source, run, [Ablation((run.gate_names[2],), "mean")],
+                                           method=method, batch_size=16)
+    for name in run.gate_names[:2]:  # upstream of the ablated block: exactly unchanged
+        assert mean_ab.gate_shift[name] == 0.0
+    summary = ablate.compare(run, [mean_ab]).summary.iloc[0]
+    # By hand in bf16 autocast: the baseline the comparison used is the model's own bf16 output.
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        xs = torch.stack([tiny_net.transform(it.load()) for it in source.items])
+        by_hand = tiny_net.module(xs).float().numpy()
+    labels = run.images["label"].to_numpy()
+    assert summary["top1_before"] == pytest.approx((by_hand.argmax(1) == labels).mean())
