@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from .access import inside_roots
 from .imagenet import imagenet_class_names, imagenet_wnids
 from .imagenet_layouts import fingerprint, flat_val_labels, parquet_items, val_stem
 from .paths import FMNIST_SAMPLE, IMAGENET_SAMPLE
@@ -164,13 +165,14 @@ def _match_class(folder: str, class_names: Sequence[str], wnids: Sequence[str] |
 
 
 def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
-                 wnids: Sequence[str] | None = None) -> ImageSource:
+                 wnids: Sequence[str] | None = None, roots: list[Path] | None = None) -> ImageSource:
     """Images under ``root``: one sub-folder per class (ImageFolder), or a flat folder.
 
     Sub-folder names are matched to ``class_names`` (case-insensitive, ``_`` as space) or to
     ``wnids`` (WordNet ids such as ``n01443537``); without a match the folder's own classes
     are used, in sorted order. A flat folder is unlabelled unless it holds ``labels.csv``
-    (columns ``file`` and ``label``: a class name, WordNet id or index).
+    (columns ``file`` and ``label``: a class name, WordNet id or index). With ``roots`` (the app's
+    data roots), files and class folders that link outside them are skipped.
     """
     root = Path(root)
     if not root.is_dir():
@@ -179,7 +181,9 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
     subdirs = []
     note = ""
     for p in sorted(root.iterdir()):
-        if p.is_dir():
+        if p.is_dir() and roots is not None and not inside_roots(p, roots):
+            skipped.append((str(p), _OUTSIDE))
+        elif p.is_dir():
             subdirs.append(p)
         elif p.is_symlink() and not p.exists():
             skipped.append((str(p), "broken or looping symbolic link"))
@@ -195,7 +199,7 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
                     "this model: the images are analysed by predicted class, without accuracy")
         for k, d in enumerate(subdirs):
             label = mapped[d.name] if use_model else (None if class_names is not None else k)
-            files = _image_files(d, skipped)
+            files = _image_files(d, skipped, roots)
             if not files:
                 skipped.append((str(d), "empty class folder: no images"))
             items += [ImageItem(str(f.relative_to(root)), str(f), label, (lambda f=f: decode_image(f))) for f in files]
@@ -210,7 +214,7 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
         labels_csv = next((root / n for n in ("labels.csv", "labels.CSV") if (root / n).is_file()), None)
         imagenet = flat_val_labels(root) if labels_csv is None else None
         by_file: dict[str, int | None] = {}
-        files = _image_files(root, skipped)
+        files = _image_files(root, skipped, roots)
         if labels_csv is not None:
             by_file, names, problems = _read_labels_csv(labels_csv, class_names, wnids)
             skipped += problems_for_files(problems, root)
@@ -240,14 +244,20 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
                        spec={"kind": "folder", "root": str(root.resolve())}, note=note)
 
 
-def _image_files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
-    """Image files directly in ``folder``; links that lead nowhere and non-files are skipped with a reason."""
+_OUTSIDE = "links outside the allowed data roots"
+
+
+def _image_files(folder: Path, skipped: list[tuple[str, str]], roots: list[Path] | None = None) -> list[Path]:
+    """Image files directly in ``folder``; links that lead nowhere (or out of ``roots``) and non-files are
+    skipped with a reason."""
     out = []
     for p in sorted(folder.iterdir()):
         if p.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
         try:
-            if p.is_symlink() and not p.exists():
+            if roots is not None and not inside_roots(p, roots):
+                skipped.append((str(p), _OUTSIDE))
+            elif p.is_symlink() and not p.exists():
                 skipped.append((str(p), "broken or looping symbolic link"))
             elif not p.is_file():
                 skipped.append((str(p), "not a regular file"))

@@ -16,6 +16,8 @@ from se_analysis.zoo import SENet, fmnist_transform
 def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SE_ANALYSIS_HOME", str(tmp_path_factory.mktemp("se_home")))
     monkeypatch.setenv("SE_ANALYSIS_OFFLINE", "1")  # tests never reach for the network
+    # The app reads folders inside its data roots only: the tests' temporary folders are the root.
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path_factory.getbasetemp()))
     torch.manual_seed(0)
 
 

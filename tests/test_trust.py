@@ -189,3 +189,42 @@ def test_ablating_a_bf16_run_compares_like_with_like(tiny_net, synthetic_sample,
         by_hand = tiny_net.module(xs).float().numpy()
     labels = run.images["label"].to_numpy()
     assert summary["top1_before"] == pytest.approx((by_hand.argmax(1) == labels).mean())
+
+
+def test_app_folders_stay_inside_the_data_roots(tmp_path, monkeypatch):
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    from se_analysis.access import FolderRefused, check_folder
+    from tests.test_app import APP
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "cls").mkdir(parents=True)
+    (outside / "cls").mkdir(parents=True)
+    for d in (root / "cls", outside / "cls"):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(d / "a.png")
+    os.symlink(outside / "cls" / "a.png", root / "cls" / "linked.png")  # a file that links out of the root
+    os.symlink(outside, root / "escape")  # a folder that links out of the root
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(root))
+    assert check_folder(str(root)) == root.resolve()
+    messages = set()
+    for refused in (str(outside), str(root / ".." / "outside"), str(root / "escape"), "/etc", "/does/not/exist"):
+        with pytest.raises(FolderRefused) as info:
+            check_folder(refused)
+        messages.add(str(info.value))
+    assert len(messages) == 1 and "outside" not in messages.pop()  # the same words, whatever the path
+    source = image_folder(check_folder(str(root)), None, roots=[root.resolve()])
+    assert [it.id for it in source.items] == ["cls/a.png"]
+    assert (str(root / "cls" / "linked.png"), "links outside the allowed data roots") in source.skipped
+    assert (str(root / "escape"), "links outside the allowed data roots") in source.skipped
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="data_kind").set_value("folder on this machine").run()
+    shown = []
+    for path in ("/etc", "/does/not/exist"):
+        at.text_input(key="folder").input(path).run()
+        shown.append([e.value for e in at.error])
+    assert shown[0] == shown[1] and len(shown[0]) == 1 and "data roots" in shown[0][0]
+    assert not at.exception

@@ -8,6 +8,7 @@ import torch
 from se_analysis.app_pages.common import (RUN_KEY, current_run, get_checkpoint_model, get_model, progress_callback,
                                           report_download, store, table_downloads)
 from se_analysis.app_pages.view import query_value, set_query
+from se_analysis.access import MAX_UPLOAD_IMAGES, FolderRefused, check_folder, data_roots
 from se_analysis.checkpoints import CheckpointError
 from se_analysis.data import image_folder, sample_set, uploads, wnids_for
 from se_analysis.extract import extract_cached, resolve_device
@@ -73,16 +74,22 @@ if data_kind == "bundled sample set":
     else:
         source = sample_set(split, net.sample)
 elif data_kind == "folder on this machine":
-    folder = st.text_input("Folder (one sub-folder per class, or a flat folder of images)", key="folder")
+    folder = st.text_input("Folder (one sub-folder per class, or a flat folder of images)", key="folder",
+                           help="Folders inside the data roots only (your home folder by default; set "
+                                "SE_ANALYSIS_DATA_ROOTS where the app is started).")
     if folder:
         try:
-            source = image_folder(folder, net.class_names, wnids_for(net.class_names))
+            source = image_folder(check_folder(folder), net.class_names, wnids_for(net.class_names), data_roots())
+        except FolderRefused as e:
+            st.error(str(e))
         except OSError as e:
-            st.error(f"Cannot read {folder!r}: {e}")
+            st.error(f"Cannot read this folder: {e.strerror or type(e).__name__}")
 else:
     files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
                              type=["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"])
-    if files:
+    if files and len(files) > MAX_UPLOAD_IMAGES:
+        st.error(f"{len(files)} files uploaded; at most {MAX_UPLOAD_IMAGES} at a time. Use a folder for more.")
+    elif files:
         source = uploads([(f.name, f.getvalue()) for f in files], class_names=net.class_names)
 
 if source is not None:
