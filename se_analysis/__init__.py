@@ -13,6 +13,7 @@ from . import ablate, export, plots, plots_ablation, stats
 from .checkpoints import CheckpointError, load_checkpoint
 from .data import ImageSource, image_folder, sample_set, uploads
 from .extract import extract, extract_cached, resolve_device
+from .functional_gates import make_hookable
 from .gates import Gate, NoSEGatesError, find_gates, override, record
 from .runs import Run, RunStore, run_key
 from .summary import GateSummary
@@ -21,7 +22,7 @@ from .zoo import ZOO, PretrainedUnavailable, SENet, load_default, load_fmnist, l
 __all__ = [
     "ablate", "export", "plots", "plots_ablation", "stats", "CheckpointError", "load_checkpoint", "GateSummary",
     "PretrainedUnavailable", "ImageSource", "image_folder", "sample_set", "uploads", "extract", "extract_cached",
-    "resolve_device", "Gate", "NoSEGatesError", "find_gates", "override", "record", "Run", "RunStore", "run_key",
+    "resolve_device", "make_hookable", "Gate", "NoSEGatesError", "find_gates", "override", "record", "Run", "RunStore", "run_key",
     "ZOO", "SENet", "load_default", "load_fmnist", "load_model",
 ]
 __version__ = "0.1.0"

@@ -79,16 +79,36 @@ def _is_gate_activation(m: nn.Module) -> bool:
     return ("sigmoid" in name or name in {"hardswish_gate", "gate"}) and not any(True for _ in m.parameters())
 
 
+def _gate_candidate(module: nn.Module) -> tuple[str, list[nn.Module]] | None:
+    """(relative path of the gate activation, the block's Conv2d/Linear layers in order), or None.
+
+    The gate is a direct child (any attribute name: ``gate``, ``sigmoid``, ``hsigmoid``, ``act`` ...
+    as long as it is a sigmoid-type activation), or the last module of a ``nn.Sequential`` child
+    (``SELayer``'s ``fc = Sequential(Linear, ReLU, Linear, Sigmoid)``; MobileNetV3's reference
+    ``SeModule`` with pooling, 1x1 convs, BN and Hardsigmoid in one Sequential).
+    """
+    children = dict(module.named_children())
+    direct = [a for a in _GATE_ATTRS if a in children and _is_gate_activation(children[a])]
+    direct += [a for a, c in children.items() if a not in direct and _is_gate_activation(c)]
+    layers = [c for c in children.values() if isinstance(c, (nn.Conv2d, nn.Linear))]
+    if direct:
+        return direct[0], layers
+    for name, child in children.items():
+        if isinstance(child, nn.Sequential) and len(child) and _is_gate_activation(child[-1]):
+            inner = [c for c in child if isinstance(c, (nn.Conv2d, nn.Linear))]
+            return f"{name}.{len(child) - 1}", layers + inner
+    return None
+
+
 def _se_gate_attr(module: nn.Module) -> tuple[str, int] | None:
-    """(gate attribute, channels) when ``module`` is an SE block, else None."""
+    """(gate path relative to ``module``, channels) when ``module`` is an SE block, else None."""
     cls = type(module).__name__
     if _NOT_SE.search(cls):
         return None
-    children = dict(module.named_children())
-    gate_attr = next((a for a in _GATE_ATTRS if a in children and _is_gate_activation(children[a])), None)
-    if gate_attr is None:
+    hit = _gate_candidate(module)
+    if hit is None:
         return None
-    layers = [c for c in children.values() if isinstance(c, (nn.Conv2d, nn.Linear))]
+    gate_attr, layers = hit
     if cls in _KNOWN_SE_CLASSES and layers:
         last = layers[-1]
         return gate_attr, int(getattr(last, "out_channels", getattr(last, "out_features", 0)))
@@ -169,11 +189,24 @@ def find_gates(model: nn.Module) -> list[Gate]:
         NoSEGatesError: when the model has no SE block (ECA and other attention do not count).
     """
     found: list[tuple[str, str, int]] = []
+    claimed: set[str] = set()  # gate modules already found through an enclosing block
     for path, module in model.named_modules():
         hit = _se_gate_attr(module)
         if hit is not None:
-            found.append((path, hit[0], hit[1]))
+            gate_path = f"{path}.{hit[0]}" if path else hit[0]
+            if gate_path not in claimed:
+                claimed.add(gate_path)
+                found.append((path, hit[0], hit[1]))
     if not found:
+        from .functional_gates import functional_se_blocks
+
+        functional = functional_se_blocks(model)
+        if functional:
+            path, what = functional[0]
+            raise NoSEGatesError(
+                f"{type(model).__name__}: SE block {path or '(the model)'} {what}, which a hook cannot reach"
+                f"{f' (and {len(functional) - 1} more)' if len(functional) > 1 else ''}; call "
+                "se_analysis.make_hookable(model) first, which turns the call into a `gate` module")
         raise NoSEGatesError(
             f"{type(model).__name__} has no Squeeze-and-Excitation gates (looked for SE blocks with a "
             "sigmoid-type gate after a reduce/expand pair; ECA, CBAM and other attention are not SE)."
