@@ -161,18 +161,22 @@ def _timm_entry(arch: str, description: str, gates: int) -> ZooEntry:
 
 def _tv_entry(arch: str, weights_enum: str, description: str, gates: int) -> ZooEntry:
     def build(pretrained: bool) -> SENet:
+        import torch.hub
         import torchvision
 
         weights = getattr(torchvision.models, weights_enum).DEFAULT
         module = torchvision.models.get_model(arch, weights=None)
+        weights_id = f"torchvision:{arch}:random"
         if pretrained:
             module.load_state_dict(_torchvision_state(weights))
+            cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+            weights_id = f"torchvision:{arch}:{file_sha256(cached)[:16]}"  # the bytes loaded, not their name
         module.eval()
         return SENet(
             name=f"torchvision/{arch}", module=module, transform=_pil_safe(weights.transforms()),
             class_names=list(weights.meta["categories"]), pretrained=pretrained,
             weights=f"torchvision {weights}" if pretrained else "random initialisation",
-            weights_id=f"torchvision:{arch}:{weights if pretrained else 'random'}",
+            weights_id=weights_id,
             preprocessing={"weights_transforms": str(weights.transforms())}, sample=str(IMAGENET_SAMPLE),
         )
     return ZooEntry(f"torchvision/{arch}", "torchvision", description, gates, build)

@@ -89,9 +89,11 @@ def test_suffix_sweep_equals_naive_sweep(setup, kind, mode):
             assert a.gate_shift[name] == pytest.approx(b.gate_shift[name], abs=1e-6)
 
 
-def test_untouched_gates_do_not_move(setup):
+@pytest.mark.parametrize("method", ["full", "suffix"])
+def test_untouched_gates_do_not_move(setup, method):
+    """Upstream gates are recomputed on the full path (not skipped by construction) and must not move."""
     net, source, run, _ = setup
-    (ab,) = evaluate_ablations(net, source, run, [Ablation(("SE_3_1",), "constant", 0.0)])
+    (ab,) = evaluate_ablations(net, source, run, [Ablation(("SE_3_1",), "constant", 0.0)], method=method)
     assert ab.gate_shift["SE_2_1"] == 0 and ab.gate_shift["SE_2_2"] == 0
     assert ab.gate_shift["SE_3_2"] > 0
 

@@ -113,6 +113,12 @@ def test_heatmap_and_image_pages(app_with_run):
     assert [t["type"] for t in img] == ["bar", "scatter"]
     at.checkbox(key="image_wrong").check().run()
     no_errors(at)
+    from se_analysis.runs import RunStore
+
+    run = RunStore().get(at.session_state["run_key"])
+    cls = at.selectbox(key="image_class").value
+    wrong = run.images[(run.images["label_name"] == cls) & (run.images["correct"] == False)]  # noqa: E712
+    assert len(at.selectbox(key="image_pick").options) == len(wrong) > 0  # only this class's misclassified images
 
 
 def test_folder_source_reports_skipped_files(tmp_path):

@@ -19,13 +19,21 @@ from se_analysis.paths import FMNIST_SAMPLE
 from se_analysis.zoo import load_fmnist
 
 
-def test_model_card_reports_at_least_92_percent():
+def test_model_card_agrees_with_the_weights_on_held_out_images():
+    """The card's per-class test accuracy (10,000 images) against the shipped weights measured here on the
+    2,000-image sample of that test split: each class within three binomial standard errors."""
     card = json.loads((DATA_DIR / "model_card.json").read_text())
+    net = load_fmnist()
+    with np.load(DATA_DIR / "sample_set.npz") as z:
+        images, labels = z["images"], z["labels"].astype(np.int64)
+    with torch.no_grad():
+        x = (torch.from_numpy(images).float().unsqueeze(1) / 255 - 0.2860) / 0.3530
+        pred = torch.cat([net.module(x[i:i + 500]) for i in range(0, len(x), 500)]).argmax(1).numpy()
     assert card["test_n"] == 10_000 and card["test_top1"] >= 0.92
-    assert set(card["test_per_class"]) == set(CLASS_NAMES)
-    assert card["test_top1"] == pytest.approx(np.mean(list(card["test_per_class"].values())), abs=1e-9)
-    assert "93.83%" in (DATA_DIR / "MODEL_CARD.md").read_text() or f"{card['test_top1'] * 100:.2f}%" in (
-        DATA_DIR / "MODEL_CARD.md").read_text()
+    for c, name in enumerate(CLASS_NAMES):
+        measured = (pred[labels == c] == c).mean()
+        p = card["test_per_class"][name]
+        assert abs(measured - p) <= 3 * np.sqrt(p * (1 - p) / 200) + 1e-9, name
 
 
 def test_shipped_weights_classify_the_held_out_sample_set():

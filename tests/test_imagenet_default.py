@@ -135,7 +135,7 @@ def test_offline_hugging_face_cache_gives_the_bundled_model(tmp_path):
         "a = load_model('timm/tf_mobilenetv3_small_100'); b = load_model('default')\n"
         "torch.manual_seed(0); x = torch.randn(2, 3, 224, 224)\n"
         "with torch.no_grad(): d = (a.module(x) - b.module(x)).abs().max().item()\n"
-        "print(json.dumps({'diff': d, 'pretrained': a.pretrained, 'weights': a.weights}))\n"
+        "print(json.dumps({'diff': d, 'pretrained': a.pretrained, 'weights': a.weights, 'id': a.weights_id}))\n"
     )
     env = {**os.environ, "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path.cwd())}
     env.pop("HF_HUB_CACHE", None)
@@ -143,6 +143,10 @@ def test_offline_hugging_face_cache_gives_the_bundled_model(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["diff"] == 0.0 and result["pretrained"] is True and "random" not in result["weights"]
+    import hashlib
+
+    digest = hashlib.sha256((snap / "model.safetensors").read_bytes()).hexdigest()[:16]
+    assert result["id"] == f"timm:tf_mobilenetv3_small_100:{digest}"  # a hash of the bytes loaded, not a name
     # Without the cache, offline, the same name is refused with a clear message.
     env["HF_HOME"] = str(tmp_path / "empty")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)

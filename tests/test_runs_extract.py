@@ -80,9 +80,12 @@ def test_folder_with_corrupt_file_keeps_the_good_images(tiny_net, tmp_path):
     assert set(run.images["label"]) == {1, 8}  # mapped onto the model's classes
 
 
-def test_resolve_device():
+def test_resolve_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert resolve_device("cpu") == torch.device("cpu")
-    assert resolve_device(None).type in {"cuda", "mps", "cpu"}
+    for cuda, mps, expected in ((True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda mps=mps: mps)
+        assert resolve_device(None).type == expected
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
