@@ -67,21 +67,33 @@ def server(tmp_path_factory):
             proc.wait()
 
 
+SHOTS = Path(os.environ.get("SE_ANALYSIS_SCREENSHOTS", ROOT / "artifacts" / "browser"))
+
+
 @pytest.fixture(scope="module")
-def page(server):
-    shots = Path(os.environ.get("SE_ANALYSIS_SCREENSHOTS", ROOT / "artifacts" / "browser"))
-    shots.mkdir(parents=True, exist_ok=True)
+def browser(server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
         try:
-            pg = browser.new_page(viewport={"width": 1500, "height": 1000})
-            pg.set_default_timeout(120_000)
-            pg.shots = shots
-            yield pg
+            yield b
         finally:
-            browser.close()
+            b.close()
+
+
+def _new_page(browser):
+    """A page in a context of its own: its own cookies and Streamlit session."""
+    pg = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+    pg.set_default_timeout(180_000)
+    pg.shots = SHOTS
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    return _new_page(browser)
 
 
 def _shot(page, name: str) -> None:
@@ -161,3 +173,45 @@ def test_main_flow(page, server):
     assert counts[0] == 2  # per-class accuracy: before and after
     _no_exception(page)
     _shot(page, "05_ablation_before_after")
+
+
+def _metric_values(page) -> list[str]:
+    return page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+
+
+def test_two_sessions_at_once_get_what_a_session_alone_gets(browser, server):
+    """Two browser contexts run extraction, then an ablation, at the same time on the one shared model;
+    each must show exactly what the library computes alone."""
+    from se_analysis import ablate, extract, load_model, sample_set
+
+    pages = [_new_page(browser) for _ in range(2)]
+    for pg in pages:
+        pg.goto(server)
+        pg.get_by_text("Squeeze-and-Excitation gates, seen").wait_for()
+    for pg in pages:  # both click before either finishes
+        pg.get_by_role("button", name="Run", exact=True).click()
+    for pg in pages:
+        pg.get_by_text("Top-1 accuracy").wait_for()
+        _wait_idle(pg)
+    net = load_model("default")
+    alone = extract(net, sample_set("all"))
+    expected_run = ["500", f"{alone.images['correct'].mean() * 100:.1f}%", "9", "0"]
+    assert [_metric_values(pg) for pg in pages] == [expected_run, expected_run]
+
+    for pg in pages:
+        _go(pg, "Ablation")
+        pg.get_by_text("Reference set:").wait_for()
+        _wait_idle(pg)
+    for pg in pages:
+        pg.get_by_role("button", name="Run ablation").click()
+    for pg in pages:
+        pg.get_by_text("Top-1 after").wait_for()
+        _wait_idle(pg)
+    ev_source, evaluated, reference, _ = ablate.ablation_inputs(net, alone)
+    s = ablate.run_ablation(net, ev_source, evaluated, ablate.Ablation(("SE_6_3",), "mean"), reference).summary.iloc[0]
+    expected = [f"{s['top1_after'] * 100:.2f}%", f"{s['top1_before'] * 100:.2f}%", f"{s['nll_after']:.4f}",
+                f"{s['flipped_share'] * 100:.1f}%"]
+    for pg in pages:
+        _no_exception(pg)
+        assert _metric_values(pg)[:4] == expected
+    _shot(pages[1], "06_second_session_ablation")
