@@ -1,8 +1,10 @@
 """Mixed precision and channels_last: their effect on extraction throughput and on gate values.
 
 Runs the same extraction in fp32, with autocast (bf16, and fp16 on CUDA), and with
-channels_last, on the best device (CUDA, else MPS, else CPU), in one process, and prints
-images per second and the largest |gate difference| against fp32.
+channels_last, on the best device (CUDA, else MPS, else CPU), in one process, the settings'
+order alternating from repeat to repeat. Prints each setting's speed-up over fp32 per repeat as
+median (min-max), and the largest |gate difference| against fp32; writes
+benchmarks/results/precision_<model>.json.
 
     python benchmarks/precision_benchmark.py                                   # the default model
     python benchmarks/precision_benchmark.py --model timm/seresnet50 --images 64 --batch-size 16
@@ -22,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from extraction_benchmark import benchmark_inputs  # noqa: E402
+from timing import alternate, fmt, spread, write_results  # noqa: E402
 
 from se_analysis.extract import extract, resolve_device  # noqa: E402
 
@@ -29,7 +32,8 @@ from se_analysis.extract import extract, resolve_device  # noqa: E402
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default")
-    p.add_argument("--images", type=int, default=1000)
+    p.add_argument("--images", type=int, default=250)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     args = p.parse_args()
@@ -40,18 +44,26 @@ def main() -> None:
     if dev.type == "cuda":
         configs.insert(2, ("fp16 autocast", torch.float16, False))
     extract(net, source, batch_size=args.batch_size, device=dev)  # warm-up
-    base = None
-    print(f"model {net.name}, {len(source.items)} images, batch {args.batch_size}, device {dev}")
-    print(f"{'setting':22s} {'images/s':>10s} {'vs fp32':>8s} {'max |gate diff|':>16s} {'max |logit diff|':>17s}")
-    for name, amp, cl in configs:
-        t0 = time.perf_counter()
-        run = extract(net, source, batch_size=args.batch_size, device=dev, amp_dtype=amp, channels_last=cl)
-        ips = len(run) / (time.perf_counter() - t0)
-        if base is None:
-            base, base_ips = run, ips
-        gate_diff = max(float(np.abs(run.gates[k] - base.gates[k]).max()) for k in base.gates)
-        logit_diff = float(np.abs(run.logits - base.logits).max())
-        print(f"{name:22s} {ips:10.1f} {ips / base_ips:8.2f} {gate_diff:16.2e} {logit_diff:17.2e}")
+    runs = {}
+
+    def side(name, amp, cl):
+        def go():
+            runs[name] = extract(net, source, batch_size=args.batch_size, device=dev, amp_dtype=amp, channels_last=cl)
+        return go
+
+    times = alternate({name: side(name, amp, cl) for name, amp, cl in configs}, args.repeats)
+    base = runs["fp32"]
+    n = len(source.items)
+    print(f"model {net.name}, {n} images, batch {args.batch_size}, device {dev}, {args.repeats} alternating repeats")
+    print(f"{'setting':22s} {'images/s':>22s} {'speed-up vs fp32':>22s} {'max |gate diff|':>16s}")
+    results = {}
+    for name, _, _ in configs:
+        speedup = [tb / t for t, tb in zip(times[name], times["fp32"])]
+        gate_diff = max(float(np.abs(runs[name].gates[k] - base.gates[k]).max()) for k in base.gates)
+        print(f"{name:22s} {fmt([n / t for t in times[name]], 1):>22s} {fmt(speedup, 2):>22s} {gate_diff:16.2e}")
+        results[name] = {"images_per_s": spread([n / t for t in times[name]]), "speedup_vs_fp32": spread(speedup),
+                         "max_gate_diff": gate_diff}
+    print(f"-> {write_results(f'precision_{net.name.replace(chr(47), chr(95))}', {'model': net.name, 'images': n, 'repeats': args.repeats, 'settings': results})}")
 
 
 if __name__ == "__main__":

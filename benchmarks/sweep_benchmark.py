@@ -1,7 +1,7 @@
 """One-block-at-a-time sweep: suffix re-evaluation against the naive sweep, in one run.
 
-Prints, for the embedded default on the sample set's eval half (or --model/--size with random
-weights), the wall time of
+Prints, for a bundled model (default: the ImageNet default) on its sample set's eval half, the wall
+time, as median (min-max) over alternating repeats, of
 
 * one plain forward pass over all images (the unit),
 * the naive sweep: N full forward passes with the gates of one block replaced each time,
@@ -11,15 +11,15 @@ both from the same pre-decoded batches, plus the end-to-end library call
 (``ablate.evaluate_ablations``, decoding included) with method ``full`` and ``suffix``, and
 the largest |logit difference| between the two sweeps.
 
-    python benchmarks/sweep_benchmark.py            # the default model, 1000 images
-    python benchmarks/sweep_benchmark.py --quick    # 200 images, for CI
+    python benchmarks/sweep_benchmark.py                              # the default, 250 images
+    python benchmarks/sweep_benchmark.py --model fmnist-se-resnet     # the Fashion-MNIST SE-ResNet, 1000 images
+    python benchmarks/sweep_benchmark.py --quick                      # a fifth of the images
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,25 +34,20 @@ from se_analysis.gates import override  # noqa: E402
 from se_analysis.suffix import SuffixRunner, try_trace  # noqa: E402
 from se_analysis.zoo import load_model  # noqa: E402
 
-
-def timed(fn, repeats: int = 1) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import alternate, fmt, spread, write_results  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="200 images")
     p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--model", default="default")
     args = p.parse_args()
     torch.manual_seed(0)
-    net = load_model("default")
-    source = sample_set("eval")
+    net = load_model(args.model)
+    source = sample_set("eval", net.sample)
     if args.quick:
         source.items = source.items[:: 5]
     run = extract(net, source, batch_size=args.batch_size)
@@ -76,7 +71,7 @@ def main() -> None:
                     out.append(torch.cat([model(x) for x in batches]))
         return out
 
-    gm = try_trace(model, net.gates)
+    gm, _ = try_trace(model, net.gates)
     runner = SuffixRunner(gm, net.gates)
     runner.plan([(b,) for b in names])
 
@@ -91,28 +86,35 @@ def main() -> None:
         return [torch.cat(o) for o in out]
 
     plain()  # warm-up
-    t_plain, _ = timed(plain, args.repeats)
-    t_naive, naive_out = timed(naive, args.repeats)
-    t_suffix, suffix_out = timed(suffix, args.repeats)
-    max_diff = max(float((a - b).abs().max()) for a, b in zip(naive_out, suffix_out))
+    outs = {}
+    times = alternate({"plain": plain, "naive": lambda: outs.__setitem__("naive", naive()),
+                       "suffix": lambda: outs.__setitem__("suffix", suffix())}, args.repeats)
+    max_diff = max(float((a - b).abs().max()) for a, b in zip(outs["naive"], outs["suffix"]))
+    passes_naive = [n / p for n, p in zip(times["naive"], times["plain"])]
+    passes_suffix = [s_ / p for s_, p in zip(times["suffix"], times["plain"])]
+    ratio = [s_ / n for s_, n in zip(times["suffix"], times["naive"])]
 
     ablations = ablate.sweep_ablations(names, "one-at-a-time", "mean")
-    t_lib_full, full_runs = timed(lambda: ablate.evaluate_ablations(net, source, run, ablations, run, method="full",
-                                                                    batch_size=args.batch_size))
-    t_lib_suffix, suffix_runs = timed(lambda: ablate.evaluate_ablations(net, source, run, ablations, run,
-                                                                        method="suffix", batch_size=args.batch_size))
-    lib_diff = max(float(np.abs(a.logits - b.logits).max()) for a, b in zip(full_runs, suffix_runs))
+    lib = {}
+    lib_times = alternate({m: (lambda m=m: lib.__setitem__(m, ablate.evaluate_ablations(
+        net, source, run, ablations, run, method=m, batch_size=args.batch_size))) for m in ("full", "suffix")},
+        args.repeats)
+    lib_diff = max(float(np.abs(a.logits - b.logits).max()) for a, b in zip(lib["full"], lib["suffix"]))
+    lib_ratio = [s_ / f for s_, f in zip(lib_times["suffix"], lib_times["full"])]
 
     print(f"model: {net.name} ({n_blocks} SE blocks), {len(x_all)} images, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} threads, device cpu")
-    print(f"plain forward pass            {t_plain:8.3f} s   (1.00 pass)")
-    print(f"naive sweep, {n_blocks} full passes    {t_naive:8.3f} s   ({t_naive / t_plain:.2f} passes)")
-    print(f"suffix sweep                  {t_suffix:8.3f} s   ({t_suffix / t_plain:.2f} passes; target < N/2 = "
-          f"{n_blocks / 2:.1f})")
-    print(f"ratio suffix / naive          {t_suffix / t_naive:8.3f}")
+          f"{torch.get_num_threads()} threads, device cpu, {args.repeats} alternating repeats: median (min-max)")
+    print(f"plain forward pass            {fmt(times['plain'])} s   (1 pass)")
+    print(f"naive sweep, {n_blocks} full passes    {fmt(passes_naive, 2)} passes")
+    print(f"suffix sweep                  {fmt(passes_suffix, 2)} passes (target < N/2 = {n_blocks / 2:.1f})")
+    print(f"ratio suffix / naive          {fmt(ratio)}")
     print(f"max |logit difference|        {max_diff:.2e}")
-    print(f"library, decoding included: full {t_lib_full:.3f} s, suffix {t_lib_suffix:.3f} s, ratio "
-          f"{t_lib_suffix / t_lib_full:.3f}, max |logit difference| {lib_diff:.2e}")
+    print(f"library, decoding included: suffix / full {fmt(lib_ratio)}, max |logit difference| {lib_diff:.2e}")
+    path = write_results(f"sweep_{net.name}", {
+        "model": net.name, "images": len(x_all), "repeats": args.repeats, "passes_naive": spread(passes_naive),
+        "passes_suffix": spread(passes_suffix), "ratio_suffix_over_naive": spread(ratio),
+        "library_ratio_suffix_over_full": spread(lib_ratio), "max_logit_diff": max_diff, "library_max_logit_diff": lib_diff})
+    print(f"-> {path}")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ class AblatedRun:
     logits: np.ndarray
     gate_shift: dict[str, float] = field(default_factory=dict)
     baseline: np.ndarray | None = None  # un-ablated logits from the same passes (same precision and batches)
+    method: str = ""  # "suffix" or "full": how the ablated logits were computed
+    fallback: str = ""  # why the suffix (fast) path was not taken, when it was not
 
 
 def _reference_moments(reference: Run, block: str, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -205,9 +207,9 @@ def evaluate_ablations(net: SENet, source: ImageSource, evaluated: Run, ablation
             yield (x.contiguous(memory_format=torch.channels_last) if channels_last else x), rows
 
     shift_sum = [{g.name: 0.0 for g in gates} for _ in ablations]
-    gm = try_trace(model, gates) if method in ("auto", "suffix") else None
+    gm, why = try_trace(model, gates) if method in ("auto", "suffix") else (None, "")
     if method == "suffix" and gm is None:
-        raise ValueError(f"{net.name} cannot be traced with torch.fx; use method='full'")
+        raise ValueError(f"{net.name} cannot be re-evaluated from its gates ({why}); use method='full'")
     total = n * len(ablations)
     done = 0
     with torch.inference_mode(), autocast_context(dev, amp):
@@ -245,7 +247,8 @@ def evaluate_ablations(net: SENet, source: ImageSource, evaluated: Run, ablation
                         done += len(rows)
                         if progress:
                             progress(done, total)
-    return [AblatedRun(a, logits[j], {name: s / max(n, 1) for name, s in shift_sum[j].items()}, baseline)
+    used = "suffix" if gm is not None else "full"
+    return [AblatedRun(a, logits[j], {name: s / max(n, 1) for name, s in shift_sum[j].items()}, baseline, used, why)
             for j, a in enumerate(ablations)]
 
 
@@ -295,7 +298,8 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
         a = ab.ablation
         p1 = _softmax(ab.logits)
         pred1 = p1.argmax(1)
-        row = {"ablation": a.label, "blocks": ",".join(a.blocks), "mode": a.mode,
+        row = {"ablation": a.label, "blocks": ",".join(a.blocks), "mode": a.mode, "method": ab.method,
+               "fallback": ab.fallback,
                "constant": a.constant if a.mode == "constant" else np.nan, "n": len(labels),
                "flipped_share": float((pred0 != pred1).mean()) if len(labels) else np.nan}
         if has.any():

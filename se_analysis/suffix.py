@@ -14,6 +14,8 @@ callers fall back to full forward passes with :func:`se_analysis.gates.override`
 
 from __future__ import annotations
 
+import logging
+
 from typing import Mapping, Sequence
 
 import torch
@@ -22,11 +24,17 @@ from torch import nn
 
 from .gates import Gate
 
+_log = logging.getLogger("se_analysis")
+
 __all__ = ["try_trace", "SuffixRunner"]
 
 
-def try_trace(model: nn.Module, gates: Sequence[Gate]) -> fx.GraphModule | None:
-    """An fx GraphModule whose gate activations are single nodes, or None when tracing fails."""
+def try_trace(model: nn.Module, gates: Sequence[Gate]) -> tuple[fx.GraphModule | None, str]:
+    """(an fx GraphModule whose gate activations are single nodes, "") or (None, why tracing failed).
+
+    The reason is logged (logger ``se_analysis``) and carried into ablation results, so a slow
+    sweep says why it did not take the fast path.
+    """
     gate_paths = {g.path for g in gates}
 
     class _Tracer(fx.Tracer):
@@ -36,10 +44,17 @@ def try_trace(model: nn.Module, gates: Sequence[Gate]) -> fx.GraphModule | None:
     try:
         graph = _Tracer().trace(model)
         gm = fx.GraphModule(model, graph)
-    except Exception:  # noqa: BLE001 - any tracing failure means: use full forward passes
-        return None
+    except Exception as e:  # noqa: BLE001 - any tracing failure means: use full forward passes
+        reason = f"torch.fx cannot trace {type(model).__name__}: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        _log.info("suffix re-evaluation unavailable, using full forward passes: %s", reason)
+        return None, reason
     targets = {n.target for n in gm.graph.nodes if n.op == "call_module"}
-    return gm if gate_paths <= targets else None
+    missing = sorted(gate_paths - targets)
+    if missing:
+        reason = f"the traced graph does not call the gate module {missing[0]} as one node"
+        _log.info("suffix re-evaluation unavailable, using full forward passes: %s", reason)
+        return None, reason
+    return gm, ""
 
 
 class SuffixRunner:

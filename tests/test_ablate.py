@@ -168,3 +168,31 @@ def test_cli_ablate_and_sweep(tmp_path, capsys):
     last = Run.load(run_dir).gate_names[-1]  # cumulative from the end starts at the deepest gate
     assert list(sw["k"]) == list(range(1, 10)) and sw["blocks"].iloc[0] == last == "SE_6_3"
     assert main(["ablate", "--run", str(run_dir), "--blocks", "SE_9_9", "--out", str(tmp_path / "x.csv")]) == 2
+
+
+def test_the_slow_path_says_why(setup, caplog):
+    """A model fx cannot trace falls back to full passes, and the result and the log say why."""
+    import logging
+
+    net, source, run, _ = setup
+
+    class Untraceable(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            if x.sum() > float("inf"):  # data-dependent control flow: torch.fx cannot trace it
+                return x
+            return self.inner(x)
+
+    from dataclasses import replace
+
+    wrapped = replace(net, module=Untraceable(net.module), _gates=None)
+    with caplog.at_level(logging.INFO, logger="se_analysis"):
+        (ab,) = evaluate_ablations(wrapped, source, run, [Ablation((run.gate_names[-1],), "mean")], reference=run)
+    assert ab.method == "full" and "torch.fx cannot trace Untraceable" in ab.fallback
+    assert any("full forward passes" in r.message for r in caplog.records)
+    (fast,) = evaluate_ablations(net, source, run, [Ablation((run.gate_names[-1],), "mean")], reference=run)
+    assert fast.method == "suffix" and fast.fallback == ""
+    np.testing.assert_allclose(ab.logits, fast.logits, atol=1e-5)

@@ -158,6 +158,9 @@ if ssel and ssel[0] == key:
     if cumulative:
         show_figure(plots_ablation.cumulative_curve(cumulative), evaluated, "sweep_cumulative")
     all_sweeps = pd.concat(results.values(), ignore_index=True)
+    slow = all_sweeps["fallback"].fillna("").astype(str) if "fallback" in all_sweeps else pd.Series(dtype=str)
+    if (slow != "").any():
+        st.info(f"These sweeps ran whole forward passes (the slow path): {slow[slow != ''].iloc[0]}.")
     with st.expander("Sweep table"):
         st.dataframe(all_sweeps, hide_index=True, width="stretch")
         table_downloads(all_sweeps, "sweeps")
