@@ -10,6 +10,7 @@ The library is pure (it never imports Streamlit): the app and the CLI call the s
 """
 
 from . import ablate, export, plots, plots_ablation, stats
+from .blocks import select_blocks
 from .checkpoints import CheckpointError, load_checkpoint
 from .data import ImageSource, image_folder, sample_set, uploads
 from .extract import extract, extract_cached, resolve_device
@@ -20,7 +21,7 @@ from .summary import GateSummary
 from .zoo import ZOO, PretrainedUnavailable, SENet, load_default, load_fmnist, load_model
 
 __all__ = [
-    "ablate", "export", "plots", "plots_ablation", "stats", "CheckpointError", "load_checkpoint", "GateSummary",
+    "ablate", "export", "plots", "plots_ablation", "stats", "select_blocks", "CheckpointError", "load_checkpoint", "GateSummary",
     "PretrainedUnavailable", "ImageSource", "image_folder", "sample_set", "uploads", "extract", "extract_cached",
     "resolve_device", "make_hookable", "Gate", "NoSEGatesError", "find_gates", "override", "record", "Run", "RunStore", "run_key",
     "ZOO", "SENet", "load_default", "load_fmnist", "load_model",

@@ -152,10 +152,9 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     from .ablate import Ablation, run_ablation
 
     net, source, evaluated, reference = _ablation_setup(args)
-    blocks = tuple(b.strip() for b in args.blocks.split(",") if b.strip())
-    unknown = [b for b in blocks if b not in evaluated.gates]
-    if unknown:
-        raise ValueError(f"unknown blocks {', '.join(unknown)}; this run has {', '.join(evaluated.gate_names)}")
+    from .blocks import parse_block_spec, select_blocks
+
+    blocks = tuple(select_blocks(evaluated.gate_names, parse_block_spec(args.blocks)))
     result = run_ablation(net, source, evaluated, Ablation(blocks, args.mode, args.constant, args.seed), reference,
                           batch_size=args.batch_size, device=args.device)
     s = result.summary.iloc[0]
@@ -191,7 +190,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
                     for name in ("summary", "per_class", "flips", "confusion", "downstream")}
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
-    blocks = [b.strip() for b in args.blocks.split(",")] if args.blocks else None
+    blocks = None
+    if args.blocks:
+        from .blocks import parse_block_spec, select_blocks
+
+        blocks = select_blocks(run.gate_names, parse_block_spec(args.blocks))
     paths = export_run(run, args.out, formats, args.table_format, classes, blocks, ablation, report=not args.no_report)
     print(f"{len(paths)} files -> {args.out}" + ("" if args.no_report else f" (report: {Path(args.out) / 'report.html'})"))
     return 0
@@ -315,7 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--run", required=True, help="a Run folder written by `extract` (its model and images are reused)")
         if name == "ablate":
-            p.add_argument("--blocks", required=True, help="comma-separated gate names, e.g. SE_4_2,SE_4_3")
+            p.add_argument("--blocks", required=True, help="gate names, fnmatch patterns or indices, comma-separated: "
+                                                           "SE_6_2,SE_6_3 or 'SE_6_*' or -1 (the deepest); a lone "
+                                                           "number n means the last n blocks")
         else:
             p.add_argument("--kind", default="one-at-a-time", choices=["one-at-a-time", "cumulative-from-end",
                                                                         "cumulative-from-start"])
@@ -348,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", default="png,svg,html", help="figure formats, comma-separated (png, svg, html)")
     p.add_argument("--table-format", default="csv", choices=["csv", "parquet"])
     p.add_argument("--classes", default=None, help="classes for the paper figure, comma-separated")
-    p.add_argument("--blocks", default=None, help="blocks for the paper figure and heatmaps, comma-separated")
+    p.add_argument("--blocks", default=None, help="blocks for the paper figure and heatmaps: names, patterns or "
+                                                  "indices, comma-separated (as for ablate)")
     p.add_argument("--ablation", default=None, help="an `ablate` summary file to include (its other tables beside it)")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.set_defaults(func=_cmd_export)
