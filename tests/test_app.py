@@ -227,3 +227,21 @@ def test_run_with_bf16_and_channels_last(tmp_path):
     no_errors(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Images"] == "250" and float(metrics["Top-1 accuracy"].rstrip("%")) > 45
+
+
+def _page_files() -> list[str]:
+    """Every page module, found by glob (as Streamlit's app-action smoke test does): helpers excluded."""
+    return sorted(p.name for p in PAGES.glob("*_page.py"))
+
+
+def test_the_page_glob_finds_every_page_of_the_app():
+    navigation = (PAGES / "__init__.py").read_text()  # the st.navigation list
+    assert len(_page_files()) == 6 and all(name in navigation for name in _page_files())
+
+
+@pytest.mark.parametrize("page", _page_files())
+def test_smoke_every_page_after_a_run(app_with_run, page):
+    at = app_with_run
+    at.switch_page(str(PAGES / page)).run()
+    no_errors(at)
+    assert at.title, page  # the page drew its heading
