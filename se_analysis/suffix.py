@@ -39,7 +39,10 @@ def try_trace(model: nn.Module, gates: Sequence[Gate]) -> tuple[fx.GraphModule |
 
     class _Tracer(fx.Tracer):
         def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-            return qualname in gate_paths or super().is_leaf_module(m, qualname)
+            # TF "same" padding (timm's Conv2dSame, MaxPool2dSame ...) computes its padding from the input
+            # size with Python control flow: such a module is one node of the graph, not traced into.
+            return (qualname in gate_paths or type(m).__name__.endswith("Same")
+                    or super().is_leaf_module(m, qualname))
 
     try:
         graph = _Tracer().trace(model)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from se_analysis import ablate
 from se_analysis.ablate import Ablation, AblatedRun, compare, evaluate_ablations, replacement_values
 from se_analysis.data import GateDataset, sample_set
 from se_analysis.extract import extract
+from se_analysis.zoo import ZOO, load_model
 from tests.conftest import make_run
 
 
@@ -196,3 +200,30 @@ def test_the_slow_path_says_why(setup, caplog):
     (fast,) = evaluate_ablations(net, source, run, [Ablation((run.gate_names[-1],), "mean")], reference=run)
     assert fast.method == "suffix" and fast.fallback == ""
     np.testing.assert_allclose(ab.logits, fast.logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_suffix_equals_full_passes_bit_for_bit_on_every_zoo_architecture(name):
+    """Re-evaluating only what lies downstream of the replaced gate gives exactly the full forward pass."""
+    from torchvision.transforms import v2 as T
+
+    from se_analysis.data import uploads
+    from se_analysis.extract import extract
+
+    net = load_model(name, pretrained=False)
+    if len(net.class_names) == 1000:  # small RGB inputs keep the big networks quick
+        net.transform = T.Compose([T.ToImage(), T.ToDtype(torch.float32, scale=True)])
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(3):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, format="PNG")
+        files.append((f"{i}.png", buf.getvalue()))
+    source = uploads(files, class_names=net.class_names)
+    run = extract(net, source, batch_size=3)
+    ablations = [Ablation((g,), "mean") for g in (run.gate_names[0], run.gate_names[len(run.gate_names) // 2])]
+    full = evaluate_ablations(net, source, run, ablations, reference=run, method="full", batch_size=3)
+    fast = evaluate_ablations(net, source, run, ablations, reference=run, method="suffix", batch_size=3)
+    assert [a.method for a in fast] == ["suffix", "suffix"]
+    for a, b in zip(full, fast):
+        np.testing.assert_array_equal(a.logits, b.logits)
