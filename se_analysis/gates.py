@@ -253,6 +253,22 @@ def _resolve(model: nn.Module, gates: Sequence[Gate | str] | None) -> list[Gate]
     return out
 
 
+@contextmanager
+def _hooked(model: nn.Module, gates: Sequence[Gate], make_hook: Callable[[str], Callable]) -> Iterator[None]:
+    """Forward hooks ``make_hook(gate name)`` on each gate's activation, under the model's lock; always removed."""
+    _refuse_data_parallel(model)
+    modules = dict(model.named_modules())
+    handles = []
+    with model_lock(model):
+        try:
+            for g in gates:
+                handles.append(modules[g.path].register_forward_hook(make_hook(g.name)))
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+
 class GateRecorder:
     """Holds the gate values of the latest forward pass: ``values[name]`` is a (B, C) float tensor."""
 
@@ -299,19 +315,10 @@ def record(model: nn.Module, gates: Sequence[Gate | str] | None = None,
         A :class:`GateRecorder`; after each forward, ``recorder.values[name]`` is (B, C).
         Hooks are removed on exit, also when the block raises.
     """
-    _refuse_data_parallel(model)
     chosen = _resolve(model, gates)
-    modules = dict(model.named_modules())
     recorder = GateRecorder(chosen, device)
-    handles = []
-    with model_lock(model):
-        try:
-            for g in chosen:
-                handles.append(modules[g.path].register_forward_hook(recorder._hook(g.name)))
-            yield recorder
-        finally:
-            for h in handles:
-                h.remove()
+    with _hooked(model, chosen, recorder._hook):
+        yield recorder
 
 
 GateValue = Union[float, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]
@@ -360,16 +367,7 @@ def override(model: nn.Module, values: Mapping[str, GateValue]) -> Iterator[Gate
         A :class:`GateOverride` whose ``values`` may be updated between batches. Hooks are
         removed on exit, also when the block raises.
     """
-    _refuse_data_parallel(model)
     chosen = _resolve(model, list(values))
-    modules = dict(model.named_modules())
     state = GateOverride(dict(values))
-    handles = []
-    with model_lock(model):
-        try:
-            for g in chosen:
-                handles.append(modules[g.path].register_forward_hook(state._hook(g.name)))
-            yield state
-        finally:
-            for h in handles:
-                h.remove()
+    with _hooked(model, chosen, state._hook):
+        yield state
