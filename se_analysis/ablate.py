@@ -17,18 +17,19 @@ they re-run only the part of the network downstream of the replaced gates (:mod:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from .data import GateDataset, ImageSource, collate_skipping
-from .extract import autocast_context, resolve_device
+from .extract import Progress, autocast_context, resolve_device
 from .gates import model_lock, override, record
+from .probabilities import log_softmax, softmax
 from .runs import Run
-from .suffix import SuffixRunner, try_trace
 from .senet import SENet
+from .suffix import SuffixRunner, try_trace
 
 __all__ = ["MODES", "Ablation", "AblatedRun", "AblationResult", "replacement_values", "replacement_stats",
            "ablation_inputs", "evaluate_ablations",
@@ -36,7 +37,6 @@ __all__ = ["MODES", "Ablation", "AblatedRun", "AblationResult", "replacement_val
 
 MODES = ("mean", "class-mean", "predicted-class-mean", "constant", "shuffle")
 SWEEPS = ("one-at-a-time", "cumulative-from-end", "cumulative-from-start")
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -258,16 +258,6 @@ def _run_amp_dtype(run: Run) -> torch.dtype | None:
     return {"torch.bfloat16": torch.bfloat16, "torch.float16": torch.float16}.get(name) if name else None
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    """log softmax in float64, exact for any logits (no clipping of tiny probabilities)."""
-    z = z.astype(np.float64) - z.max(1, keepdims=True)
-    return z - np.log(np.exp(z).sum(1, keepdims=True))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    return np.exp(_log_softmax(z))
-
-
 @dataclass
 class AblationResult:
     """Tidy before/after tables of one or more ablations (column ``ablation`` tells them apart)."""
@@ -293,10 +283,10 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
     summaries, per_class, flips, confusion, downstream = [], [], [], [], []
     for ab in ablated:
         base_logits = ab.baseline if ab.baseline is not None else evaluated.logits
-        p0 = _softmax(base_logits)
+        p0 = softmax(base_logits)
         pred0 = p0.argmax(1)
         a = ab.ablation
-        p1 = _softmax(ab.logits)
+        p1 = softmax(ab.logits)
         pred1 = p1.argmax(1)
         row = {"ablation": a.label, "blocks": ",".join(a.blocks), "mode": a.mode, "method": ab.method,
                "fallback": ab.fallback,
@@ -305,8 +295,8 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
         if has.any():
             y = labels[has]
             acc0, acc1 = (pred0[has] == y).mean(), (pred1[has] == y).mean()
-            nll0 = -_log_softmax(base_logits[has])[np.arange(len(y)), y].mean()
-            nll1 = -_log_softmax(ab.logits[has])[np.arange(len(y)), y].mean()
+            nll0 = -log_softmax(base_logits[has])[np.arange(len(y)), y].mean()
+            nll1 = -log_softmax(ab.logits[has])[np.arange(len(y)), y].mean()
             row.update(top1_before=acc0, top1_after=acc1, top1_change=acc1 - acc0, nll_before=nll0, nll_after=nll1,
                        nll_change=nll1 - nll0,
                        right_to_wrong=float(((pred0 == labels) & (pred1 != labels) & has).sum()),

@@ -16,9 +16,10 @@ import torch
 
 from .data import GateDataset, ImageSource, collate_skipping
 from .gates import record
+from .probabilities import softmax
 from .runs import IMAGE_COLUMNS, Run, RunStore, run_key
+from .senet import SENet
 from .summary import GateSummary
-from .zoo import SENet
 
 __all__ = ["resolve_device", "autocast_context", "extract", "extract_cached", "Progress", "ChunkStore"]
 
@@ -233,8 +234,7 @@ def _images_table(source: ImageSource, rows: list[int], logits: np.ndarray, clas
     items = [source.items[i] for i in rows]
     labels = np.array([it.label if it.label is not None else -1 for it in items], dtype=np.int64)
     if len(logits):
-        z = logits - logits.max(1, keepdims=True)
-        prob = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        prob = softmax(logits)
         pred = prob.argmax(1)
         conf = prob.max(1)
     else:

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from .gates import record
+from .probabilities import softmax
 from .senet import SENet
 from .tf_preprocess import INPUT_SCALE, INPUT_ZERO_POINT, tf_uint8_image
 
@@ -81,11 +82,6 @@ def run_torch(net: SENet, images: np.ndarray, batch_size: int = 100) -> tuple[np
     return np.concatenate(logits), {k: np.concatenate(v) for k, v in gates.items()}
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(1, keepdims=True))
-    return z / z.sum(1, keepdims=True)
-
-
 def fidelity_tables(net: SENet, files: Sequence[str | Path], labels: np.ndarray, tflite_path: str | Path,
                     delegates: Sequence[bool] = (False, True)) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Compare PyTorch with the interpreter on image files.
@@ -109,7 +105,7 @@ def fidelity_tables(net: SENet, files: Sequence[str | Path], labels: np.ndarray,
         backend = "xnnpack" if delegated else "reference"
         out = run_interpreter(tflite_path, images, delegated, gate_names=[g.name for g in net.gates])
         tf_pred = out.logits.argmax(1)
-        confident = _softmax(out.logits).max(1) >= 0.5
+        confident = softmax(out.logits).max(1) >= 0.5
         agree = tf_pred == pt_pred
         rows.append({
             "backend": backend, "n": len(images), "top1_tflite": float((tf_pred == labels).mean()),

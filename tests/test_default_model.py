@@ -7,7 +7,6 @@ import json
 import struct
 
 import numpy as np
-import pytest
 import torch
 
 from se_analysis.data import sample_set

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from se_analysis.data import sample_set
 from se_analysis.extract import extract
 from se_analysis.fidelity import run_interpreter, run_torch
-from se_analysis.paths import IMAGENET_SAMPLE, IMAGENET_TFLITE, IMAGENET_WEIGHTS
+from se_analysis.paths import IMAGENET_TFLITE, IMAGENET_WEIGHTS
 from se_analysis.tf_preprocess import tf_uint8_image
 from se_analysis.zoo import load_model
 

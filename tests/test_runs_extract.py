@@ -204,7 +204,7 @@ def test_killed_cli_extraction_resumes_to_an_identical_run(tmp_path):
     if (tmp_path / "killed" / "manifest.json").exists():
         pytest.skip("the extraction finished before it could be killed")
     assert finished >= 2
-    out = subprocess.run([*args, "--out", str(tmp_path / "killed")], cwd=root, env=env, capture_output=True,
+    subprocess.run([*args, "--out", str(tmp_path / "killed")], cwd=root, env=env, capture_output=True,
                          text=True, check=True)
     subprocess.run([*args, "--out", str(tmp_path / "whole")], cwd=root, env=env, check=True, capture_output=True)
     assert not partial.exists()

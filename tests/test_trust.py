@@ -4,7 +4,6 @@ expected value computed here by a second method."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from PIL import Image
