@@ -13,18 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .tables import write_table
+
 __all__ = ["main", "write_table"]
-
-
-def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a tidy table as CSV or Parquet, chosen by the file's extension."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".parquet":
-        df.to_parquet(path, index=False)
-    else:
-        df.to_csv(path, index=False)
-    return path
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

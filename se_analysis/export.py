@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 
 from . import plots, plots_ablation, stats
 from .runs import Run
+from .tables import write_table
 
 __all__ = ["figure_bytes", "standard_figures", "standard_tables", "export_run", "report_html", "FORMATS"]
 
@@ -119,12 +120,7 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
                 path.write_bytes(figure_bytes(fig, fmt))
             written.append(path)
     for name, df in tables.items():
-        path = out / f"{name}.{table_format}"
-        if table_format == "parquet":
-            df.to_parquet(path, index=False)
-        else:
-            df.to_csv(path, index=False)
-        written.append(path)
+        written.append(write_table(df, out / f"{name}.{table_format}"))
     if report:
         path = out / "report.html"
         path.write_text(report_html(run, figs, tables.get("block_summary"), ablation), encoding="utf-8")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import streamlit as st
 
 from se_analysis import plots, stats
 from se_analysis.runs import Run, RunStore
+from se_analysis.tables import table_bytes
 from se_analysis.zoo import SENet, load_model
 
 RUN_KEY = "run_key"
@@ -161,11 +161,9 @@ def report_download(run: Run, key: str, ablation: dict | None = None, label: str
 def table_downloads(df: pd.DataFrame, name: str) -> None:
     """CSV and Parquet downloads of a tidy table."""
     c1, c2 = st.columns(2)
-    c1.download_button("Download CSV", df.to_csv(index=False), file_name=f"{name}.csv", mime="text/csv",
+    c1.download_button("Download CSV", table_bytes(df, "csv"), file_name=f"{name}.csv", mime="text/csv",
                        key=f"csv-{name}")
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    c2.download_button("Download Parquet", buf.getvalue(), file_name=f"{name}.parquet",
+    c2.download_button("Download Parquet", table_bytes(df, "parquet"), file_name=f"{name}.parquet",
                        mime="application/octet-stream", key=f"parquet-{name}")
 
 
