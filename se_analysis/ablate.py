@@ -292,6 +292,11 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
                "fallback": ab.fallback,
                "constant": a.constant if a.mode == "constant" else np.nan, "n": len(labels),
                "flipped_share": float((pred0 != pred1).mean()) if len(labels) else np.nan}
+        # Measurable without labels: how far the predictions moved.
+        lp0, lp1 = log_softmax(base_logits), log_softmax(ab.logits)
+        row.update(confidence_before=float(p0.max(1).mean()), confidence_after=float(p1.max(1).mean()),
+                   confidence_change=float(p1.max(1).mean() - p0.max(1).mean()),
+                   kl_before_after=float((p0 * (lp0 - lp1)).sum(1).mean()) if len(labels) else np.nan)
         if has.any():
             y = labels[has]
             acc0, acc1 = (pred0[has] == y).mean(), (pred1[has] == y).mean()

@@ -60,14 +60,23 @@ def sweep_bars(summary: pd.DataFrame, block_summary: pd.DataFrame | None = None)
     """One-at-a-time sweep: accuracy drop and NLL rise per block, with the block's class-specificity."""
     s = summary.sort_values("depth")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=s["blocks"], y=-s["top1_change"] * 100, name="accuracy drop (points)",
-                         marker_color="#d62728"), secondary_y=False)
-    fig.add_trace(go.Bar(x=s["blocks"], y=s["nll_change"], name="NLL rise", marker_color="#ff9896"), secondary_y=False)
+    labelled = "top1_change" in s and s["top1_change"].notna().any()
+    if labelled:
+        fig.add_trace(go.Bar(x=s["blocks"], y=-s["top1_change"] * 100, name="accuracy drop (points)",
+                             marker_color="#d62728"), secondary_y=False)
+        fig.add_trace(go.Bar(x=s["blocks"], y=s["nll_change"], name="NLL rise", marker_color="#ff9896"),
+                      secondary_y=False)
+    else:  # unlabelled images: what moved, not what it costs
+        fig.add_trace(go.Bar(x=s["blocks"], y=s["flipped_share"] * 100, name="predictions flipped (%)",
+                             marker_color="#d62728"), secondary_y=False)
+        fig.add_trace(go.Bar(x=s["blocks"], y=s["kl_before_after"], name="KL(before ‖ after)", marker_color="#ff9896"),
+                      secondary_y=False)
     if block_summary is not None:
         b = block_summary.sort_values("depth")
         fig.add_trace(go.Scatter(x=b["block"], y=b["specificity"], mode="lines+markers", name="class-specificity (η²)",
                                  line=dict(color="#111111")), secondary_y=True)
-    fig.update_yaxes(title_text="accuracy drop (points) / NLL rise", secondary_y=False)
+    fig.update_yaxes(title_text="accuracy drop (points) / NLL rise" if labelled else "flipped (%) / KL",
+                     secondary_y=False)
     fig.update_yaxes(title_text="class-specificity", range=[0, 1], secondary_y=True)
     mode = s["ablation"].iloc[0].split(" @ ")[0] if len(s) else ""
     fig.update_layout(title=f"One block at a time ({mode}): cost of losing input-dependence", barmode="group",
@@ -78,13 +87,16 @@ def sweep_bars(summary: pd.DataFrame, block_summary: pd.DataFrame | None = None)
 def cumulative_curve(summaries: Sequence[pd.DataFrame]) -> go.Figure:
     """Accuracy against the number of ablated blocks, for cumulative sweeps from the end and the start."""
     fig = go.Figure()
+    labelled = bool(summaries) and "top1_after" in summaries[0] and summaries[0]["top1_after"].notna().any()
+    column = "top1_after" if labelled else "flipped_share"
     for s in summaries:
         s = s.sort_values("k")
-        fig.add_trace(go.Scatter(x=s["k"], y=s["top1_after"], mode="lines+markers", name=s["sweep"].iloc[0],
+        fig.add_trace(go.Scatter(x=s["k"], y=s[column], mode="lines+markers", name=s["sweep"].iloc[0],
                                  customdata=s["blocks"], hovertemplate="k=%{x}: %{y:.3f}<br>%{customdata}<extra></extra>"))
-    if summaries:
+    if summaries and labelled:
         base = summaries[0]["top1_before"].iloc[0]
         fig.add_hline(y=base, line_dash="dot", annotation_text=f"un-ablated {base:.3f}")
-    fig.update_layout(title="Accuracy as more blocks lose their input-dependence", xaxis_title="blocks ablated (k)",
-                      yaxis_title="top-1 accuracy")
+    fig.update_layout(title="Accuracy as more blocks lose their input-dependence" if labelled else
+                      "Predictions flipped as more blocks lose their input-dependence (no labels)",
+                      xaxis_title="blocks ablated (k)", yaxis_title="top-1 accuracy" if labelled else "share flipped")
     return fig

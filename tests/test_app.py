@@ -245,3 +245,31 @@ def test_smoke_every_page_after_a_run(app_with_run, page):
     at.switch_page(str(PAGES / page)).run()
     no_errors(at)
     assert at.title, page  # the page drew its heading
+
+
+def test_unlabelled_folder_ablations_and_sweeps(tmp_path):
+    """The researcher's wall: ablations of an unlabelled run show what can be measured, never a traceback."""
+    import shutil
+
+    from se_analysis.paths import IMAGENET_SAMPLE
+
+    for f in sorted(IMAGENET_SAMPLE.glob("*/*.JPEG"))[::50]:  # one image per class, no labels
+        shutil.copy(f, tmp_path / f.name)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.radio(key="data_kind").set_value("folder on this machine").run()
+    at.text_input(key="folder").input(str(tmp_path)).run()
+    at.button(key="run_button").click().run()
+    no_errors(at)
+    at.switch_page(str(PAGES / "ablation_page.py")).run()
+    no_errors(at)
+    assert "class-mean" not in at.selectbox(key="abl_mode").options  # needs labels: not offered
+    for mode in ("mean", "predicted-class-mean", "mean"):  # switching back and forth keeps the page working
+        at.selectbox(key="abl_mode").set_value(mode).run()
+        at.button(key="abl_run").click().run()
+        no_errors(at)
+        metrics = {m.label: m.value for m in at.metric}
+        assert {"Predictions flipped", "Confidence after", "KL(before ‖ after)"} <= set(metrics)
+    at.button(key="sweep_run").click().run()
+    no_errors(at)
+    assert any(t.get("name") == "predictions flipped (%)" for chart in traces(at) for t in chart)

@@ -58,6 +58,11 @@ blocks = c2.multiselect("Blocks to ablate", gi["name"].tolist(), default=default
 mode_labels = {"mean": "mean over the reference set", "class-mean": "class mean (oracle: uses the true label)",
                "predicted-class-mean": "mean of the predicted class", "constant": "constant",
                "shuffle": "gates of another random image (control)"}
+if not evaluated.has_labels:  # the oracle needs true labels
+    mode_labels.pop("class-mean")
+    st.caption("These images have no labels: accuracy cannot be measured, so the ablation shows flipped predictions, "
+               "the change in confidence and the KL divergence between before and after; the class-mean (oracle) "
+               "mode needs labels and is not offered.")
 mode = c3.selectbox("Replace with", list(mode_labels), format_func=mode_labels.get, key="abl_mode",
                     index=list(mode_labels).index(query_value("mode", list(mode_labels)) or "mean"))
 set_query(ablate=blocks, mode=mode)
@@ -73,9 +78,11 @@ def _ablate(run_key: str, blocks: tuple, mode: str, constant: float) -> dict:
     sel = (run_key, blocks, mode, constant)
     if sel not in cache:
         bar = st.progress(0.0, text="Ablating…")
-        res = ablate.run_ablation(net, ev_source, evaluated, ablate.Ablation(blocks, mode, constant), reference,
-                                  progress=progress_callback(bar, "images"))
-        bar.empty()
+        try:
+            res = ablate.run_ablation(net, ev_source, evaluated, ablate.Ablation(blocks, mode, constant), reference,
+                                      progress=progress_callback(bar, "images"))
+        finally:
+            bar.empty()
         cache[sel] = res.tables()
     return cache[sel]
 
@@ -84,19 +91,33 @@ if blocks and st.button("Run ablation", type="primary", key="abl_run"):
     st.session_state["abl_result"] = (key, tuple(blocks), mode, constant)
 
 sel = st.session_state.get("abl_result")
+tables = None
 if sel and sel[0] == key:
-    tables = _ablate(*sel)
+    try:
+        tables = _ablate(*sel)
+    except (ValueError, KeyError, RuntimeError) as e:
+        st.session_state.pop("abl_result", None)  # the next choice starts clean
+        st.error(f"This ablation could not run: {str(e.args[0] if isinstance(e, KeyError) else e).splitlines()[0]}")
+if tables is not None:
     summary = tables["summary"].iloc[0]
     st.subheader(summary["ablation"])
     m = st.columns(4)
-    m[0].metric("Top-1 after", f"{summary['top1_after'] * 100:.2f}%", f"{summary['top1_change'] * 100:+.2f} points")
-    m[1].metric("Top-1 before", f"{summary['top1_before'] * 100:.2f}%")
-    m[2].metric("Mean NLL after", f"{summary['nll_after']:.4f}", f"{summary['nll_change']:+.4f}", delta_color="inverse")
-    m[3].metric("Predictions flipped", f"{summary['flipped_share'] * 100:.1f}%",
-                f"{int(summary['right_to_wrong'])} right→wrong, {int(summary['wrong_to_right'])} wrong→right",
-                delta_color="off")
-    show_figure(plots_ablation.per_class_accuracy(tables["per_class"]), evaluated, "abl_per_class")
-    cs = channel_stats(evaluated, f"{key}-eval", "label")
+    if evaluated.has_labels:
+        m[0].metric("Top-1 after", f"{summary['top1_after'] * 100:.2f}%", f"{summary['top1_change'] * 100:+.2f} points")
+        m[1].metric("Top-1 before", f"{summary['top1_before'] * 100:.2f}%")
+        m[2].metric("Mean NLL after", f"{summary['nll_after']:.4f}", f"{summary['nll_change']:+.4f}",
+                    delta_color="inverse")
+        m[3].metric("Predictions flipped", f"{summary['flipped_share'] * 100:.1f}%",
+                    f"{int(summary['right_to_wrong'])} right→wrong, {int(summary['wrong_to_right'])} wrong→right",
+                    delta_color="off")
+        show_figure(plots_ablation.per_class_accuracy(tables["per_class"]), evaluated, "abl_per_class")
+    else:
+        m[0].metric("Predictions flipped", f"{summary['flipped_share'] * 100:.1f}%")
+        m[1].metric("Confidence after", f"{summary['confidence_after'] * 100:.1f}%",
+                    f"{summary['confidence_change'] * 100:+.1f} points", delta_color="off")
+        m[2].metric("KL(before ‖ after)", f"{summary['kl_before_after']:.4f}")
+        m[3].metric("Images", f"{int(summary['n'])}")
+    cs = channel_stats(evaluated, f"{key}-eval", "label" if evaluated.has_labels else "pred")
     ab = ablate.Ablation(sel[1], sel[2], sel[3])
     replaced = ablate.replacement_stats(ab, evaluated, reference)
     b = st.selectbox("Block to compare", list(sel[1]), key="abl_overlay_block")
@@ -129,8 +150,8 @@ if sel and sel[0] == key:
 st.divider()
 st.subheader("Sweeps over depth")
 s1, s2 = st.columns(2)
-sweep_mode = s1.selectbox("Replace with", ["mean", "constant", "predicted-class-mean", "class-mean", "shuffle"],
-                          format_func=mode_labels.get, key="sweep_mode")
+sweep_mode = s1.selectbox("Replace with", [m for m in ("mean", "constant", "predicted-class-mean", "class-mean", "shuffle")
+                                          if m in mode_labels], format_func=mode_labels.get, key="sweep_mode")
 kinds = s2.multiselect("Sweeps", list(ablate.SWEEPS), default=list(ablate.SWEEPS), key="sweep_kinds")
 
 
@@ -139,9 +160,11 @@ def _sweep(run_key: str, kind: str, mode: str) -> pd.DataFrame:
     cache = st.session_state.setdefault("sweep_cache", {})
     if (run_key, kind, mode) not in cache:
         bar = st.progress(0.0, text=f"Sweep {kind}…")
-        res = ablate.sweep(net, ev_source, evaluated, kind, mode, reference,
-                           progress=progress_callback(bar, f"image-ablations ({kind})"))
-        bar.empty()
+        try:
+            res = ablate.sweep(net, ev_source, evaluated, kind, mode, reference,
+                               progress=progress_callback(bar, f"image-ablations ({kind})"))
+        finally:
+            bar.empty()
         cache[(run_key, kind, mode)] = res.summary
     return cache[(run_key, kind, mode)]
 
@@ -149,11 +172,17 @@ def _sweep(run_key: str, kind: str, mode: str) -> pd.DataFrame:
 if kinds and st.button("Run sweeps", key="sweep_run"):
     st.session_state["sweep_sel"] = (key, tuple(kinds), sweep_mode)
 ssel = st.session_state.get("sweep_sel")
+results = None
 if ssel and ssel[0] == key:
-    results = {kind: _sweep(key, kind, ssel[2]) for kind in ssel[1]}
+    try:
+        results = {kind: _sweep(key, kind, ssel[2]) for kind in ssel[1]}
+    except (ValueError, KeyError, RuntimeError) as e:
+        st.session_state.pop("sweep_sel", None)
+        st.error(f"The sweep could not run: {str(e.args[0] if isinstance(e, KeyError) else e).splitlines()[0]}")
+if results is not None:
     if "one-at-a-time" in results:
-        show_figure(plots_ablation.sweep_bars(results["one-at-a-time"], block_summary(evaluated, f"{key}-eval", "label")),
-                    evaluated, "sweep_bars")
+        show_figure(plots_ablation.sweep_bars(results["one-at-a-time"], block_summary(
+            evaluated, f"{key}-eval", "label" if evaluated.has_labels else "pred")), evaluated, "sweep_bars")
     cumulative = [results[k] for k in ("cumulative-from-end", "cumulative-from-start") if k in results]
     if cumulative:
         show_figure(plots_ablation.cumulative_curve(cumulative), evaluated, "sweep_cumulative")
