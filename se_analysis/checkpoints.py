@@ -141,6 +141,25 @@ def match_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> tuple[
     return state, report
 
 
+def _folded_blocks(data: bytes) -> list[dict]:
+    """The ``fold`` metadata of a safetensors file (blocks removed, where their gates went), else []."""
+    import json
+    import struct
+
+    from .fold import FOLD_METADATA_KEY
+
+    if len(data) < 8:
+        return []
+    size = struct.unpack("<Q", data[:8])[0]
+    if size > len(data) - 8 or size > 100_000_000:
+        return []
+    try:
+        meta = json.loads(data[8:8 + size]).get("__metadata__") or {}
+        return json.loads(meta[FOLD_METADATA_KEY])["folded"] if FOLD_METADATA_KEY in meta else []
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
 def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
     """Names of floating-point tensors holding NaN or infinity."""
     return [k for k, v in state.items()
@@ -163,6 +182,11 @@ def load_checkpoint(net, source: str | os.PathLike | bytes, name: str | None = N
     name = name or str(source)
     state = read_state_dict(data, name=name, trust_pickle=trust_pickle)
     module = copy.deepcopy(net.module)
+    folded = _folded_blocks(data)
+    if folded:  # written by `fold`: the same SE blocks come out of the architecture before loading
+        from .fold import remove_se_blocks
+
+        remove_se_blocks(module, [f["se_path"] for f in folded])
     state, report = match_state_dict(module, state)
     if strict and not report.ok:
         raise CheckpointError(f"{Path(name).name} does not fit {net.name}: {report.text()}")
@@ -175,8 +199,9 @@ def load_checkpoint(net, source: str | os.PathLike | bytes, name: str | None = N
     module.load_state_dict(fitting, strict=False)
     module.eval()
     digest = hashlib.sha256(data).hexdigest()
+    what = f"folded ({', '.join(f['block'] for f in folded)} removed) " if folded else ""
     return SENet(
         name=net.name, module=module, transform=net.transform, class_names=list(net.class_names),
-        weights=f"checkpoint {Path(name).name} (sha256 {digest[:12]})", weights_id=f"ckpt:{digest[:16]}",
+        weights=f"{what}checkpoint {Path(name).name} (sha256 {digest[:12]})", weights_id=f"ckpt:{digest[:16]}",
         pretrained=True, preprocessing=net.preprocessing, checkpoint=str(name), sample=net.sample,
     )

@@ -248,6 +248,47 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fold(args: argparse.Namespace) -> int:
+    import torch
+
+    from .ablate import Ablation, run_ablation
+    from .blocks import parse_block_spec, select_blocks
+    from .fold import count_flops, count_parameters, save_folded
+    from .fold_search import fold_run, greedy_fold
+
+    net, source, evaluated, reference = _ablation_setup(args)
+    out = Path(args.out)
+    if args.budget is not None:
+        table = greedy_fold(net, source, evaluated, reference, args.budget, batch_size=args.batch_size,
+                            device=args.device)
+        out.mkdir(parents=True, exist_ok=True)
+        write_table(table, out / "fold_pareto.csv")
+        print(table.to_string(index=False, float_format="%.4f"))
+        blocks = table["blocks"].iloc[-1].split(",") if table["blocks"].iloc[-1] else []
+        if not blocks:
+            print(f"no block folds within {args.budget} points")
+            return 0
+        target = out / "folded.safetensors"
+    else:
+        if not args.blocks:
+            raise ValueError("give --blocks, or --budget to search")
+        blocks = select_blocks(evaluated.gate_names, parse_block_spec(args.blocks))
+        target = out
+    folded, plan, _ = fold_run(net, evaluated, blocks, reference, args.mode, args.constant)
+    save_folded(folded, plan, target, net.name, f"{args.mode} over the reference images of {args.run}")
+    s = run_ablation(net, source, evaluated, Ablation(tuple(blocks), args.mode, args.constant), reference,
+                     batch_size=args.batch_size, device=args.device).summary.iloc[0]
+    example = torch.stack([net.transform(source.items[0].load())])
+    for f in plan:
+        print(f"  {f.block}: SE block {f.se_path} removed, its constant gate folded into {f.into} ({f.how})")
+    print(f"parameters {count_parameters(net.module):,} -> {count_parameters(folded):,}; "
+          f"FLOPs {count_flops(net.module, example):,} -> {count_flops(folded, example):,}; "
+          f"top-1 {s['top1_before'] * 100:.2f}% -> {s['top1_after'] * 100:.2f}%, "
+          f"NLL {s['nll_before']:.4f} -> {s['nll_after']:.4f} -> {target}")
+    print(f"open it with: python -m se_analysis extract --model {net.name} --checkpoint {target} ...")
+    return 0
+
+
 def _cmd_gate_table(args: argparse.Namespace) -> int:
     from .ablate import ablation_inputs
     from .extract import extract_cached
@@ -329,6 +370,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--batch-size", type=int, default=128)
         p.add_argument("--device", default=None)
         p.set_defaults(func=_cmd_ablate if name == "ablate" else _cmd_sweep)
+
+    p = sub.add_parser("fold", help="remove SE blocks whose gates are replaced by constants, folding the constants "
+                                    "into adjacent weights (exact); or search which blocks fit an accuracy budget")
+    p.add_argument("--run", required=True, help="a Run folder written by `extract` (its model and images are reused)")
+    p.add_argument("--blocks", default=None, help="blocks to fold: names, patterns or indices (as for ablate)")
+    p.add_argument("--budget", type=float, default=None, help="instead of --blocks: fold greedily, cheapest first, "
+                                                               "while top-1 drops by at most this many points")
+    p.add_argument("--mode", default="mean", choices=["mean", "constant"])
+    p.add_argument("--constant", type=float, default=1.0)
+    p.add_argument("--reference", default=None, help="a Run whose means to use (default as for ablate)")
+    p.add_argument("--out", required=True, help="FILE.safetensors (with --blocks) or a folder (with --budget)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_cmd_fold)
 
     p = sub.add_parser("gate-table", help="the paper's analysis per block on a model's bundled images: "
                                           "specificity with chance level, saturation, cost of mean/off ablations")
