@@ -100,3 +100,19 @@ def cumulative_curve(summaries: Sequence[pd.DataFrame]) -> go.Figure:
                       "Predictions flipped as more blocks lose their input-dependence (no labels)",
                       xaxis_title="blocks ablated (k)", yaxis_title="top-1 accuracy" if labelled else "share flipped")
     return fig
+
+
+def fold_pareto(table: pd.DataFrame) -> go.Figure:
+    """Accuracy against parameters and against CPU latency, one point per set of folded blocks."""
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06,
+                        subplot_titles=("top-1 vs parameters", "top-1 vs CPU latency"))
+    text = [f"{k} folded: {b}" if b else "nothing folded" for k, b in zip(table["k"], table["blocks"].fillna(""))]
+    for col, x in ((1, table["parameters"] / 1e6), (2, table["latency_ms"])):
+        fig.add_trace(go.Scatter(x=x, y=table["top1"] * 100, mode="lines+markers+text", text=table["k"],
+                                 textposition="top center", hovertext=text, hoverinfo="text+x+y",
+                                 line=dict(color="#1f77b4"), showlegend=False), row=1, col=col)
+    fig.update_xaxes(title_text="parameters (millions)", row=1, col=1)
+    fig.update_xaxes(title_text="latency (ms per image, CPU)", row=1, col=2)
+    fig.update_yaxes(title_text="top-1 (%)", row=1, col=1)
+    fig.update_layout(title="Folding SE blocks greedily: what each set costs and saves (numbers: blocks folded)")
+    return fig

@@ -132,3 +132,22 @@ def test_cli_fold_writes_a_model_that_opens_as_a_checkpoint_and_a_budget_search(
     pareto = pd.read_csv(tmp_path / "search" / "fold_pareto.csv")
     assert pareto["k"].iloc[0] == 0 and (pareto["top1_change"] >= -0.005 - 1e-9).all()
     assert pareto["parameters"].is_monotonic_decreasing and len(pareto) >= 2
+
+
+def test_fold_search_on_the_ablation_page():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP, PAGES, no_errors, traces
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.selectbox(key="model_name").set_value("fmnist-se-resnet").run()
+    at.radio(key="sample_split").set_value("eval").run()
+    at.button(key="run_button").click().run()
+    at.switch_page(str(PAGES / "ablation_page.py")).run()
+    no_errors(at)
+    at.button(key="fold_run").click().run()
+    no_errors(at)
+    (pareto,) = [chart for chart in traces(at) if any(t.get("xaxis") == "x2" for t in chart)]
+    assert len(pareto[0]["x"]) >= 2  # nothing folded, then at least one block
+    assert any(b.label.startswith("Download the folded model") for b in at.get("download_button"))

@@ -193,3 +193,52 @@ if results is not None:
     with st.expander("Sweep table"):
         st.dataframe(all_sweeps, hide_index=True, width="stretch")
         table_downloads(all_sweeps, "sweeps")
+
+st.divider()
+st.subheader("Fold: which SE blocks can go")
+st.caption("A block whose gates are replaced by their reference mean is a fixed channel scale: the SE block can be "
+           "removed and the scale folded exactly into the next convolution or the batch norm before it. The search "
+           "folds blocks cheapest first (by their one-at-a-time cost) while top-1 stays within the budget.")
+if not evaluated.has_labels:
+    st.info("The fold search needs labelled images (its budget is an accuracy budget).")
+else:
+    budget = st.select_slider("Accuracy budget (top-1 points)", [0.0, 0.25, 0.5, 1.0, 2.0, 5.0], value=0.5,
+                              key="fold_budget")
+    if st.button("Search", key="fold_run"):
+        st.session_state["fold_sel"] = (key, budget)
+    fsel = st.session_state.get("fold_sel")
+    if fsel and fsel[0] == key:
+        cache = st.session_state.setdefault("fold_cache", {})
+        if fsel not in cache:
+            from se_analysis.fold_search import greedy_fold
+
+            with st.spinner("Folding blocks one at a time…"):
+                try:
+                    cache[fsel] = greedy_fold(net, ev_source, evaluated, reference, fsel[1])
+                except (ValueError, RuntimeError) as e:
+                    st.session_state.pop("fold_sel", None)
+                    st.error(f"The fold search could not run: {str(e).splitlines()[0]}")
+        table = cache.get(fsel)
+        if table is not None:
+            show_figure(plots_ablation.fold_pareto(table), evaluated, "fold_pareto")
+            st.dataframe(table, hide_index=True, width="stretch")
+            table_downloads(table, "fold_pareto")
+            blocks = [b for b in table["blocks"].iloc[-1].split(",") if b]
+            if blocks:
+                from se_analysis.fold import save_folded
+                from se_analysis.fold_search import fold_run
+
+                def folded_bytes() -> bytes:
+                    import tempfile
+                    from pathlib import Path
+
+                    folded, plan, _ = fold_run(net, evaluated, blocks, reference)
+                    with tempfile.TemporaryDirectory() as d:
+                        return save_folded(folded, plan, Path(d) / "f.safetensors", net.name,
+                                           "mean over the reference images").read_bytes()
+
+                st.download_button(f"Download the folded model ({len(blocks)} SE blocks removed)", folded_bytes,
+                                   file_name=f"{net.name.replace('/', '_')}-folded.safetensors",
+                                   mime="application/octet-stream", on_click="ignore", key="fold_download",
+                                   icon=":material/download:")
+                st.caption("Open it on the Run page with **upload a checkpoint** for the same model.")
