@@ -25,8 +25,9 @@ net = run_model(run)
 
 
 @st.cache_resource(show_spinner="Preparing the evaluated and reference images…", max_entries=4)
-def _inputs(run_key: str):
-    return ablate.ablation_inputs(net, run, store())
+def _inputs(run_key: str, _net, _run):
+    """The evaluated and reference Runs of a run (cached by its key; model and Run are not hashed)."""
+    return ablate.ablation_inputs(_net, _run, store())
 
 
 try:
@@ -38,7 +39,7 @@ try:
         ev_source, evaluated, reference = src, run, run
         ref_text = f"means from the {len(run)} uploaded images themselves (no disjoint reference set)"
     else:
-        ev_source, evaluated, reference, ref_text = _inputs(key)
+        ev_source, evaluated, reference, ref_text = _inputs(key, net, run)
 except (OSError, ValueError) as e:
     st.error(f"The images of this run cannot be read again: {e}")
     st.stop()
