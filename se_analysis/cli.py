@@ -186,7 +186,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from .blocks import parse_block_spec, select_blocks
 
         blocks = select_blocks(run.gate_names, parse_block_spec(args.blocks))
-    paths = export_run(run, args.out, formats, args.table_format, classes, blocks, ablation, report=not args.no_report)
+    fold = _read_table(Path(args.fold)) if args.fold else None
+    paths = export_run(run, args.out, formats, args.table_format, classes, blocks, ablation, report=not args.no_report,
+                       fold=fold)
     print(f"{len(paths)} files -> {args.out}" + ("" if args.no_report else f" (report: {Path(args.out) / 'report.html'})"))
     return 0
 
@@ -402,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blocks", default=None, help="blocks for the paper figure and heatmaps: names, patterns or "
                                                   "indices, comma-separated (as for ablate)")
     p.add_argument("--ablation", default=None, help="an `ablate` summary file to include (its other tables beside it)")
+    p.add_argument("--fold", default=None, help="a `fold --budget` Pareto table (fold_pareto.csv) to include")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.set_defaults(func=_cmd_export)
 

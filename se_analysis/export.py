@@ -101,8 +101,12 @@ def ablation_figures(tables: dict[str, pd.DataFrame]) -> dict[str, go.Figure]:
 
 def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, table_format: str = "csv",
                classes: Sequence[str] | None = None, blocks: Sequence[str] | None = None,
-               ablation: dict[str, pd.DataFrame] | None = None, report: bool = True) -> list[Path]:
-    """Write every standard figure in ``formats``, every table, and the report; return the paths."""
+               ablation: dict[str, pd.DataFrame] | None = None, report: bool = True,
+               fold: pd.DataFrame | None = None) -> list[Path]:
+    """Write every standard figure in ``formats``, every table, and the report; return the paths.
+
+    ``fold`` is a fold search's Pareto table (``fold --budget``); it adds its figure and table.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figs = standard_figures(run, classes, blocks)
@@ -110,6 +114,9 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
     if ablation:
         figs.update(ablation_figures(ablation))
         tables.update({f"ablation_{k}": v for k, v in ablation.items()})
+    if fold is not None:
+        figs["fold_pareto"] = plots_ablation.fold_pareto(fold)
+        tables["fold_pareto"] = fold
     written = []
     for name, fig in figs.items():
         for fmt in formats:
@@ -123,7 +130,7 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
         written.append(write_table(df, out / f"{name}.{table_format}"))
     if report:
         path = out / "report.html"
-        path.write_text(report_html(run, figs, tables.get("block_summary"), ablation), encoding="utf-8")
+        path.write_text(report_html(run, figs, tables.get("block_summary"), ablation, fold), encoding="utf-8")
         written.append(path)
     return written
 
@@ -135,7 +142,7 @@ def _table_html(df: pd.DataFrame, max_rows: int = 50) -> str:
 
 
 def report_html(run: Run, figures: dict[str, go.Figure], block_summary: pd.DataFrame | None = None,
-                ablation: dict[str, pd.DataFrame] | None = None) -> str:
+                ablation: dict[str, pd.DataFrame] | None = None, fold: pd.DataFrame | None = None) -> str:
     """One self-contained HTML page: the run's manifest, its figures, and ablation results."""
     from plotly.offline import get_plotlyjs
 
@@ -159,6 +166,8 @@ def report_html(run: Run, figures: dict[str, go.Figure], block_summary: pd.DataF
         parts.append("<h2>Ablation</h2>" + _table_html(ablation["summary"]))
         parts.append("<h3>Per-class accuracy</h3>" + _table_html(ablation["per_class"]))
         parts.append(f"<h3>Flipped predictions ({len(ablation['flips'])})</h3>" + _table_html(ablation["flips"]))
+    if fold is not None:
+        parts.append("<h2>Fold: which SE blocks can go</h2>" + _table_html(fold))
     warning = ("<p class='warn'>⚠ Random weights: these gates say nothing about a trained network.</p>"
                if not m.get("pretrained", True) else "")
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -132,6 +132,10 @@ def test_cli_fold_writes_a_model_that_opens_as_a_checkpoint_and_a_budget_search(
     pareto = pd.read_csv(tmp_path / "search" / "fold_pareto.csv")
     assert pareto["k"].iloc[0] == 0 and (pareto["top1_change"] >= -0.005 - 1e-9).all()
     assert pareto["parameters"].is_monotonic_decreasing and len(pareto) >= 2
+    assert main(["export", "--run", str(run_dir), "--out", str(tmp_path / "exp"), "--formats", "html",
+                 "--fold", str(tmp_path / "search" / "fold_pareto.csv")]) == 0
+    assert (tmp_path / "exp" / "fold_pareto.html").exists() and (tmp_path / "exp" / "fold_pareto.csv").exists()
+    assert "Fold: which SE blocks can go" in (tmp_path / "exp" / "report.html").read_text()
 
 
 def test_fold_search_on_the_ablation_page():
