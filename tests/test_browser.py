@@ -185,6 +185,8 @@ def test_two_sessions_at_once_get_what_a_session_alone_gets(browser, server):
     from se_analysis import ablate, extract, load_model, sample_set
 
     pages = [_new_page(browser) for _ in range(2)]
+    for pg in pages:  # two sessions share two cores: each waits for both runs (slow under load, never stuck)
+        pg.set_default_timeout(600_000)
     for pg in pages:
         pg.goto(server)
         pg.get_by_text("Squeeze-and-Excitation gates, seen").wait_for()
