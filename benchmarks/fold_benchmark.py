@@ -62,7 +62,7 @@ def main() -> None:
     print(f"ratio folded/original {fmt(ratio)}")
     print(f"parameters            {params[0]:,} -> {params[1]:,} ({params[1] / params[0] - 1:+.2%})")
     print(f"FLOPs per image       {flops[0]:,} -> {flops[1]:,} ({flops[1] / flops[0] - 1:+.3%})")
-    path = write_results(f"fold_{net.name.replace('/', '_')}_{len(blocks)}blocks", {
+    path = write_results(f"fold_{net.name.replace('/', '_')}_{len(blocks)}blocks_batch{len(x)}", {
         "model": net.name, "blocks": blocks, "batch": len(x), "repeats": args.repeats,
         "ms_per_image": {k: spread(v) for k, v in ms.items()}, "ratio_folded_over_original": spread(ratio),
         "parameters": params, "flops": flops})

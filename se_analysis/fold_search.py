@@ -17,6 +17,7 @@ import torch
 from . import ablate
 from .data import ImageSource
 from .fold import count_flops, count_parameters, fold_model
+from .probabilities import log_softmax
 from .runs import Run
 from .senet import SENet
 
@@ -57,11 +58,15 @@ def latency_ms(model: torch.nn.Module, example: torch.Tensor, repeats: int = 5) 
 def _cost_row(net: SENet, module: torch.nn.Module, example: torch.Tensor, blocks: Sequence[str],
               summary: pd.Series | None, evaluated: Run) -> dict:
     acc = evaluated.images["correct"].dropna()
+    labels = evaluated.images["label"].to_numpy()
+    has = labels >= 0
+    nll0 = float(-log_softmax(evaluated.logits[has])[np.arange(int(has.sum())), labels[has]].mean()) if has.any() \
+        else np.nan
     return {
         "k": len(blocks), "blocks": ",".join(blocks),
         "top1": float(summary["top1_after"]) if summary is not None else float(acc.mean()) if len(acc) else np.nan,
         "top1_change": float(summary["top1_change"]) if summary is not None else 0.0,
-        "nll": float(summary["nll_after"]) if summary is not None else np.nan,
+        "nll": float(summary["nll_after"]) if summary is not None else nll0,
         "parameters": count_parameters(module), "flops": count_flops(module, example),
         "latency_ms": latency_ms(module, example),
     }
