@@ -155,3 +155,23 @@ def test_fold_search_on_the_ablation_page():
     (pareto,) = [chart for chart in traces(at) if any(t.get("xaxis") == "x2" for t in chart)]
     assert len(pareto[0]["x"]) >= 2  # nothing folded, then at least one block
     assert any(b.label.startswith("Download the folded model") for b in at.get("download_button"))
+
+
+def test_a_folded_model_opens_in_the_app_as_a_checkpoint(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from se_analysis.fold import save_folded
+    from tests.test_app import APP, no_errors
+
+    net = load_model("fmnist-se-resnet")
+    means = {g.name: torch.full((g.channels,), 0.5) for g in net.gates[-2:]}
+    folded, plan = fold_model(net.module, means)
+    path = save_folded(folded, plan, tmp_path / "folded.safetensors", net.name, "test")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.selectbox(key="model_name").set_value("fmnist-se-resnet").run()
+    at.radio(key="weights").set_value("upload a checkpoint").run()
+    at.file_uploader(key="checkpoint").upload("folded.safetensors", path.read_bytes(), "application/octet-stream").run()
+    no_errors(at)
+    caption = next(c.value for c in at.caption if "SE gates" in c.value)
+    assert "7 SE gates" in caption and "folded (SE_4_2, SE_4_3 removed)" in caption
