@@ -33,16 +33,19 @@ def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
 
 
 def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str], include_all: bool = True,
-                 height_per_row: int = 300) -> go.Figure:
+                 height_per_row: int = 300, autoscale: bool = False) -> go.Figure:
     """The paper's Fig. 6: mean gate value per channel index, one line per class, a panel per block.
 
     Args:
         cs: :func:`se_analysis.stats.channel_stats` output.
-        blocks: the blocks to show, one panel each, in the given order.
+        blocks: the blocks to show, one panel each, in depth order (whatever order they are given in).
         classes: class names to draw; ``all`` (every image) is added when ``include_all``.
+        autoscale: each panel's y axis fits its data (class differences of 0.01 show), instead of 0-1.
     """
+    depth = cs.drop_duplicates("block").set_index("block")["depth"]
+    blocks = sorted(blocks, key=lambda b: depth.get(b, 0))
     rows, cols = _grid(len(blocks))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(blocks), shared_yaxes=True,
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(blocks), shared_yaxes=not autoscale,
                         horizontal_spacing=0.04, vertical_spacing=min(0.25, 0.5 / rows))
     wanted = list(classes) + ([ALL] if include_all else [])
     for i, block in enumerate(blocks):
@@ -59,7 +62,11 @@ def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str]
                 hovertemplate=f"{name}<br>channel %{{x}}<br>mean gate %{{y:.3f}}<extra>{block}</extra>",
             ), row=r + 1, col=c + 1)
         fig.update_xaxes(title_text="channel index", row=r + 1, col=c + 1)
-    fig.update_yaxes(title_text="activation", range=[0, 1.02], col=1)
+    if autoscale:
+        fig.update_yaxes(autorange=True)
+        fig.update_yaxes(title_text="activation", col=1)
+    else:
+        fig.update_yaxes(title_text="activation", range=[0, 1.02], col=1)
     fig.update_layout(height=(height_per_row + 40) * rows, title="Mean excitation per channel, by class",
                       legend_title_text="class", margin=dict(t=80))
     return fig

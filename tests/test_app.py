@@ -273,3 +273,16 @@ def test_unlabelled_folder_ablations_and_sweeps(tmp_path):
     at.button(key="sweep_run").click().run()
     no_errors(at)
     assert any(t.get("name") == "predictions flipped (%)" for chart in traces(at) for t in chart)
+
+
+def test_run_page_keeps_its_choices_across_pages(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="data_kind").set_value("folder on this machine").run()
+    at.text_input(key="folder").input(str(tmp_path / "imgs")).run()
+    at.switch_page(str(PAGES / "depth_page.py")).run()
+    at.switch_page(str(PAGES / "run_page.py")).run()
+    no_errors(at)
+    assert at.radio(key="data_kind").value == "folder on this machine"
+    assert at.text_input(key="folder").value == str(tmp_path / "imgs")

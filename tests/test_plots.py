@@ -57,3 +57,13 @@ def test_heatmap_and_band_and_image():
 def test_warning_is_stamped():
     fig = plots.add_warning(plots.specificity_curve(stats.block_summary(make_run())), "random weights")
     assert any("random weights" in a.text for a in fig.layout.annotations)
+
+
+def test_paper_figure_panels_follow_depth_and_can_autoscale():
+    run = make_run()
+    cs = stats.channel_stats(run)
+    fig = plots.paper_figure(cs, ["SE_3_1", "SE_2_1"], ["c0"])  # picked deepest first
+    assert [a.text for a in fig.layout.annotations][:2] == ["SE_2_1", "SE_3_1"]
+    assert list(fig.layout.yaxis.range) == [0, 1.02]
+    fitted = plots.paper_figure(cs, ["SE_2_1"], ["c0"], autoscale=True)
+    assert fitted.layout.yaxis.range is None and fitted.layout.yaxis.autorange is True

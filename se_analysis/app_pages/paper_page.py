@@ -20,11 +20,14 @@ classes = st.multiselect("Classes", present, key="paper_classes",
 blocks = st.multiselect("Blocks", run.gate_names, key="paper_blocks",
                         default=query_list("blocks", run.gate_names) or stats.paper_blocks(run.gate_info()))
 set_query(classes=classes, blocks=blocks)
-include_all = st.checkbox("Show the mean over all images", value=True, key="paper_all")
+c1, c2 = st.columns(2)
+include_all = c1.checkbox("Show the mean over all images", value=True, key="paper_all")
+autoscale = c2.checkbox("Fit each panel's y axis to its data", value=False, key="paper_autoscale",
+                        help="The paper's 0-1 axis hides class differences of 0.01-0.05; this shows them.")
 if not blocks:
     st.info("Choose at least one block.")
     st.stop()
-fig = plots.paper_figure(cs, blocks, classes, include_all=include_all)
+fig = plots.paper_figure(cs, blocks, classes, include_all=include_all, autoscale=autoscale)
 show_figure(fig, run, "paper_figure")
 sel = cs[cs["block"].isin(blocks) & cs["class"].isin(list(classes) + ([stats.ALL] if include_all else []))]
 with st.expander("Data behind the figure"):

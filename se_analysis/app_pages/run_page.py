@@ -7,7 +7,7 @@ import torch
 
 from se_analysis.app_pages.common import (RUN_KEY, current_run, get_checkpoint_model, get_model, progress_callback,
                                           report_download, store, table_downloads)
-from se_analysis.app_pages.view import query_value, set_query
+from se_analysis.app_pages.view import keep_widget_state, query_value, remember_widget_state, set_query
 from se_analysis.access import MAX_UPLOAD_IMAGES, FolderRefused, check_folder, data_roots
 from se_analysis.checkpoints import CheckpointError
 from se_analysis.data import image_folder, sample_set, uploads, wnids_for
@@ -22,10 +22,13 @@ st.markdown(
     "explore them per class and per depth on the other pages."
 )
 
+_KEPT = ("model_name", "weights", "data_kind", "batch_size", "amp", "channels_last", "sample_split", "folder")
+keep_widget_state(*_KEPT)  # the choices survive a visit to another page
+
 with st.sidebar:
     st.header("Model and images")
-    model_name = st.selectbox("Model", list(ZOO), index=list(ZOO).index(query_value("model", list(ZOO)) or "default"),
-                              format_func=lambda n: f"{n}: {ZOO[n].description}", key="model_name")
+    st.session_state.setdefault("model_name", query_value("model", list(ZOO)) or "default")
+    model_name = st.selectbox("Model", list(ZOO), format_func=lambda n: f"{n}: {ZOO[n].description}", key="model_name")
     set_query(model=model_name)
     weights_kind = st.radio("Weights", ["trained", "random (for comparison)", "upload a checkpoint"], key="weights",
                             help="Random weights are marked on every figure. Checkpoints: .safetensors or a .pt/.pth "
@@ -35,7 +38,8 @@ with st.sidebar:
     if weights_kind == "upload a checkpoint":
         ckpt = st.file_uploader("Checkpoint", type=["safetensors", "pt", "pth", "bin"], key="checkpoint")
     data_kind = st.radio("Images", ["bundled sample set", "folder on this machine", "upload"], key="data_kind")
-    batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256], value=128, key="batch_size")
+    st.session_state.setdefault("batch_size", 128)
+    batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256], key="batch_size")
     st.caption(f"Device: **{resolve_device()}** (CUDA, else MPS, else CPU)")
     with st.expander("Speed"):
         amp = st.radio("Precision", ["fp32", "bf16 autocast", "fp16 autocast"], key="amp", horizontal=True,
@@ -51,8 +55,8 @@ try:
         net = get_checkpoint_model(model_name, ckpt.name, ckpt.getvalue())
     else:
         net = get_model(model_name, pretrained)
-    st.caption(f"**{net.name}**: {len(net.gates)} SE gates ({net.gates[0].name} … {net.gates[-1].name}); "
-               f"weights: {net.weights}")
+    st.caption(f"Selected model **{net.name}**: {len(net.gates)} SE gates ({net.gates[0].name} … "
+               f"{net.gates[-1].name}); weights: {net.weights}")
 except (NoSEGatesError, CheckpointError) as e:
     st.error(str(e))
     st.stop()
@@ -92,6 +96,8 @@ else:
     elif files:
         source = uploads([(f.name, f.getvalue()) for f in files], class_names=net.class_names)
 
+remember_widget_state(*_KEPT)
+
 if source is not None:
     st.write(f"**{len(source)}** images from {source.name}.")
     if source.note:
@@ -119,6 +125,10 @@ got = current_run()
 if got is not None:
     run, key = got
     st.subheader("Current run")
+    if m_name := run.manifest.get("model"):
+        if m_name != model_name:
+            st.caption(f"The current run was made with **{m_name}**, not the selected model; press Run to make one "
+                       "with the selection.")
     m = run.manifest
     cols = st.columns(4)
     cols[0].metric("Images", f"{len(run):,}")

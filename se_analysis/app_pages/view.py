@@ -67,3 +67,23 @@ def setup() -> None:
         with st.sidebar:
             st.toggle("Presentation mode", key="present_toggle", help="Larger fonts, no sidebar; kept in the link.",
                       on_change=lambda: st.session_state.update(present=st.session_state["present_toggle"]))
+
+
+def keep_widget_state(*keys: str) -> None:
+    """Keep these widgets' values across page changes.
+
+    Streamlit forgets a widget's value once a run does not draw it (another page was open). A
+    shadow copy under ``_kept_<key>`` survives; restoring it before the widget is drawn brings the
+    choice back. Call at the top of the page, before the widgets.
+    """
+    for key in keys:
+        shadow = f"_kept_{key}"
+        if key not in st.session_state and shadow in st.session_state:
+            st.session_state[key] = st.session_state[shadow]
+
+
+def remember_widget_state(*keys: str) -> None:
+    """Copy these widgets' current values to their shadows (call after the widgets are drawn)."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[f"_kept_{key}"] = st.session_state[key]
