@@ -67,9 +67,13 @@ class _LeafTracer(fx.Tracer):
 
 def _locate(model: nn.Module, gate: Gate) -> Folded:
     """Find the layer that can absorb ``gate``'s constant scale (see the module docstring)."""
+    from .gates import model_lock
+    from .suffix import _TRACE_LOCK
+
     parent, parent_path, name = _parent(model, gate.se_path)
     try:
-        graph = _LeafTracer(name).trace(parent)
+        with model_lock(model), _TRACE_LOCK:  # fx patches nn.Module.__call__ process-wide while tracing
+            graph = _LeafTracer(name).trace(parent)
     except Exception as e:  # noqa: BLE001
         raise FoldError(f"{gate.name}: the module that calls its SE block ({parent_path or 'the model'}) cannot be "
                         f"traced with torch.fx ({type(e).__name__}), so its neighbours are unknown") from None

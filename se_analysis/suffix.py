@@ -15,16 +15,17 @@ callers fall back to full forward passes with :func:`se_analysis.gates.override`
 from __future__ import annotations
 
 import logging
-
+import threading
 from typing import Mapping, Sequence
 
 import torch
 import torch.fx as fx
 from torch import nn
 
-from .gates import Gate
+from .gates import Gate, model_lock
 
 _log = logging.getLogger("se_analysis")
+_TRACE_LOCK = threading.Lock()
 
 __all__ = ["try_trace", "SuffixRunner"]
 
@@ -45,8 +46,12 @@ def try_trace(model: nn.Module, gates: Sequence[Gate]) -> tuple[fx.GraphModule |
                     or super().is_leaf_module(m, qualname))
 
     try:
-        graph = _Tracer().trace(model)
-        gm = fx.GraphModule(model, graph)
+        # torch.fx patches nn.Module.__call__ process-wide while it traces: a forward of this model in
+        # another thread (another app session) would be traced into this graph. The model's lock keeps
+        # its forwards out, and one trace runs at a time.
+        with model_lock(model), _TRACE_LOCK:
+            graph = _Tracer().trace(model)
+            gm = fx.GraphModule(model, graph)
     except Exception as e:  # noqa: BLE001 - any tracing failure means: use full forward passes
         reason = f"torch.fx cannot trace {type(model).__name__}: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
         _log.info("suffix re-evaluation unavailable, using full forward passes: %s", reason)
