@@ -227,3 +227,39 @@ def test_app_folders_stay_inside_the_data_roots(tmp_path, monkeypatch):
         shown.append([e.value for e in at.error])
     assert shown[0] == shown[1] and len(shown[0]) == 1 and "data roots" in shown[0][0]
     assert not at.exception
+
+
+def test_tracing_while_another_session_runs_the_same_model(tiny_net):
+    """torch.fx patches nn.Module.__call__ while it traces; a concurrent forward must neither be traced
+    into the graph nor get proxies back (two app sessions share one model)."""
+    import threading
+
+    from se_analysis.gates import model_lock
+    from se_analysis.suffix import try_trace
+
+    model = tiny_net.module
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        expected = model(x)
+    errors, stop = [], threading.Event()
+
+    def forwards():
+        while not stop.is_set():
+            try:
+                with torch.no_grad(), model_lock(model):  # what extraction and ablation hold
+                    out = model(x)
+                assert isinstance(out, torch.Tensor) and torch.equal(out, expected)
+            except Exception as e:  # noqa: BLE001 - collected for the assertion below
+                errors.append(repr(e))
+                return
+
+    worker = threading.Thread(target=forwards)
+    worker.start()
+    try:
+        for _ in range(30):
+            gm, why = try_trace(model, tiny_net.gates)
+            assert gm is not None, why
+    finally:
+        stop.set()
+        worker.join()
+    assert errors == []
