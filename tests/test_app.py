@@ -41,6 +41,17 @@ def no_errors(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def run_folder(folder) -> AppTest:
+    """A new session that runs the default over a folder on this machine."""
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.radio(key="data_kind").set_value("folder on this machine").run()
+    at.text_input(key="folder").input(str(folder)).run()
+    at.button(key="run_button").click().run()
+    no_errors(at)
+    return at
+
+
 @pytest.fixture
 def app_with_run() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180)
@@ -126,12 +137,7 @@ def test_folder_source_reports_skipped_files(tmp_path):
     for i in range(3):
         Image.fromarray(np.full((28, 28), 90 * i, np.uint8)).save(tmp_path / "Bag" / f"{i}.png")
     (tmp_path / "Bag" / "oops.jpg").write_text("not an image")
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.radio(key="data_kind").set_value("folder on this machine").run()
-    at.text_input(key="folder").input(str(tmp_path)).run()
-    at.button(key="run_button").click().run()
-    no_errors(at)
+    at = run_folder(tmp_path)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Images"] == "3" and metrics["Skipped files"] == "1"
     assert any("skipped" in w.value for w in at.warning)
@@ -255,12 +261,7 @@ def test_unlabelled_folder_ablations_and_sweeps(tmp_path):
 
     for f in sorted(IMAGENET_SAMPLE.glob("*/*.JPEG"))[::50]:  # one image per class, no labels
         shutil.copy(f, tmp_path / f.name)
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.radio(key="data_kind").set_value("folder on this machine").run()
-    at.text_input(key="folder").input(str(tmp_path)).run()
-    at.button(key="run_button").click().run()
-    no_errors(at)
+    at = run_folder(tmp_path)
     at.switch_page(str(PAGES / "ablation_page.py")).run()
     no_errors(at)
     assert "class-mean" not in at.selectbox(key="abl_mode").options  # needs labels: not offered
