@@ -291,6 +291,26 @@ def _cmd_fold(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_contrast(args: argparse.Namespace) -> int:
+    from .contrast import contrast
+    from .runs import Run
+
+    run = Run.load(args.run)
+    table = contrast(run, args.block or run.gate_names[-1], args.a, args.b, by=args.by, n_boot=args.n_boot)
+    write_table(table, args.out)
+    if args.figure:
+        from .export import figure_bytes
+        from .plots import contrast_figure
+
+        fmt = Path(args.figure).suffix.lstrip(".").lower() or "png"
+        Path(args.figure).write_bytes(figure_bytes(contrast_figure(table, args.top), fmt) if fmt != "html" else
+                                      contrast_figure(table, args.top).to_html().encode())
+    top = table.head(10)[["channel", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "cohens_d", "p_adjusted"]]
+    print(top.to_string(index=False, float_format="%.4f"))
+    print(f"{int(table['significant'].sum())} of {len(table)} channels differ at FDR 5 % -> {args.out}")
+    return 0
+
+
 def _cmd_gate_table(args: argparse.Namespace) -> int:
     from .ablate import ablation_inputs
     from .extract import extract_cached
@@ -386,6 +406,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     p.set_defaults(func=_cmd_fold)
+
+    p = sub.add_parser("contrast", help="which channels at a block separate class A from class B (difference, "
+                                        "bootstrap interval, Cohen's d, Welch test with FDR correction)")
+    p.add_argument("--run", required=True, help="a Run folder written by `extract`")
+    p.add_argument("--block", default=None, help="default: the deepest block")
+    p.add_argument("--a", required=True, help="class A (a class name)")
+    p.add_argument("--b", required=True, help="class B")
+    p.add_argument("--by", default="label", choices=["label", "pred"])
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--top", type=int, default=30, help="channels in the figure")
+    p.add_argument("--out", required=True, help="FILE.csv or FILE.parquet: one row per channel")
+    p.add_argument("--figure", default=None, help="FILE.png, .svg or .html for the figure")
+    p.set_defaults(func=_cmd_contrast)
 
     p = sub.add_parser("gate-table", help="the paper's analysis per block on a model's bundled images: "
                                           "specificity with chance level, saturation, cost of mean/off ablations")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
@@ -156,4 +157,23 @@ def add_warning(fig: go.Figure, text: str) -> go.Figure:
     """Stamp a visible warning on a figure (e.g. built from random weights)."""
     fig.add_annotation(text=f"⚠ {text}", xref="paper", yref="paper", x=0.5, y=1.0, yanchor="bottom", yshift=30,
                        showarrow=False, font=dict(color="#b00020", size=14), bgcolor="#fff3f3")
+    return fig
+
+
+def contrast_figure(table: pd.DataFrame, top: int = 30) -> go.Figure:
+    """The ``top`` channels by |Cohen's d|: difference of mean gates A - B with its bootstrap 95 % interval."""
+    t = table.nsmallest(top, "rank").iloc[::-1]
+    a, b = t["class_a"].iloc[0], t["class_b"].iloc[0]
+    colors = np.where(t["significant"], np.where(t["diff"] > 0, "#d62728", "#1f77b4"), "#bbbbbb")
+    fig = go.Figure(go.Bar(
+        x=t["diff"], y=[f"ch {c}" for c in t["channel"]], orientation="h", marker_color=colors,
+        error_x=dict(type="data", symmetric=False, array=t["ci_high"] - t["diff"], arrayminus=t["diff"] - t["ci_low"]),
+        customdata=np.stack([t["cohens_d"], t["p_adjusted"], t["mean_a"], t["mean_b"]], axis=1),
+        hovertemplate="%{y}: A-B %{x:.3f}<br>d %{customdata[0]:.2f}, FDR p %{customdata[1]:.2g}"
+                      "<br>A %{customdata[2]:.3f}, B %{customdata[3]:.3f}<extra></extra>"))
+    n_sig = int(table["significant"].sum())
+    fig.update_layout(title=f"{t['block'].iloc[0]}: channels that separate {a} (A) from {b} (B), top {len(t)} by |d| "
+                            f"({n_sig} of {len(table)} significant at FDR 5 %, coloured)",
+                      xaxis_title="mean gate A - B (bootstrap 95 % interval)", yaxis_title="channel",
+                      height=max(400, 18 * len(t) + 160))
     return fig

@@ -242,7 +242,7 @@ def _page_files() -> list[str]:
 
 def test_the_page_glob_finds_every_page_of_the_app():
     navigation = (PAGES / "__init__.py").read_text()  # the st.navigation list
-    assert len(_page_files()) == 6 and all(name in navigation for name in _page_files())
+    assert len(_page_files()) == 7 and all(name in navigation for name in _page_files())
 
 
 @pytest.mark.parametrize("page", _page_files())

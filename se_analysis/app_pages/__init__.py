@@ -11,6 +11,8 @@ PAGES = [
     st.Page(str(_HERE / "paper_page.py"), title="Paper figure", icon=":material/show_chart:", url_path="paper"),
     st.Page(str(_HERE / "depth_page.py"), title="Depth", icon=":material/stacked_line_chart:", url_path="depth"),
     st.Page(str(_HERE / "classes_page.py"), title="Class × channel", icon=":material/grid_on:", url_path="classes"),
+    st.Page(str(_HERE / "contrast_page.py"), title="Two classes", icon=":material/compare_arrows:",
+            url_path="contrast"),
     st.Page(str(_HERE / "image_page.py"), title="One image", icon=":material/image:", url_path="image"),
     st.Page(str(_HERE / "ablation_page.py"), title="Ablation", icon=":material/content_cut:", url_path="ablation"),
 ]

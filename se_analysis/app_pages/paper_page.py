@@ -1,5 +1,7 @@
 """Paper figure page: mean gate per channel, one line per class, one panel per block (Hu et al., Fig. 6)."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from se_analysis import plots, stats
@@ -28,6 +30,12 @@ if not blocks:
     st.info("Choose at least one block.")
     st.stop()
 fig = plots.paper_figure(cs, blocks, classes, include_all=include_all, autoscale=autoscale)
+if len(classes) >= 2:  # one click to the contrast of the first two classes at the deepest block shown
+    deepest = sorted(blocks, key=run.gate_names.index)[-1]
+    if st.button(f"Which channels separate {classes[0]} from {classes[1]}? (at {deepest})", key="to_contrast",
+                 icon=":material/compare_arrows:"):
+        st.session_state["contrast_from_paper"] = (deepest, classes[0], classes[1])
+        st.switch_page(str(Path(__file__).parent / "contrast_page.py"))
 show_figure(fig, run, "paper_figure")
 sel = cs[cs["block"].isin(blocks) & cs["class"].isin(list(classes) + ([stats.ALL] if include_all else []))]
 with st.expander("Data behind the figure"):
