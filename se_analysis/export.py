@@ -80,6 +80,10 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
     }
     for block in chosen_blocks:
         figs[f"class_heatmap_{block}"] = plots.class_heatmap(cs, block)
+    from .similarity import class_similarity
+
+    sim, order = class_similarity(cs, last)
+    figs[f"class_similarity_{last}"] = plots.similarity_heatmap(sim, order)
     if not run.manifest.get("pretrained", True):
         for fig in figs.values():
             plots.add_warning(fig, "random weights: not a trained network")

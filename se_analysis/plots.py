@@ -177,3 +177,16 @@ def contrast_figure(table: pd.DataFrame, top: int = 30) -> go.Figure:
                       xaxis_title="mean gate A - B (bootstrap 95 % interval)", yaxis_title="channel",
                       height=max(400, 18 * len(t) + 160))
     return fig
+
+
+def similarity_heatmap(table: pd.DataFrame, order: Sequence[str]) -> go.Figure:
+    """Class x class similarity of mean gate vectors, in clustering order."""
+    z = table.pivot(index="class_a", columns="class_b", values="similarity").reindex(index=order, columns=order)
+    metric, block = table["metric"].iloc[0], table["block"].iloc[0]
+    off = z.to_numpy()[~np.eye(len(order), dtype=bool)] if len(order) > 1 else np.array([1.0])
+    fig = go.Figure(go.Heatmap(z=z.to_numpy(), x=list(order), y=list(order), colorscale="Viridis",
+                               zmin=float(np.nanmin(off)), zmax=1.0, colorbar=dict(title=metric),
+                               hovertemplate="%{y} · %{x}<br>" + metric + " %{z:.4f}<extra></extra>"))
+    fig.update_layout(title=f"Which classes {block} treats alike: {metric} of mean gate vectors (clustered order)",
+                      height=max(350, 30 * len(order) + 180), yaxis_autorange="reversed")
+    return fig

@@ -114,8 +114,9 @@ def test_heatmap_and_image_pages(app_with_run):
     at = app_with_run
     at.switch_page(str(PAGES / "classes_page.py")).run()
     no_errors(at)
-    (hm,) = traces(at)
+    hm, sim = traces(at)
     assert np.array(hm[0]["z"]).shape == (10, 576)
+    assert np.array(sim[0]["z"]).shape == (10, 10)  # which classes the block treats alike
     at.selectbox(key="heatmap_block").set_value("SE_2_1").run()
     assert np.array(traces(at)[0][0]["z"]).shape == (10, 16)
     at.switch_page(str(PAGES / "image_page.py")).run()
