@@ -95,13 +95,17 @@ def to_standard_mode(img: Image.Image) -> Image.Image:
 _SPLITS = ("all", "reference", "eval")
 
 
-def _first_half(labels: np.ndarray) -> np.ndarray:
-    """True for the first half (in listed order) of each class's images: the reference split."""
+def _split_mask(labels: np.ndarray, split: str) -> np.ndarray:
+    """Which images a split keeps: ``reference`` is the first half (in listed order) of each class,
+    ``eval`` the rest, ``all`` everything."""
+    if split == "all":
+        return np.ones(len(labels), bool)
     rank = np.zeros(len(labels), int)
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
         rank[idx] = np.arange(len(idx))
-    return rank < np.bincount(labels)[labels] // 2
+    first_half = rank < np.bincount(labels)[labels] // 2
+    return first_half if split == "reference" else ~first_half
 
 
 def sample_set(split: str = "all", path: str | Path | None = None) -> ImageSource:
@@ -123,9 +127,7 @@ def sample_set(split: str = "all", path: str | Path | None = None) -> ImageSourc
         images, labels = z["images"], z["labels"].astype(np.int64)
         test_index = z["test_index"]
         class_names = [str(c) for c in z["class_names"]]
-    keep = np.ones(len(labels), bool)
-    if split != "all":
-        keep = _first_half(labels) if split == "reference" else ~_first_half(labels)
+    keep = _split_mask(labels, split)
     items = [
         ImageItem(f"fmnist-test-{int(test_index[i])}", f"sample_set[{i}]", int(labels[i]),
                   (lambda a=images[i]: Image.fromarray(a, mode="L")))
@@ -140,8 +142,7 @@ def _folder_sample(split: str, path: Path) -> ImageSource:
     """An ImageNet-style bundled set (WordNet-id folders), split into per-class halves by file name."""
     full = image_folder(path, imagenet_class_names(), imagenet_wnids())
     labels = np.array([it.label for it in full.items], dtype=np.int64)
-    keep = np.ones(len(labels), bool) if split == "all" else (
-        _first_half(labels) if split == "reference" else ~_first_half(labels))
+    keep = _split_mask(labels, split)
     items = [it for it, k in zip(full.items, keep) if k]
     digest = hashlib.sha256((full.fingerprint + split).encode()).hexdigest()[:16]
     return ImageSource(f"sample set ({split}): ImageNet val, {len(set(labels[keep].tolist()))} classes", items,

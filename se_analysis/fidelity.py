@@ -21,7 +21,7 @@ import torch
 from .gates import record
 from .probabilities import softmax
 from .senet import SENet
-from .tf_preprocess import INPUT_SCALE, INPUT_ZERO_POINT, tf_uint8_image
+from .tf_preprocess import float_input, tf_uint8_image
 
 __all__ = ["TFLITE_GATE_TENSORS", "TFLITE_LOGITS", "InterpreterOutputs", "run_interpreter", "run_torch",
            "fidelity_tables"]
@@ -75,8 +75,8 @@ def run_torch(net: SENet, images: np.ndarray, batch_size: int = 100) -> tuple[np
     logits, gates = [], {}
     with torch.inference_mode(), record(net.module) as rec:
         for s in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[s:s + batch_size]).permute(0, 3, 1, 2).float()
-            logits.append(net.module((x - INPUT_ZERO_POINT) * INPUT_SCALE).numpy())
+            x = torch.from_numpy(images[s:s + batch_size]).permute(0, 3, 1, 2)
+            logits.append(net.module(float_input(x)).numpy())
             for k, v in rec.pop().items():
                 gates.setdefault(k, []).append(v.numpy())
     return np.concatenate(logits), {k: np.concatenate(v) for k, v in gates.items()}

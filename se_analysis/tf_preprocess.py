@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["INPUT_ZERO_POINT", "INPUT_SCALE", "CENTRAL_FRACTION", "tf_uint8_image", "TFInput"]
+__all__ = ["INPUT_ZERO_POINT", "INPUT_SCALE", "CENTRAL_FRACTION", "tf_uint8_image", "float_input", "TFInput"]
 
 INPUT_ZERO_POINT = 128
 INPUT_SCALE = 1.0 / 127.0
@@ -32,6 +32,11 @@ def tf_uint8_image(img: Image.Image, size: int = 224, central_fraction: float = 
     return np.array(img, dtype=np.uint8)  # a writable copy
 
 
+def float_input(x: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB (..., 3, H, W) -> the float tensor the network sees: the TFLite input dequantised."""
+    return (x.float() - INPUT_ZERO_POINT) * INPUT_SCALE
+
+
 class TFInput:
     """PIL image -> (3, size, size) float tensor ``(x - 128) / 127``, the TFLite input dequantised.
 
@@ -42,9 +47,7 @@ class TFInput:
         self.size, self.central_fraction = size, central_fraction
 
     def __call__(self, img: Image.Image) -> torch.Tensor:
-        arr = tf_uint8_image(img, self.size, self.central_fraction)
-        x = torch.from_numpy(arr).permute(2, 0, 1).float()
-        return (x - INPUT_ZERO_POINT) * INPUT_SCALE
+        return float_input(torch.from_numpy(tf_uint8_image(img, self.size, self.central_fraction)).permute(2, 0, 1))
 
     def describe(self) -> dict:
         return {"central_crop": self.central_fraction, "size": [self.size, self.size], "resize": "bilinear",
