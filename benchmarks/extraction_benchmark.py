@@ -22,7 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from se_analysis.data import GateDataset, ImageItem, ImageSource, collate_skipping, sample_set  # noqa: E402
+from se_analysis.data import ImageDataset, ImageItem, ImageSource, collate_skipping, sample_set  # noqa: E402
 from se_analysis.extract import extract, resolve_device  # noqa: E402
 from se_analysis.zoo import load_model  # noqa: E402
 from timing import alternate, fmt, spread, write_results  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> None:
     model = net.module.to(dev).eval()
 
     def plain() -> int:
-        loader = torch.utils.data.DataLoader(GateDataset(source.items, net.transform), batch_size=args.batch_size,
+        loader = torch.utils.data.DataLoader(ImageDataset(source.items, net.transform), batch_size=args.batch_size,
                                              collate_fn=collate_skipping)
         n = 0
         with torch.inference_mode():

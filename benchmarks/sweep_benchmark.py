@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from se_analysis import ablate  # noqa: E402
-from se_analysis.data import GateDataset, sample_set  # noqa: E402
+from se_analysis.data import ImageDataset, sample_set  # noqa: E402
 from se_analysis.extract import extract  # noqa: E402
 from se_analysis.gates import override  # noqa: E402
 from se_analysis.suffix import SuffixRunner, try_trace  # noqa: E402
@@ -54,7 +54,7 @@ def main() -> None:
     model = net.module.eval()
     names = run.gate_names
     n_blocks = len(names)
-    ds = GateDataset(source.items, net.transform)
+    ds = ImageDataset(source.items, net.transform)
     x_all = torch.stack([ds[i][0] for i in range(len(ds))])
     batches = list(torch.split(x_all, args.batch_size))
     means = {b: torch.from_numpy(run.gates[b].mean(0)) for b in names}

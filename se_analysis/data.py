@@ -26,7 +26,7 @@ from .imagenet_layouts import fingerprint, flat_val_labels, parquet_items, val_s
 from .paths import FMNIST_SAMPLE, IMAGENET_SAMPLE
 
 __all__ = ["ImageItem", "ImageSource", "SAMPLE_SET", "sample_set", "image_folder", "uploads", "decode_image",
-           "GateDataset", "collate_skipping", "IMAGE_EXTENSIONS", "load_source_image",
+           "ImageDataset", "collate_skipping", "IMAGE_EXTENSIONS", "load_source_image",
            "source_from_spec", "to_standard_mode", "imagenet_wnids", "wnids_for", "MAX_PIXELS"]
 
 SAMPLE_SET = IMAGENET_SAMPLE  # the default model's bundled images
@@ -345,7 +345,7 @@ def source_from_spec(spec: dict, class_names: Sequence[str]) -> ImageSource:
                      "re-run it from a folder or the sample set")
 
 
-class GateDataset(torch.utils.data.Dataset):
+class ImageDataset(torch.utils.data.Dataset):
     """Decodes and preprocesses items; yields (tensor or None, index, error or None)."""
 
     def __init__(self, items: Sequence[ImageItem], transform: Callable[[Image.Image], torch.Tensor]) -> None:

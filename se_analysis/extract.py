@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import GateDataset, ImageSource, collate_skipping
+from .data import ImageDataset, ImageSource, collate_skipping
 from .gates import record
 from .probabilities import softmax
 from .runs import IMAGE_COLUMNS, Run, RunStore, run_key
@@ -87,7 +87,7 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
     pending = [i for c in range(0, total, chunk) if c // chunk not in finished for i in range(c, min(c + chunk, total))]
     done = sum(len(f["positions"]) + len(f["failed"]) for f in finished.values())
     loader = torch.utils.data.DataLoader(
-        torch.utils.data.Subset(GateDataset(source.items, net.transform), pending), batch_size=batch_size,
+        torch.utils.data.Subset(ImageDataset(source.items, net.transform), pending), batch_size=batch_size,
         shuffle=False, num_workers=num_workers, collate_fn=collate_skipping, pin_memory=dev.type == "cuda",
     )
     current: dict = _empty_chunk(gates)
@@ -100,7 +100,7 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
                 if progress:
                     progress(done, total)
                 for x, idx, failed in loader:
-                    positions = list(idx)  # GateDataset returns positions in source.items (Subset keeps them)
+                    positions = list(idx)  # ImageDataset returns positions in source.items (Subset keeps them)
                     current["failed"] += list(failed)
                     if x is not None:
                         if channels_last:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from se_analysis import ablate
 from se_analysis.ablate import Ablation, AblatedRun, compare, evaluate_ablations, replacement_values
-from se_analysis.data import GateDataset, sample_set
+from se_analysis.data import ImageDataset, sample_set
 from se_analysis.extract import extract
 from se_analysis.zoo import ZOO, load_model
 from tests.conftest import make_run
@@ -22,7 +22,7 @@ from tests.conftest import make_run
 def setup(tiny_net, synthetic_sample):
     source = sample_set("all", synthetic_sample)
     run = extract(tiny_net, source, batch_size=32)
-    x = torch.stack([GateDataset(source.items, tiny_net.transform)[i][0] for i in range(len(source))])
+    x = torch.stack([ImageDataset(source.items, tiny_net.transform)[i][0] for i in range(len(source))])
     return tiny_net, source, run, x
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from se_analysis.data import GateDataset, image_folder, sample_set
+from se_analysis.data import ImageDataset, image_folder, sample_set
 from se_analysis.extract import extract, extract_cached, resolve_device
 from se_analysis.gates import record
 from se_analysis.runs import Run, RunStore
@@ -22,7 +22,7 @@ def test_extract_matches_direct_forward(tiny_net, synthetic_sample):
     calls = []
     run = extract(tiny_net, source, batch_size=16, device="cpu", progress=lambda d, t: calls.append((d, t)))
     assert calls[0] == (0, 60) and calls[-1] == (60, 60) and len(calls) == 1 + 4
-    x = torch.stack([GateDataset(source.items, tiny_net.transform)[i][0] for i in range(60)])
+    x = torch.stack([ImageDataset(source.items, tiny_net.transform)[i][0] for i in range(60)])
     with torch.no_grad(), record(tiny_net.module) as rec:
         logits = tiny_net.module(x)
     np.testing.assert_allclose(run.logits, logits.numpy(), atol=1e-5)
