@@ -2,7 +2,7 @@
 
 Each case runs in a fresh process (so peaks do not mix): synthetic gate batches shaped like
 SE-ResNet-50's 16 blocks (256..2048 channels, 1000 classes) are pushed through
-(a) a streaming :class:`GateSummary` (what ``extract(..., summary_only=True)`` keeps), and
+(a) a streaming :class:`GateMoments` (what ``extract(..., summary_only=True)`` keeps), and
 (b) kept as float32 arrays then summarised (a full Run), and (c) kept as float16.
 Prints peak RSS per case and the 10k / 1k ratios.
 
@@ -25,14 +25,14 @@ def case(mode: str, n: int) -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from se_analysis.summary import GateSummary
+    from se_analysis.moments import GateMoments
 
     rng = np.random.default_rng(0)
     blocks = {f"b{i}": c for i, c in enumerate(CHANNELS)}
     k, batch = 1000, 100
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if mode == "streaming":
-        s = GateSummary(blocks, k)
+        s = GateMoments(blocks, k)
         for start in range(0, n, batch):
             s.update({b: rng.random((batch, c), dtype=np.float32) for b, c in blocks.items()},
                      rng.integers(0, k, batch))
@@ -46,7 +46,7 @@ def case(mode: str, n: int) -> None:
             classes.append(rng.integers(0, k, batch))
         arrays = {b: np.concatenate(v) for b, v in kept.items()}
         del kept
-        s = GateSummary.from_arrays(arrays, np.concatenate(classes), k)
+        s = GateMoments.from_arrays(arrays, np.concatenate(classes), k)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"mode": mode, "n": n, "peak_mib": peak / 1024, "above_start_mib": (peak - base) / 1024}))
 

@@ -58,7 +58,7 @@ def main() -> None:
     results = {}
     for name, _, _ in configs:
         speedup = [tb / t for t, tb in zip(times[name], times["fp32"])]
-        gate_diff = max(float(np.abs(runs[name].gates[k] - base.gates[k]).max()) for k in base.gates)
+        gate_diff = max(float(np.abs(runs[name].gate_values[k] - base.gate_values[k]).max()) for k in base.gate_values)
         print(f"{name:22s} {fmt([n / t for t in times[name]], 1):>22s} {fmt(speedup, 2):>22s} {gate_diff:16.2e}")
         results[name] = {"images_per_s": spread([n / t for t in times[name]]), "speedup_vs_fp32": spread(speedup),
                          "max_gate_diff": gate_diff}

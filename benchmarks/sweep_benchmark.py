@@ -57,7 +57,7 @@ def main() -> None:
     ds = ImageDataset(source.items, net.transform)
     x_all = torch.stack([ds[i][0] for i in range(len(ds))])
     batches = list(torch.split(x_all, args.batch_size))
-    means = {b: torch.from_numpy(run.gates[b].mean(0)) for b in names}
+    means = {b: torch.from_numpy(run.gate_values[b].mean(0)) for b in names}
 
     def plain():
         with torch.inference_mode():

@@ -56,8 +56,8 @@ def sweep(net: SENet, source: ImageSource, evaluated: Run, kind: str = "one-at-a
     """A sweep over depth; ``summary`` gains ``k`` (blocks ablated) and ``depth`` (first ablated block)."""
     ablations = sweep_ablations(evaluated.gate_names, kind, mode, constant)
     result = compare(evaluated, evaluate_ablations(net, source, evaluated, ablations, reference, **kwargs))
-    depth = evaluated.gate_info().set_index("name")["depth"]
-    result.summary.insert(1, "sweep", kind)
-    result.summary.insert(2, "k", [len(a.blocks) for a in ablations])
-    result.summary.insert(3, "depth", [int(min(depth[b] for b in a.blocks)) for a in ablations])
+    depth = {g.name: g.depth for g in evaluated.gates}
+    result.overall.insert(1, "sweep", kind)
+    result.overall.insert(2, "k", [len(a.blocks) for a in ablations])
+    result.overall.insert(3, "depth", [min(depth[b] for b in a.blocks) for a in ablations])
     return result

@@ -23,14 +23,14 @@ __all__ = ["AblationResult", "compare"]
 class AblationResult:
     """Tidy before/after tables of one or more ablations (column ``ablation`` tells them apart)."""
 
-    summary: pd.DataFrame
+    overall: pd.DataFrame  # one row per ablation: accuracy, NLL, flips, confidence, KL before and after
     per_class: pd.DataFrame
     flips: pd.DataFrame
     confusion: pd.DataFrame
     downstream: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"summary": self.summary, "per_class": self.per_class, "flips": self.flips,
+        return {"overall": self.overall, "per_class": self.per_class, "flips": self.flips,
                 "confusion": self.confusion, "downstream": self.downstream}
 
 
@@ -40,8 +40,8 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
     has = labels >= 0
     k = len(evaluated.class_names)
     names = evaluated.class_names
-    info = evaluated.gate_info().set_index("name")
-    summaries, per_class, flips, confusion, downstream = [], [], [], [], []
+    depth_of = {g.name: g.depth for g in evaluated.gates}
+    overall, per_class, flips, confusion, downstream = [], [], [], [], []
     for ab in ablated:
         base_logits = ab.baseline if ab.baseline is not None else evaluated.logits
         p0 = softmax(base_logits)
@@ -83,7 +83,7 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
             for t, p in zip(*np.nonzero((before != 0) | (after != 0))):
                 confusion.append({"ablation": a.label, "true": names[t], "pred": names[p], "before": before[t, p],
                                   "after": after[t, p], "change": after[t, p] - before[t, p]})
-        summaries.append(row)
+        overall.append(row)
         changed = np.flatnonzero(pred0 != pred1)
         for i in changed:
             kind = "changed"
@@ -95,9 +95,9 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
                           "label": names[labels[i]] if labels[i] >= 0 else "(none)",
                           "pred_before": names[pred0[i]], "pred_after": names[pred1[i]],
                           "conf_before": p0[i].max(), "conf_after": p1[i].max(), "kind": kind})
-        first = min(int(info.loc[b, "depth"]) for b in a.blocks)
+        first = min(depth_of[b] for b in a.blocks)
         for name, shift in ab.gate_shift.items():
-            depth = int(info.loc[name, "depth"])
+            depth = depth_of[name]
             downstream.append({"ablation": a.label, "block": name, "depth": depth, "mean_abs_change": shift,
                                "role": "ablated" if name in a.blocks else ("downstream" if depth > first else "upstream")})
     cols = dict(
@@ -107,7 +107,7 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
         confusion=["ablation", "true", "pred", "before", "after", "change"],
     )
     return AblationResult(
-        summary=pd.DataFrame(summaries), per_class=pd.DataFrame(per_class, columns=cols["per_class"]),
+        overall=pd.DataFrame(overall), per_class=pd.DataFrame(per_class, columns=cols["per_class"]),
         flips=pd.DataFrame(flips, columns=cols["flips"]), confusion=pd.DataFrame(confusion, columns=cols["confusion"]),
         downstream=pd.DataFrame(downstream, columns=["ablation", "block", "depth", "mean_abs_change", "role"]),
     )

@@ -4,14 +4,19 @@
 from the end (``-1`` is the deepest block); a non-negative index in a list is a position in forward
 order; a string is a gate name or an ``fnmatch`` pattern (``SE_4_*``). The CLI's ``--blocks`` takes
 the same things, comma-separated (``SE_4_*,-1``; a lone ``3`` means the last three).
+
+:func:`paper_blocks` and :func:`block_presets` are the named choices the app and CLI offer.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from itertools import groupby
 from typing import Sequence, Union
 
-__all__ = ["BlockSpec", "select_blocks", "parse_block_spec"]
+from .gates import Gate
+
+__all__ = ["BlockSpec", "select_blocks", "parse_block_spec", "paper_blocks", "block_presets"]
 
 BlockSpec = Union[int, str, Sequence[Union[int, str]]]
 
@@ -48,3 +53,31 @@ def parse_block_spec(text: str) -> BlockSpec:
     if len(parts) == 1 and parts[0].isdigit():
         return int(parts[0])
     return [int(p) if p.lstrip("-").isdigit() else p for p in parts]
+
+
+def paper_blocks(gates: Sequence[Gate]) -> list[str]:
+    """The paper's choice of blocks: the last block of each stage, and every block of the last stage.
+
+    Flat models (stage 0, e.g. torchvision MobileNetV3) get a spread of six over depth.
+    """
+    ordered = sorted(gates, key=lambda g: g.depth)
+    if all(g.stage == 0 for g in ordered):
+        step = max(1, len(ordered) // 6)
+        return [g.name for g in ordered[::step]][:6]
+    last_stage = max(g.stage for g in ordered)
+    stages = {stage: [g.name for g in grp] for stage, grp in groupby(ordered, key=lambda g: g.stage)}
+    return [names[-1] for stage, names in stages.items() if stage != last_stage] + stages[last_stage]
+
+
+def block_presets(gates: Sequence[Gate]) -> dict[str, list[str]]:
+    """Named block sets: all blocks, each stage, the last stage, the deepest block (forward order)."""
+    ordered = sorted(gates, key=lambda g: g.depth)
+    names = [g.name for g in ordered]
+    presets = {"all blocks": names}
+    if any(g.stage for g in ordered):
+        for stage, grp in groupby(ordered, key=lambda g: g.stage):
+            presets[f"stage {stage}"] = [g.name for g in grp]
+        last = max(g.stage for g in ordered)
+        presets["last stage"] = [g.name for g in ordered if g.stage == last]
+    presets["deepest block"] = select_blocks(names, 1)
+    return presets

@@ -101,7 +101,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     run = Run.load(args.run)
     table = {
         "channel": lambda: stats.channel_stats(run, by=args.by),
-        "block": lambda: stats.block_summary(run, by=args.by),
+        "block": lambda: stats.block_stats(run, by=args.by),
         "quantiles": lambda: stats.block_quantiles(run),
     }[args.kind]()
     path = write_table(table, args.out)
@@ -134,7 +134,7 @@ def _write_tables(tables: dict[str, pd.DataFrame], out: str) -> None:
     """``summary`` to OUT; the other tables beside it as OUT_<name> with the same extension."""
     path = Path(out)
     for name, df in tables.items():
-        target = path if name == "summary" else path.with_name(f"{path.stem}_{name}{path.suffix or '.csv'}")
+        target = path if name == "overall" else path.with_name(f"{path.stem}_{name}{path.suffix or '.csv'}")
         write_table(df, target)
         print(f"  {name}: {len(df)} rows -> {target}")
 
@@ -148,7 +148,7 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     blocks = tuple(select_blocks(evaluated.gate_names, parse_block_spec(args.blocks)))
     result = run_ablation(net, source, evaluated, Ablation(blocks, args.mode, args.constant, args.seed), reference,
                           batch_size=args.batch_size, device=args.device)
-    s = result.summary.iloc[0]
+    s = result.overall.iloc[0]
     print(f"{s['ablation']} on {int(s['n'])} images: top-1 {s['top1_before'] * 100:.2f}% -> {s['top1_after'] * 100:.2f}% "
           f"({s['top1_change'] * 100:+.2f} points), NLL {s['nll_before']:.4f} -> {s['nll_after']:.4f}, "
           f"{s['flipped_share'] * 100:.1f}% flipped ({int(s['right_to_wrong'])} right->wrong, "
@@ -164,7 +164,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     result = sweep(net, source, evaluated, args.kind, args.mode, reference, constant=args.constant,
                    batch_size=args.batch_size, device=args.device, method=args.method)
     cols = ["blocks", "k", "top1_after", "top1_change", "nll_change", "flipped_share"]
-    print(result.summary[cols].to_string(index=False, float_format="%.4f"))
+    print(result.overall[cols].to_string(index=False, float_format="%.4f"))
     _write_tables(result.tables(), args.out)
     return 0
 
@@ -177,8 +177,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     ablation = None
     if args.ablation:
         base = Path(args.ablation)
-        ablation = {name: _read_table(base if name == "summary" else base.with_name(f"{base.stem}_{name}{base.suffix}"))
-                    for name in ("summary", "per_class", "flips", "confusion", "downstream")}
+        ablation = {name: _read_table(base if name == "overall" else base.with_name(f"{base.stem}_{name}{base.suffix}"))
+                    for name in ("overall", "per_class", "flips", "confusion", "downstream")}
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     blocks = None
@@ -279,7 +279,7 @@ def _cmd_fold(args: argparse.Namespace) -> int:
     folded, plan, _ = fold_run(net, evaluated, blocks, reference, args.mode, args.constant)
     save_folded(folded, plan, target, net.name, f"{args.mode} over the reference images of {args.run}")
     s = run_ablation(net, source, evaluated, Ablation(tuple(blocks), args.mode, args.constant), reference,
-                     batch_size=args.batch_size, device=args.device).summary.iloc[0]
+                     batch_size=args.batch_size, device=args.device).overall.iloc[0]
     example = torch.stack([net.transform(source.items[0].load())])
     for f in plan:
         print(f"  {f.block}: SE block {f.se_path} removed, its constant gate folded into {f.into} ({f.how})")

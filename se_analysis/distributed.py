@@ -47,15 +47,15 @@ def merge_runs(parts: list[Run]) -> Run:
     manifest["n_images"] = len(images)
     manifest["n_skipped"] = sum(len(p.skipped) for p in parts)
     manifest["world_size"] = len(parts)
-    summaries = {}
-    for by, first in parts[0].summaries.items():  # streamed statistics (summary-only runs) merge exactly
+    moments = {}
+    for by, first in parts[0].moments.items():  # streamed statistics (summary-only runs) merge exactly
         for p in parts[1:]:
-            first = first.merge(p.summaries[by])
-        summaries[by] = first
+            first = first.merge(p.moments[by])
+        moments[by] = first
     return Run(
-        images=images, gates={k: np.concatenate([p.gates[k] for p in parts]) for k in parts[0].gates},
+        images=images, gate_values={k: np.concatenate([p.gate_values[k] for p in parts]) for k in parts[0].gate_values},
         logits=np.concatenate([p.logits for p in parts]), manifest=manifest,
-        skipped=pd.concat([p.skipped for p in parts], ignore_index=True), summaries=summaries,
+        skipped=pd.concat([p.skipped for p in parts], ignore_index=True), moments=moments,
     )
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import plots, plots_ablation, stats
+from .blocks import paper_blocks
 from .runs import Run
 from .tables import write_table
 
@@ -68,9 +69,9 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
                      by: str = "label") -> dict[str, go.Figure]:
     """The figures the app shows for a run, with the app's defaults where no choice is given."""
     cs = stats.channel_stats(run, by=by)
-    summary = stats.block_summary(run, by=by)
+    summary = stats.block_stats(run, by=by)
     chosen = list(classes) if classes else stats.distinct_classes(cs)
-    chosen_blocks = list(blocks) if blocks else stats.paper_blocks(run.gate_info())
+    chosen_blocks = list(blocks) if blocks else paper_blocks(run.gates)
     last = run.gate_names[-1]
     figs = {
         "paper_figure": plots.paper_figure(cs, chosen_blocks, chosen),
@@ -93,7 +94,7 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
 def standard_tables(run: Run, by: str = "label") -> dict[str, pd.DataFrame]:
     """The tidy tables behind the standard figures, plus the images table."""
     return {"images": run.images, "channel_stats": stats.channel_stats(run, by=by),
-            "block_summary": stats.block_summary(run, by=by), "block_quantiles": stats.block_quantiles(run),
+            "block_stats": stats.block_stats(run, by=by), "block_quantiles": stats.block_quantiles(run),
             "skipped": run.skipped}
 
 
@@ -134,7 +135,7 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
         written.append(write_table(df, out / f"{name}.{table_format}"))
     if report:
         path = out / "report.html"
-        path.write_text(report_html(run, figs, tables.get("block_summary"), ablation, fold), encoding="utf-8")
+        path.write_text(report_html(run, figs, tables.get("block_stats"), ablation, fold), encoding="utf-8")
         written.append(path)
     return written
 
@@ -145,7 +146,7 @@ def _table_html(df: pd.DataFrame, max_rows: int = 50) -> str:
     return shown.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0, classes="table") + more
 
 
-def report_html(run: Run, figures: dict[str, go.Figure], block_summary: pd.DataFrame | None = None,
+def report_html(run: Run, figures: dict[str, go.Figure], block_stats: pd.DataFrame | None = None,
                 ablation: dict[str, pd.DataFrame] | None = None, fold: pd.DataFrame | None = None) -> str:
     """One self-contained HTML page: the run's manifest, its figures, and ablation results."""
     from plotly.offline import get_plotlyjs
@@ -164,10 +165,10 @@ def report_html(run: Run, figures: dict[str, go.Figure], block_summary: pd.DataF
                    for k, v in facts.items() if v is not None)
     parts = [f"<h2>{html.escape(name.replace('_', ' '))}</h2>" + fig.to_html(full_html=False, include_plotlyjs=False)
              for name, fig in figures.items()]
-    if block_summary is not None:
-        parts.append("<h2>Per-block summary</h2>" + _table_html(block_summary))
+    if block_stats is not None:
+        parts.append("<h2>Per-block summary</h2>" + _table_html(block_stats))
     if ablation:
-        parts.append("<h2>Ablation</h2>" + _table_html(ablation["summary"]))
+        parts.append("<h2>Ablation</h2>" + _table_html(ablation["overall"]))
         parts.append("<h3>Per-class accuracy</h3>" + _table_html(ablation["per_class"]))
         parts.append(f"<h3>Flipped predictions ({len(ablation['flips'])})</h3>" + _table_html(ablation["flips"]))
     if fold is not None:

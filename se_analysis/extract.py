@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import shutil
@@ -16,10 +15,11 @@ import torch
 
 from .data import ImageDataset, ImageSource, collate_skipping
 from .gates import record
+from .manifest import new_manifest
 from .probabilities import softmax
 from .runs import IMAGE_COLUMNS, Run, RunStore, run_key
 from .senet import SENet
-from .summary import GateSummary
+from .moments import GateMoments
 
 __all__ = ["resolve_device", "autocast_context", "extract", "extract_cached", "Progress", "ChunkStore"]
 
@@ -63,7 +63,7 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
             complete. An interrupted extraction (cancelled, killed) started again with the same
             folder skips them; batch boundaries are unchanged, so the Run is identical.
         summary_only: keep no per-image gates, only streaming statistics per block and class
-            (:class:`~se_analysis.summary.GateSummary`), so memory grows with classes x
+            (:class:`~se_analysis.moments.GateMoments`), so memory grows with classes x
             channels, not with images. Per-image views and ablations need a full run.
         channels_last: run convolutions in NHWC memory format (often faster on GPUs with
             mixed precision); the model's memory format is restored afterwards.
@@ -79,7 +79,7 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
     chunks = ChunkStore(resume_dir, source.fingerprint, batch_size, chunk, str(np.dtype(store_dtype))) \
         if resume_dir and not summary_only else None
     k = len(net.class_names)
-    summaries = {by: GateSummary({g.name: g.channels for g in gates}, k) for by in ("label", "pred")} \
+    moments = {by: GateMoments({g.name: g.channels for g in gates}, k) for by in ("label", "pred")} \
         if summary_only else {}
     labels_all = np.array([it.label if it.label is not None else -1 for it in source.items], dtype=np.int64) \
         if summary_only else None
@@ -108,8 +108,8 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
                         logits, values = _forward_splitting_on_oom(model, rec, x, dev)
                         current["logits"].append(logits)
                         if summary_only:
-                            summaries["label"].update(values, labels_all[positions])
-                            summaries["pred"].update(values, logits.argmax(1))
+                            moments["label"].update(values, labels_all[positions])
+                            moments["pred"].update(values, logits.argmax(1))
                         else:
                             for g in gates:
                                 current["gates"][g.name].append(values[g.name].astype(store_dtype, copy=False))
@@ -138,20 +138,11 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
                  else np.zeros((0, g.channels), store_dtype))
         for g in gates}
     images = _images_table(source, rows, logits, net.class_names)
-    manifest = {
-        "model": net.name, "weights": net.weights, "weights_id": net.weights_id, "pretrained": net.pretrained,
-        "checkpoint": net.checkpoint,
-        "data": source.name, "data_fingerprint": source.fingerprint, "data_spec": source.spec,
-        "preprocessing": net.preprocessing, "class_names": list(net.class_names),
-        "gates": [{"name": g.name, "path": g.path, "channels": g.channels, "depth": g.depth, "stage": g.stage,
-                   "block": g.block} for g in gates],
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "device": str(dev), "amp_dtype": str(amp_dtype) if amp_dtype else None, "batch_size": batch_size,
-        "channels_last": channels_last,
-        "n_images": len(rows), "n_skipped": len(skipped), "summary_only": summary_only,
-    }
-    return Run(images=images, gates=gate_arrays, logits=logits, manifest=manifest,
-               skipped=pd.DataFrame(skipped, columns=["source", "reason"]), summaries=summaries)
+    manifest = new_manifest(net, source, device=str(dev), amp_dtype=str(amp_dtype) if amp_dtype else None,
+                            batch_size=batch_size, channels_last=channels_last, n_images=len(rows),
+                            n_skipped=len(skipped), summary_only=summary_only)
+    return Run(images=images, gate_values=gate_arrays, logits=logits, manifest=manifest,
+               skipped=pd.DataFrame(skipped, columns=["source", "reason"]), moments=moments)
 
 
 def _is_oom(e: BaseException) -> bool:

@@ -37,7 +37,7 @@ class InterpreterOutputs:
     """Logits (N, 1000; background dropped), gates per block (N, C) or empty, and images per second."""
 
     logits: np.ndarray
-    gates: dict[str, np.ndarray]
+    gate_values: dict[str, np.ndarray]
     images_per_s: float
 
 
@@ -114,7 +114,7 @@ def fidelity_tables(net: SENet, files: Sequence[str | Path], labels: np.ndarray,
             "n_confident": int(confident.sum()), "tflite_top1_in_torch_top5": float((pt_top5 == tf_pred[:, None]).any(1).mean()),
             "images_per_s_tflite": out.images_per_s, "images_per_s_torch": pt_rate,
         })
-        for name, g in out.gates.items():
+        for name, g in out.gate_values.items():
             d = np.abs(g - pt_gates[name])
             gate_rows.append({"block": name, "channels": g.shape[1], "mean_abs_diff": float(d.mean()),
                               "max_abs_diff": float(d.max())})

@@ -85,14 +85,14 @@ def greedy_fold(net: SENet, source: ImageSource, evaluated: Run, reference: Run,
         raise ValueError("a fold budget is an accuracy budget: these images have no labels")
     example = torch.stack([net.transform(source.items[0].load())])
     one = ablate.sweep(net, source, evaluated, "one-at-a-time", "mean", reference, batch_size=batch_size,
-                       device=device).summary
+                       device=device).overall
     order = one.sort_values(["top1_change", "depth"], ascending=[False, False])["blocks"].tolist()
     rows = [{**_cost_row(net, net.module, example, [], None, evaluated), "added": "", "within_budget": True}]
     chosen: list[str] = []
     for step, block in enumerate(order):
         trial = [b for b in evaluated.gate_names if b in chosen + [block]]
         summary = ablate.run_ablation(net, source, evaluated, ablate.Ablation(tuple(trial), "mean"), reference,
-                                      batch_size=batch_size, device=device).summary.iloc[0]
+                                      batch_size=batch_size, device=device).overall.iloc[0]
         ok = -summary["top1_change"] * 100 <= budget_points + 1e-9
         if ok:
             chosen = trial

@@ -28,15 +28,15 @@ def gate_table(net: SENet, run: Run, ev_source: ImageSource, evaluated: Run, ref
     constant_channels, saturation_high, saturation_low, mean_alone, off_alone, mean_cumulative,
     off_cumulative`` (top-1 changes in points; cumulative = this block and all deeper ones).
     """
-    summary = stats.block_summary(run)
+    summary = stats.block_stats(run)
     out = summary[["block", "depth", "channels", "specificity", "specificity_chance", "specificity_omega2",
                    "constant_channels", "saturation_high", "saturation_low"]].copy()
     for kind, suffix in (("one-at-a-time", "alone"), ("cumulative-from-end", "cumulative")):
         for mode, name in (("mean", "mean"), ("constant", "off")):
             sw = ablate.sweep(net, ev_source, evaluated, kind, mode, reference, constant=1.0, batch_size=batch_size,
                               device=device, progress=progress)
-            first = sw.summary["blocks"].str.split(",").str[0]
-            change = dict(zip(first, sw.summary["top1_change"] * 100))
+            first = sw.overall["blocks"].str.split(",").str[0]
+            change = dict(zip(first, sw.overall["top1_change"] * 100))
             out[f"{name}_{suffix}"] = out["block"].map(change)
     return out
 

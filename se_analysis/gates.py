@@ -62,7 +62,8 @@ class Gate:
         channels: C, the number of channels it rescales.
         depth: 0-based position among the model's gates, in forward order.
         stage: stage number (first residual stage is 2), or 0 in flat models.
-        block: block number inside its stage, from 1 (index in the list for flat models).
+        position: block number inside its stage, from 1 (index in the list for flat models).
+            ("block" elsewhere means the whole SE block, named by ``name``.)
     """
 
     name: str
@@ -71,7 +72,7 @@ class Gate:
     channels: int
     depth: int
     stage: int
-    block: int
+    position: int
 
 
 def _is_gate_activation(m: nn.Module) -> bool:
@@ -214,7 +215,7 @@ def find_gates(model: nn.Module) -> list[Gate]:
     names = _name_gates(model, [p for p, _, _ in found])
     return [
         Gate(name=name, path=f"{path}.{attr}" if path else attr, se_path=path, channels=ch, depth=i,
-             stage=stage, block=block)
+             stage=stage, position=block)
         for i, ((path, attr, ch), (name, stage, block)) in enumerate(zip(found, names))
     ]
 

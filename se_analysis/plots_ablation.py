@@ -56,7 +56,7 @@ def downstream_shift(downstream: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def sweep_bars(summary: pd.DataFrame, block_summary: pd.DataFrame | None = None) -> go.Figure:
+def sweep_bars(summary: pd.DataFrame, block_stats: pd.DataFrame | None = None) -> go.Figure:
     """One-at-a-time sweep: accuracy drop and NLL rise per block, with the block's class-specificity."""
     s = summary.sort_values("depth")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -71,8 +71,8 @@ def sweep_bars(summary: pd.DataFrame, block_summary: pd.DataFrame | None = None)
                              marker_color="#d62728"), secondary_y=False)
         fig.add_trace(go.Bar(x=s["blocks"], y=s["kl_before_after"], name="KL(before ‖ after)", marker_color="#ff9896"),
                       secondary_y=False)
-    if block_summary is not None:
-        b = block_summary.sort_values("depth")
+    if block_stats is not None:
+        b = block_stats.sort_values("depth")
         fig.add_trace(go.Scatter(x=b["block"], y=b["specificity"], mode="lines+markers", name="class-specificity (η²)",
                                  line=dict(color="#111111")), secondary_y=True)
     fig.update_yaxes(title_text="accuracy drop (points) / NLL rise" if labelled else "flipped (%) / KL",

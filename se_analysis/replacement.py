@@ -50,7 +50,7 @@ class Ablation:
 
 def _reference_moments(reference: Run, block: str, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Overall mean (C,), class means (K, C) (NaN rows for absent classes) and class counts (K,)."""
-    v = reference.gates[block].astype(np.float64)
+    v = reference.gate_values[block].astype(np.float64)
     labels = reference.images["label"].to_numpy() if reference.has_labels else reference.images["pred"].to_numpy()
     n = np.bincount(labels[labels >= 0], minlength=k).astype(float)
     sums = np.zeros((k, v.shape[1]))
@@ -71,7 +71,7 @@ def replacement_values(ablation: Ablation, evaluated: Run, reference: Run | None
     k = len(evaluated.class_names)
     out = {}
     for block in ablation.blocks:
-        c = evaluated.gates[block].shape[1]
+        c = evaluated.gate_values[block].shape[1]
         if ablation.mode == "constant":
             out[block] = np.full((n, c), ablation.constant, np.float32)
         elif ablation.mode == "shuffle":
@@ -79,7 +79,7 @@ def replacement_values(ablation: Ablation, evaluated: Run, reference: Run | None
             order = rng.permutation(n)
             donor = np.empty(n, np.int64)
             donor[order] = np.roll(order, -1)  # every image takes another image's gates
-            out[block] = evaluated.gates[block][donor].astype(np.float32)
+            out[block] = evaluated.gate_values[block][donor].astype(np.float32)
         else:
             mean, class_means, counts = _reference_moments(reference, block, k)
             if ablation.mode == "mean":
@@ -103,7 +103,7 @@ def replacement_stats(ablation: Ablation, evaluated: Run, reference: Run | None 
 
     from .stats import channel_stats
 
-    replaced = dc_replace(evaluated, gates={**evaluated.gates, **replacement_values(ablation, evaluated, reference)})
+    replaced = dc_replace(evaluated, gate_values={**evaluated.gate_values, **replacement_values(ablation, evaluated, reference)})
     return channel_stats(replaced, by=by, blocks=list(ablation.blocks))
 
 

@@ -4,11 +4,12 @@ On disk a Run is a folder::
 
     manifest.json     model, weights (description + hash), data source, preprocessing,
                       gates (name, module path, channels, depth), class names, date, skipped files
+                      (the format is defined in :mod:`.manifest`)
     images.parquet    one row per image: index, image_id, source, label, label_name, pred,
                       pred_name, confidence, correct
     arrays.safetensors  ``gate/<name>``: (N, C) gate values (float32 or float16);
                       ``logits``: (N, K) float32; for summary-only runs, no gate arrays but
-                      ``summary_label/...`` and ``summary_pred/...`` (see :mod:`.summary`)
+                      ``moments_label/...`` and ``moments_pred/...`` (see :mod:`.moments`)
 
 Runs are cached under a key (a hash of model, weights, data and preprocessing), so reopening
 the app or repeating a CLI command does not recompute.
@@ -28,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .gates import Gate
+from .manifest import gate_records, gates_from_manifest
 
 __all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS"]
 
@@ -58,18 +62,34 @@ def _swap_into_place(tmp: Path, folder: Path, attempts: int = 20) -> None:
 
 @dataclass
 class Run:
-    """Images table, per-gate (N, C) arrays, logits, and the manifest that says where they came from."""
+    """Images table, per-gate (N, C) gate values, logits, and the manifest that says where they came from.
+
+    ``gates`` are the typed :class:`~se_analysis.gates.Gate` records (as on the model);
+    ``gate_values`` maps each gate's name to its (N, C) values, one row per image.
+    """
 
     images: pd.DataFrame
-    gates: dict[str, np.ndarray]
+    gate_values: dict[str, np.ndarray]
     logits: np.ndarray
     manifest: dict
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["source", "reason"]))
-    summaries: dict = field(default_factory=dict)  # "label"/"pred" -> GateSummary (summary-only runs)
+    moments: dict = field(default_factory=dict)  # "label"/"pred" -> GateMoments (summary-only runs)
+
+    @property
+    def gates(self) -> list[Gate]:
+        """The model's SE gates, in forward order (from the manifest)."""
+        return gates_from_manifest(self.manifest)
+
+    def gate(self, name: str) -> Gate:
+        """The gate called ``name`` (e.g. ``SE_4_2``)."""
+        for g in self.gates:
+            if g.name == name:
+                return g
+        raise KeyError(f"this run has no gate {name!r}; it has {', '.join(self.gate_names)}")
 
     @property
     def gate_names(self) -> list[str]:
-        return [g["name"] for g in self.manifest["gates"]]
+        return [g.name for g in self.gates]
 
     @property
     def class_names(self) -> list[str]:
@@ -78,15 +98,16 @@ class Run:
     @property
     def has_gate_arrays(self) -> bool:
         """False for summary-only runs, which keep statistics but no per-image gates."""
-        return bool(self.gates) or not self.manifest.get("gates")
+        return bool(self.gate_values) or not self.manifest.get("gates")
 
     @property
     def has_labels(self) -> bool:
         return bool((self.images["label"] >= 0).any())
 
     def gate_info(self) -> pd.DataFrame:
-        """One row per gate: name, path, channels, depth, stage, block."""
-        return pd.DataFrame(self.manifest["gates"])
+        """One row per gate: name, path, se_path, channels, depth, stage, position."""
+        return pd.DataFrame(gate_records(self.gates), columns=["name", "path", "se_path", "channels", "depth", "stage",
+                                                               "position"])
 
     def __len__(self) -> int:
         return len(self.images)
@@ -99,13 +120,13 @@ class Run:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-run-", dir=folder.parent))
         try:
-            manifest = {**self.manifest, "skipped": self.skipped.to_dict("records"), "summaries": sorted(self.summaries)}
+            manifest = {**self.manifest, "skipped": self.skipped.to_dict("records"), "moments": sorted(self.moments)}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
             self.images.to_parquet(tmp / "images.parquet", index=False)
-            arrays = {f"gate/{k}": np.ascontiguousarray(v) for k, v in self.gates.items()}
+            arrays = {f"gate/{k}": np.ascontiguousarray(v) for k, v in self.gate_values.items()}
             arrays["logits"] = np.ascontiguousarray(self.logits, dtype=np.float32)
-            for by, summary in self.summaries.items():
-                arrays.update(summary.to_arrays(f"summary_{by}"))
+            for by, moments in self.moments.items():
+                arrays.update(moments.to_arrays(f"moments_{by}"))
             save_file(arrays, str(tmp / "arrays.safetensors"))
             _swap_into_place(tmp, folder)
         except BaseException:
@@ -125,12 +146,14 @@ class Run:
         arrays = load_file(str(folder / "arrays.safetensors"))
         gates = {g["name"]: arrays[f"gate/{g['name']}"] for g in manifest["gates"] if f"gate/{g['name']}" in arrays}
         skipped = pd.DataFrame(manifest.pop("skipped", []), columns=["source", "reason"])
-        from .summary import GateSummary
+        from .moments import GateMoments
 
-        names = [g["name"] for g in manifest["gates"]]
-        summaries = {by: GateSummary.from_stored(arrays, names, f"summary_{by}") for by in manifest.get("summaries", [])}
-        return cls(images=images, gates=gates, logits=arrays["logits"], manifest=manifest, skipped=skipped,
-                   summaries=summaries)
+        names = [g.name for g in gates_from_manifest(manifest)]
+        kept = manifest.pop("moments", None) or manifest.pop("summaries", [])  # "summaries" in format 1
+        moments = {by: GateMoments.from_stored(arrays, names, f"moments_{by}" if any(
+            k.startswith(f"moments_{by}/") for k in arrays) else f"summary_{by}") for by in kept}
+        return cls(images=images, gate_values=gates, logits=arrays["logits"], manifest=manifest, skipped=skipped,
+                   moments=moments)
 
 
 def run_key(model_name: str, weights_id: str, data_fingerprint: str, preprocessing: dict,

@@ -4,7 +4,7 @@ All tables have one row per observation and fixed columns, so they export unchan
 
 * :func:`channel_stats` -> ``block, depth, channel, class, class_index, mean, std, n``
   (one row per block x channel x class, plus the class ``all``);
-* :func:`block_summary` -> ``block, depth, channels, n, mean, std, specificity,
+* :func:`block_stats` -> ``block, depth, channels, n, mean, std, specificity,
   saturation_high, saturation_low``: one row per block;
 * :func:`block_quantiles` -> ``block, depth, q05, q25, median, q75, q95, mean``;
 * :func:`image_gates` -> ``block, depth, channel, value, class_mean, class``.
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from .runs import Run
-from .summary import GateSummary
+from .moments import GateMoments
 
-__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups", "channel_stats", "block_summary", "block_quantiles", "image_gates", "paper_blocks", "summary_for",
+__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups", "channel_stats", "block_stats", "block_quantiles", "image_gates", "moments_for",
            "specificity"]
 
 ALL = "all"
@@ -41,22 +41,22 @@ def class_groups(run: Run, by: GroupBy = "label") -> np.ndarray:
 
 def specificity(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
     """Eta squared per channel (C,): between-class variance over total variance; NaN where the total is 0."""
-    return GateSummary.from_arrays({"block": values}, groups, k).specificity("block")
+    return GateMoments.from_arrays({"block": values}, groups, k).specificity("block")
 
 
-def summary_for(run: Run, by: GroupBy = "label") -> GateSummary:
+def moments_for(run: Run, by: GroupBy = "label") -> GateMoments:
     """The streaming summary behind the tables: stored (summary-only runs) or streamed over the arrays."""
     key = "label" if by == "label" and run.has_labels else "pred"
-    if key in run.summaries:
-        return run.summaries[key]
-    return GateSummary.from_arrays(run.gates, class_groups(run, by), len(run.class_names), run.gate_names)
+    if key in run.moments:
+        return run.moments[key]
+    return GateMoments.from_arrays(run.gate_values, class_groups(run, by), len(run.class_names), run.gate_names)
 
 
 def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = None) -> pd.DataFrame:
     """Mean, std and count of every channel's gate, per class and over all images (streamed)."""
-    s = summary_for(run, by)
+    s = moments_for(run, by)
     names = run.class_names
-    info = run.gate_info().set_index("name")
+    depth = {g.name: g.depth for g in run.gates}
     present = np.flatnonzero(s.n > 0)
     frames = []
     for block in blocks or run.gate_names:
@@ -72,7 +72,7 @@ def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = No
                                "mean": s.all_mean[block] if s.all_n else np.full(c, np.nan),
                                "std": s.all_std(block) if s.all_n else np.full(c, np.nan), "n": s.all_n})
         df = pd.concat([per_class, pooled], ignore_index=True)
-        df.insert(0, "depth", int(info.loc[block, "depth"]))
+        df.insert(0, "depth", depth[block])
         df.insert(0, "block", block)
         frames.append(df)
     out = pd.concat(frames, ignore_index=True)
@@ -83,7 +83,7 @@ def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = No
 FEW_IMAGES_PER_CLASS = 10  # below this, eta squared's upward bias is large; the tables say so
 
 
-def block_summary(run: Run, by: GroupBy = "label", high: float = 0.9, low: float = 0.1) -> pd.DataFrame:
+def block_stats(run: Run, by: GroupBy = "label", high: float = 0.9, low: float = 0.1) -> pd.DataFrame:
     """One row per block: gate mean/std, class-specificity with its chance level, saturation (streamed).
 
     Columns: ``block, depth, channels, n, mean, std, specificity`` (eta squared, mean over
@@ -95,24 +95,24 @@ def block_summary(run: Run, by: GroupBy = "label", high: float = 0.9, low: float
     Raises:
         ValueError: for other thresholds on a summary-only run (it kept counts at its own only).
     """
-    s = summary_for(run, by)
+    s = moments_for(run, by)
     if (s.high, s.low) != (high, low):
-        if not all(b in run.gates for b in run.gate_names):
+        if not all(b in run.gate_values for b in run.gate_names):
             raise ValueError(f"this run kept only summaries, with saturation counted at {s.high:g}/{s.low:g}; "
                              "extract it again without --summary-only for other thresholds")
-        s = GateSummary.from_arrays(run.gates, class_groups(run, by), len(run.class_names), run.gate_names,
+        s = GateMoments.from_arrays(run.gate_values, class_groups(run, by), len(run.class_names), run.gate_names,
                                     high=high, low=low)
     chance = s.chance_specificity()
     counts = s.n[s.n > 0]
     rows = []
-    for g in run.manifest["gates"]:
-        b = g["name"]
+    for g in run.gates:
+        b = g.name
         spec, omega2 = s.specificity(b), s.specificity_omega2(b)
         grand = s.all_mean[b].mean() if s.all_n else np.nan
         var = (s.all_m2[b] / max(s.all_n, 1) + (s.all_mean[b] - grand) ** 2).mean() if s.all_n else np.nan
         sat_high, sat_low = s.saturation(b)
         rows.append({
-            "block": b, "depth": g["depth"], "channels": s.mean[b].shape[1], "n": int(s.all_n),
+            "block": b, "depth": g.depth, "channels": s.mean[b].shape[1], "n": int(s.all_n),
             "mean": float(grand), "std": float(np.sqrt(var)),
             "specificity": float(np.nanmean(spec)) if np.isfinite(spec).any() else np.nan,
             "specificity_chance": float(chance),
@@ -143,15 +143,15 @@ def block_quantiles(run: Run) -> pd.DataFrame:
     """
     rows = []
     qs = [0.05, 0.25, 0.5, 0.75, 0.95]
-    for g in run.manifest["gates"]:
-        if g["name"] in run.gates:
-            v = run.gates[g["name"]].astype(np.float64).ravel()
+    for g in run.gates:
+        if g.name in run.gate_values:
+            v = run.gate_values[g.name].astype(np.float64).ravel()
             q = np.quantile(v, qs) if v.size else np.full(5, np.nan)
             mean = float(v.mean()) if v.size else np.nan
         else:
-            s = summary_for(run)
-            q, mean = s.quantiles(g["name"], qs), float(s.all_mean[g["name"]].mean())
-        rows.append({"block": g["name"], "depth": g["depth"], "q05": q[0], "q25": q[1], "median": q[2],
+            s = moments_for(run)
+            q, mean = s.quantiles(g.name, qs), float(s.all_mean[g.name].mean())
+        rows.append({"block": g.name, "depth": g.depth, "q05": q[0], "q25": q[1], "median": q[2],
                      "q75": q[3], "q95": q[4], "mean": mean})
     return pd.DataFrame(rows)
 
@@ -161,12 +161,12 @@ def image_gates(run: Run, index: int, by: GroupBy = "label", blocks: list[str] |
     groups = class_groups(run, by)
     cls = int(groups[index])
     mask = groups == cls
-    info = run.gate_info().set_index("name")
+    depth = {g.name: g.depth for g in run.gates}
     frames = []
     for block in blocks or run.gate_names:
-        v = run.gates[block]
+        v = run.gate_values[block]
         frames.append(pd.DataFrame({
-            "block": block, "depth": int(info.loc[block, "depth"]), "channel": np.arange(v.shape[1]),
+            "block": block, "depth": depth[block], "channel": np.arange(v.shape[1]),
             "value": v[index].astype(np.float64), "class_mean": v[mask].astype(np.float64).mean(0),
             "class": run.class_names[cls],
         }))
@@ -199,14 +199,3 @@ def distinct_classes(cs: pd.DataFrame, k: int = 4, block: str | None = None) -> 
         dist[picked] = -1.0
         picked.append(int(np.argmax(dist)))
     return [present[i] for i in sorted(picked)]
-
-
-def paper_blocks(gate_info: pd.DataFrame) -> list[str]:
-    """The paper's choice of blocks: the last block of each stage, and every block of the last stage."""
-    gi = gate_info.sort_values("depth")
-    if (gi["stage"] == 0).all():  # flat models: a spread of six over depth
-        step = max(1, len(gi) // 6)
-        return gi["name"].iloc[::step].tolist()[:6]
-    last_stage = gi["stage"].max()
-    picked = [grp["name"].iloc[-1] for stage, grp in gi.groupby("stage", sort=True) if stage != last_stage]
-    return picked + gi[gi["stage"] == last_stage]["name"].tolist()

@@ -64,6 +64,6 @@ def make_run(n_per_class=(5, 7, 0, 4), channels=(3, 5), seed=0, labels=True) -> 
                            "label": y if labels else -1, "label_name": "x", "pred": pred, "pred_name": "x",
                            "confidence": 0.5, "correct": pd.array(pred == y if labels else [None] * n, dtype="boolean")})
     manifest = {"class_names": [f"c{i}" for i in range(k)], "pretrained": True,
-                "gates": [{"name": name, "path": name, "channels": v.shape[1], "depth": i, "stage": 2 + i, "block": 1}
+                "gates": [{"name": name, "path": name, "channels": v.shape[1], "depth": i, "stage": 2 + i, "position": 1}
                           for i, (name, v) in enumerate(gates.items())]}
-    return Run(images=images, gates=gates, logits=logits, manifest=manifest)
+    return Run(images=images, gate_values=gates, logits=logits, manifest=manifest)

@@ -49,7 +49,7 @@ def _patched_logits(net, x, patches):
 def test_mean_equals_hand_patched_constant_gate(setup, method):
     net, source, run, x = setup
     block = "SE_3_1"
-    mean = torch.from_numpy(run.gates[block].astype(np.float64).mean(0)).float()
+    mean = torch.from_numpy(run.gate_values[block].astype(np.float64).mean(0)).float()
     seen = {}
     se = _se_modules(net)[block]
 
@@ -107,18 +107,18 @@ def test_replacement_values_match_pandas():
     ref = make_run(n_per_class=(4, 0, 3, 5), seed=2)
     block = "SE_3_1"
     mean = replacement_values(Ablation((block,), "mean"), ev, ref)[block]
-    np.testing.assert_allclose(mean, np.tile(ref.gates[block].mean(0), (len(ev), 1)), atol=1e-6)
+    np.testing.assert_allclose(mean, np.tile(ref.gate_values[block].mean(0), (len(ev), 1)), atol=1e-6)
     cm = replacement_values(Ablation((block,), "class-mean"), ev, ref)[block]
-    means = pd.DataFrame(ref.gates[block]).groupby(ref.images["label"].to_numpy()).mean()
+    means = pd.DataFrame(ref.gate_values[block]).groupby(ref.images["label"].to_numpy()).mean()
     for i, lab in enumerate(ev.images["label"]):
-        expected = means.loc[lab].to_numpy() if lab in means.index else ref.gates[block].mean(0)  # class 1 absent
+        expected = means.loc[lab].to_numpy() if lab in means.index else ref.gate_values[block].mean(0)  # class 1 absent
         np.testing.assert_allclose(cm[i], expected, atol=1e-6)
     pm = replacement_values(Ablation((block,), "predicted-class-mean"), ev, ref)[block]
     for i, p in enumerate(ev.images["pred"]):
-        expected = means.loc[p].to_numpy() if p in means.index else ref.gates[block].mean(0)
+        expected = means.loc[p].to_numpy() if p in means.index else ref.gate_values[block].mean(0)
         np.testing.assert_allclose(pm[i], expected, atol=1e-6)
     sh = replacement_values(Ablation((block,), "shuffle", seed=3), ev, ref)[block]
-    src = [int(np.flatnonzero((ev.gates[block] == row).all(1))[0]) for row in sh]
+    src = [int(np.flatnonzero((ev.gate_values[block] == row).all(1))[0]) for row in sh]
     assert sorted(src) == list(range(len(ev))) and all(s != i for i, s in enumerate(src))
 
 
@@ -129,7 +129,7 @@ def test_compare_metrics_by_hand():
     new_logits[0] = 0
     new_logits[0, (run.logits[0].argmax() + 1) % 4] = 5.0  # image 0 changes its prediction
     res = compare(run, [AblatedRun(Ablation(("SE_2_1",), "mean"), new_logits, {"SE_2_1": 0.1, "SE_3_1": 0.2})])
-    s = res.summary.iloc[0]
+    s = res.overall.iloc[0]
     p0, p1 = run.logits.argmax(1), new_logits.argmax(1)
     assert s["top1_before"] == pytest.approx((p0 == y).mean())
     assert s["top1_after"] == pytest.approx((p1 == y).mean())

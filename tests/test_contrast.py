@@ -13,7 +13,7 @@ from tests.conftest import make_run
 def test_contrast_matches_its_definitions():
     run = make_run(n_per_class=(12, 15, 0, 9), channels=(6, 4), seed=2)
     table = contrast(run, "SE_2_1", "c0", "c1", n_boot=2000).sort_values("channel")
-    v, y = run.gates["SE_2_1"].astype(np.float64), run.images["label"].to_numpy()
+    v, y = run.gate_values["SE_2_1"].astype(np.float64), run.images["label"].to_numpy()
     a, b = v[y == 0], v[y == 1]
     pooled = np.sqrt(((len(a) - 1) * a.var(0, ddof=1) + (len(b) - 1) * b.var(0, ddof=1)) / (len(a) + len(b) - 2))
     np.testing.assert_allclose(table["diff"], a.mean(0) - b.mean(0))

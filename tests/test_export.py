@@ -53,6 +53,6 @@ def test_cli_export(tmp_path):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.svg").exists()
         assert (out / f"{name}.html").exists()
     assert (out / "plotly.min.js").exists()
-    assert len(pd.read_parquet(out / "block_summary.parquet")) == 9
+    assert len(pd.read_parquet(out / "block_stats.parquet")) == 9
     report = (out / "report.html").read_text()
     assert "SE_4_3" in report and "Ablation" in report and "Flipped predictions" in report

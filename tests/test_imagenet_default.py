@@ -100,21 +100,21 @@ def test_torch_is_faithful_to_the_interpreter_on_the_500_images(net, all_images)
     assert (pt_pred == tf_pred)[confident].mean() >= 0.93
     assert (np.argsort(-logits, 1)[:, :5] == tf_pred[:, None]).any(1).mean() >= 0.95
     for name in SE_CHANNELS:
-        assert np.abs(gates[name] - tfl.gates[name]).mean() <= 0.05, name
+        assert np.abs(gates[name] - tfl.gate_values[name]).mean() <= 0.05, name
     # The app's path (decode, TFInput transform, batched extraction) gives the same logits.
     run = extract(net, sample_set("all"), batch_size=128)
     np.testing.assert_allclose(run.logits, logits, atol=1e-4)
 
 
 def test_hard_sigmoid_gates_reach_exactly_one_and_saturation_counts_them(net, all_images):
-    from se_analysis.stats import block_quantiles, block_summary
+    from se_analysis.stats import block_quantiles, block_stats
 
     run = extract(net, sample_set("eval"), batch_size=128)
-    first = run.gates["SE_2_1"]
+    first = run.gate_values["SE_2_1"]
     assert (first == 1.0).mean() > 0.99  # the first block's gates sit at 1.0: a saturated identity
-    summary = block_summary(run).set_index("block")
+    summary = block_stats(run).set_index("block")
     for block in SE_CHANNELS:
-        v = run.gates[block]
+        v = run.gate_values[block]
         assert summary.loc[block, "saturation_high"] == pytest.approx((v > 0.9).mean())
         assert summary.loc[block, "saturation_low"] == pytest.approx((v < 0.1).mean())
     assert summary.loc["SE_2_1", "constant_channels"] == 16 and summary.loc["SE_2_1", "specificity"] == 0.0

@@ -16,7 +16,7 @@ def test_paper_figure_has_one_line_per_class_and_panel():
     names = [t.name for t in fig.data]
     assert names == ["c0", "c1", "all"] * 2
     c1_block3 = fig.data[4]
-    expected = run.gates["SE_3_1"][run.images["label"].to_numpy() == 1].mean(0)
+    expected = run.gate_values["SE_3_1"][run.images["label"].to_numpy() == 1].mean(0)
     np.testing.assert_allclose(np.array(c1_block3.y), expected, atol=1e-6)
     assert fig.data[0].line.color == plots.class_color(0) == fig.data[3].line.color
     assert [a.text for a in fig.layout.annotations] == ["SE_2_1", "SE_3_1"]
@@ -29,7 +29,7 @@ def test_class_colour_is_stable_and_all_is_black():
 
 def test_depth_figures():
     run = make_run()
-    summary = stats.block_summary(run)
+    summary = stats.block_stats(run)
     fig = plots.specificity_curve(summary)
     assert len(fig.data) == 5 and list(fig.data[0].x) == ["SE_2_1", "SE_3_1"]
     np.testing.assert_allclose(fig.data[0].y, summary["specificity"])
@@ -47,7 +47,7 @@ def test_heatmap_and_band_and_image():
     hm = plots.class_heatmap(cs, "SE_3_1")
     z = np.array(hm.data[0].z)
     assert z.shape == (3, 5)  # three classes have images, five channels
-    np.testing.assert_allclose(z[1], run.gates["SE_3_1"][run.images["label"].to_numpy() == 1].mean(0), atol=1e-6)
+    np.testing.assert_allclose(z[1], run.gate_values["SE_3_1"][run.images["label"].to_numpy() == 1].mean(0), atol=1e-6)
     band = plots.within_class_band(cs, "SE_2_1", ["c0", "c3"])
     assert len(band.data) == 4
     img = plots.image_gates_figure(stats.image_gates(run, 0), "SE_2_1")
@@ -55,7 +55,7 @@ def test_heatmap_and_band_and_image():
 
 
 def test_warning_is_stamped():
-    fig = plots.add_warning(plots.specificity_curve(stats.block_summary(make_run())), "random weights")
+    fig = plots.add_warning(plots.specificity_curve(stats.block_stats(make_run())), "random weights")
     assert any("random weights" in a.text for a in fig.layout.annotations)
 
 

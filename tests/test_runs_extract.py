@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from se_analysis.data import ImageDataset, image_folder, sample_set
 from se_analysis.extract import extract, extract_cached, resolve_device
 from se_analysis.gates import record
 from se_analysis.runs import Run, RunStore
+from tests.conftest import make_run
 
 
 def test_extract_matches_direct_forward(tiny_net, synthetic_sample):
@@ -27,7 +29,7 @@ def test_extract_matches_direct_forward(tiny_net, synthetic_sample):
         logits = tiny_net.module(x)
     np.testing.assert_allclose(run.logits, logits.numpy(), atol=1e-5)
     for name, values in rec.values.items():
-        np.testing.assert_allclose(run.gates[name], values.numpy(), atol=1e-6)
+        np.testing.assert_allclose(run.gate_values[name], values.numpy(), atol=1e-6)
     assert list(run.images["label"]) == list(np.repeat(np.arange(10), 6))
     assert list(run.images["pred"]) == list(logits.argmax(1).numpy())
     probs = torch.softmax(logits, 1).max(1).values.numpy()
@@ -48,8 +50,8 @@ def test_run_roundtrip(tiny_net, synthetic_sample, tmp_path):
     run.save(tmp_path / "r")
     back = Run.load(tmp_path / "r")
     pd.testing.assert_frame_equal(back.images, run.images, check_dtype=False)
-    for k in run.gates:
-        np.testing.assert_array_equal(back.gates[k], run.gates[k])
+    for k in run.gate_values:
+        np.testing.assert_array_equal(back.gate_values[k], run.gate_values[k])
     np.testing.assert_array_equal(back.logits, run.logits)
     assert back.gate_names == run.gate_names and back.manifest["data_fingerprint"] == run.manifest["data_fingerprint"]
 
@@ -121,8 +123,8 @@ def test_interrupted_extraction_resumes_to_an_identical_run(tiny_net, synthetic_
     assert resumed_from[0] == 16 and resumed_from[-1] == 60
     pd.testing.assert_frame_equal(resumed.images, whole.images)
     np.testing.assert_array_equal(resumed.logits, whole.logits)
-    for k in whole.gates:
-        np.testing.assert_array_equal(resumed.gates[k], whole.gates[k])
+    for k in whole.gate_values:
+        np.testing.assert_array_equal(resumed.gate_values[k], whole.gate_values[k])
     assert resumed.skipped.values.tolist() == whole.skipped.values.tolist() == [["broken.png", "OSError: bad"]]
 
 
@@ -152,8 +154,8 @@ def test_torchrun_two_processes_equal_one(tmp_path):
     assert ddp.manifest["world_size"] == 2 and len(ddp) == len(one) == 250
     pd.testing.assert_frame_equal(ddp.images, one.images)
     np.testing.assert_array_equal(ddp.logits, one.logits)
-    for k in one.gates:
-        np.testing.assert_array_equal(ddp.gates[k], one.gates[k])
+    for k in one.gate_values:
+        np.testing.assert_array_equal(ddp.gate_values[k], one.gate_values[k])
     assert not (tmp_path / "ddp.shards").exists()
 
 
@@ -176,8 +178,8 @@ def test_out_of_memory_halves_the_batch_and_loses_nothing(tiny_net, synthetic_sa
         del tiny_net.module.forward
     assert max(s for s in sizes if s <= 5) <= 5 and 16 in sizes
     np.testing.assert_allclose(run.logits, reference.logits, atol=1e-5)
-    for k in reference.gates:
-        np.testing.assert_allclose(run.gates[k], reference.gates[k], atol=1e-6)
+    for k in reference.gate_values:
+        np.testing.assert_allclose(run.gate_values[k], reference.gate_values[k], atol=1e-6)
     pd.testing.assert_frame_equal(run.images.drop(columns="confidence"), reference.images.drop(columns="confidence"))
 
 
@@ -211,8 +213,8 @@ def test_killed_cli_extraction_resumes_to_an_identical_run(tmp_path):
     killed, whole = Run.load(tmp_path / "killed"), Run.load(tmp_path / "whole")
     pd.testing.assert_frame_equal(killed.images, whole.images)
     np.testing.assert_array_equal(killed.logits, whole.logits)
-    for k in whole.gates:
-        np.testing.assert_array_equal(killed.gates[k], whole.gates[k])
+    for k in whole.gate_values:
+        np.testing.assert_array_equal(killed.gate_values[k], whole.gate_values[k])
 
 
 def test_channels_last_and_bf16_autocast_keep_gates_close(tiny_net, synthetic_sample):
@@ -222,8 +224,8 @@ def test_channels_last_and_bf16_autocast_keep_gates_close(tiny_net, synthetic_sa
     np.testing.assert_allclose(nhwc.logits, base.logits, atol=1e-4)
     assert all(p.is_contiguous() for p in tiny_net.module.parameters())  # memory format restored
     bf16 = extract(tiny_net, source, batch_size=16, amp_dtype=torch.bfloat16)
-    for k in base.gates:
-        np.testing.assert_allclose(bf16.gates[k], base.gates[k], atol=0.05)
+    for k in base.gate_values:
+        np.testing.assert_allclose(bf16.gate_values[k], base.gate_values[k], atol=0.05)
     assert bf16.manifest["amp_dtype"] == "torch.bfloat16" and nhwc.manifest["channels_last"]
 
 
@@ -242,14 +244,38 @@ def test_torchrun_passes_summary_only_float16_and_amp_through(tmp_path):
     subprocess.run([sys.executable, "-m", "se_analysis", *common, "--out", str(tmp_path / "one")], check=True,
                    env=env, cwd=root, capture_output=True, timeout=300)
     ddp, one = Run.load(tmp_path / "ddp"), Run.load(tmp_path / "one")
-    assert not ddp.gates and set(ddp.summaries) == set(one.summaries) == {"label", "pred"}
+    assert not ddp.gate_values and set(ddp.moments) == set(one.moments) == {"label", "pred"}
     assert ddp.manifest["summary_only"] and ddp.manifest["amp_dtype"] == one.manifest["amp_dtype"] == "torch.bfloat16"
     np.testing.assert_array_equal(ddp.logits, one.logits)
     for by in ("label", "pred"):
-        a, b = ddp.summaries[by].to_arrays(), one.summaries[by].to_arrays()
+        a, b = ddp.moments[by].to_arrays(), one.moments[by].to_arrays()
         for k in b:
             np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-12, err_msg=k)
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                     "-m", "se_analysis", *common[:-3], "--float16", "--out", str(tmp_path / "f16")], check=True,
                    env=env, cwd=root, capture_output=True, timeout=300)
-    assert all(v.dtype == np.float16 for v in Run.load(tmp_path / "f16").gates.values())
+    assert all(v.dtype == np.float16 for v in Run.load(tmp_path / "f16").gate_values.values())
+
+
+def test_runs_of_format_1_still_load(tmp_path):
+    """A Run saved before the manifest format 2 (gate key ``block``, ``summaries``) loads with typed gates."""
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    from se_analysis.moments import GateMoments
+
+    run = make_run()
+    moments = GateMoments.from_arrays(run.gate_values, run.images["label"].to_numpy(), 4, run.gate_names)
+    folder = replace(run, moments={"label": moments}).save(tmp_path / "r")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for rec in manifest["gates"]:  # the old layout, written by hand
+        rec["block"] = rec.pop("position")
+    manifest["summaries"] = manifest.pop("moments")
+    manifest.pop("format", None)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    arrays = load_file(str(folder / "arrays.safetensors"))
+    save_file({k.replace("moments_", "summary_", 1): v for k, v in arrays.items()}, str(folder / "arrays.safetensors"))
+    back = Run.load(folder)
+    assert [(g.name, g.depth, g.stage, g.position) for g in back.gates] == [("SE_2_1", 0, 2, 1), ("SE_3_1", 1, 3, 1)]
+    np.testing.assert_array_equal(back.moments["label"].mean["SE_3_1"], moments.mean["SE_3_1"])

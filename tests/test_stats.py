@@ -15,7 +15,7 @@ def test_channel_stats_match_pandas_groupby():
     run = make_run()
     cs = stats.channel_stats(run)
     assert list(cs.columns) == ["block", "depth", "channel", "class", "class_index", "mean", "std", "n"]
-    for block, values in run.gates.items():
+    for block, values in run.gate_values.items():
         long = pd.DataFrame(values).assign(label=run.images["label"].to_numpy()).melt(id_vars="label",
                                                                                        var_name="channel")
         expected = long.groupby(["label", "channel"])["value"].agg(["mean", lambda v: v.std(ddof=0), "size"])
@@ -34,7 +34,7 @@ def test_channel_stats_match_pandas_groupby():
 def test_specificity_equals_one_minus_within_over_total():
     run = make_run(seed=3)
     groups = run.images["label"].to_numpy()
-    for block, v in run.gates.items():
+    for block, v in run.gate_values.items():
         got = stats.specificity(v, groups, 4)
         df = pd.DataFrame(v.astype(np.float64)).assign(g=groups)
         within = df.groupby("g").transform(lambda s: s - s.mean()).pow(2).sum()
@@ -56,10 +56,10 @@ def test_specificity_extremes():
 
 def test_block_summary_saturation_and_shape():
     run = make_run()
-    summary = stats.block_summary(run)
-    assert list(summary["block"]) == list(run.gates)
+    summary = stats.block_stats(run)
+    assert list(summary["block"]) == list(run.gate_values)
     for _, row in summary.iterrows():
-        v = run.gates[row["block"]]
+        v = run.gate_values[row["block"]]
         assert row["saturation_high"] == pytest.approx((v > 0.9).mean())
         assert row["saturation_low"] == pytest.approx((v < 0.1).mean())
         assert row["mean"] == pytest.approx(v.mean(), abs=1e-6)
@@ -77,57 +77,62 @@ def test_unlabelled_runs_group_by_prediction():
 def test_quantiles_and_image_gates():
     run = make_run()
     q = stats.block_quantiles(run)
-    v = run.gates["SE_3_1"].ravel()
+    v = run.gate_values["SE_3_1"].ravel()
     row = q.set_index("block").loc["SE_3_1"]
     assert row["median"] == pytest.approx(np.median(v))
     assert row["q05"] == pytest.approx(np.quantile(v, 0.05))
     ig = stats.image_gates(run, 3)
     sub = ig[ig["block"] == "SE_3_1"]
-    np.testing.assert_allclose(sub["value"], run.gates["SE_3_1"][3], atol=1e-7)
+    np.testing.assert_allclose(sub["value"], run.gate_values["SE_3_1"][3], atol=1e-7)
     same = run.images["label"].to_numpy() == run.images["label"].iloc[3]
-    np.testing.assert_allclose(sub["class_mean"], run.gates["SE_3_1"][same].mean(0), atol=1e-6)
+    np.testing.assert_allclose(sub["class_mean"], run.gate_values["SE_3_1"][same].mean(0), atol=1e-6)
 
 
 def test_paper_blocks_for_resnet50_layout():
-    gi = pd.DataFrame([{"name": f"SE_{s}_{b}", "stage": s, "depth": d}
-                       for d, (s, b) in enumerate((s, b) for s, n in zip(range(2, 6), (3, 4, 6, 3))
-                                                  for b in range(1, n + 1))])
-    assert stats.paper_blocks(gi) == ["SE_2_3", "SE_3_4", "SE_4_6", "SE_5_1", "SE_5_2", "SE_5_3"]
+    from se_analysis.blocks import block_presets, paper_blocks
+    from se_analysis.gates import Gate
+
+    gates = [Gate(f"SE_{s}_{b}", "p", "p", 8, d, s, b)
+             for d, (s, b) in enumerate((s, b) for s, n in zip(range(2, 6), (3, 4, 6, 3)) for b in range(1, n + 1))]
+    assert paper_blocks(gates[::-1]) == ["SE_2_3", "SE_3_4", "SE_4_6", "SE_5_1", "SE_5_2", "SE_5_3"]
+    presets = block_presets(gates)
+    assert presets["last stage"] == ["SE_5_1", "SE_5_2", "SE_5_3"] and presets["deepest block"] == ["SE_5_3"]
+    assert presets["stage 3"] == ["SE_3_1", "SE_3_2", "SE_3_3", "SE_3_4"] and len(presets["all blocks"]) == 16
 
 
 def test_summary_only_extraction_gives_the_same_tables(tiny_net, synthetic_sample, tmp_path):
     from se_analysis.data import sample_set
     from se_analysis.extract import extract
-    from se_analysis.summary import HIST_BINS
+    from se_analysis.moments import HIST_BINS
 
     source = sample_set("all", synthetic_sample)
     full = extract(tiny_net, source, batch_size=7)
     lean = extract(tiny_net, source, batch_size=7, summary_only=True)
     lean.save(tmp_path / "lean")
     lean = Run.load(tmp_path / "lean")
-    assert not lean.gates and not lean.has_gate_arrays and set(lean.summaries) == {"label", "pred"}
+    assert not lean.gate_values and not lean.has_gate_arrays and set(lean.moments) == {"label", "pred"}
     for by in ("label", "pred"):
         a, b = stats.channel_stats(full, by=by), stats.channel_stats(lean, by=by)
         pd.testing.assert_frame_equal(a, b, atol=1e-9, check_dtype=False)
-        pd.testing.assert_frame_equal(stats.block_summary(full, by=by), stats.block_summary(lean, by=by),
+        pd.testing.assert_frame_equal(stats.block_stats(full, by=by), stats.block_stats(lean, by=by),
                                       atol=1e-9, check_dtype=False)
     qb = stats.block_quantiles(lean)  # from the histogram: the inverted CDF, to one bin
     for _, row in qb.iterrows():
-        v = full.gates[row["block"]].astype(np.float64).ravel()
+        v = full.gate_values[row["block"]].astype(np.float64).ravel()
         expected = np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")
         np.testing.assert_allclose(row[["q05", "q25", "median", "q75", "q95"]].to_numpy(float), expected,
                                    atol=1 / HIST_BINS)
 
 
 def test_summaries_merge_like_one_pass():
-    from se_analysis.summary import GateSummary
+    from se_analysis.moments import GateMoments
 
     run = make_run(n_per_class=(9, 4, 6, 5), seed=8)
     y = run.images["label"].to_numpy()
-    whole = GateSummary.from_arrays(run.gates, y, 4, chunk=100)
-    parts = GateSummary.from_arrays({k: v[:11] for k, v in run.gates.items()}, y[:11], 4, chunk=3)
-    parts.merge(GateSummary.from_arrays({k: v[11:] for k, v in run.gates.items()}, y[11:], 4, chunk=5))
-    for b in run.gates:
+    whole = GateMoments.from_arrays(run.gate_values, y, 4, chunk=100)
+    parts = GateMoments.from_arrays({k: v[:11] for k, v in run.gate_values.items()}, y[:11], 4, chunk=3)
+    parts.merge(GateMoments.from_arrays({k: v[11:] for k, v in run.gate_values.items()}, y[11:], 4, chunk=5))
+    for b in run.gate_values:
         np.testing.assert_allclose(parts.mean[b], whole.mean[b], atol=1e-12)
         np.testing.assert_allclose(parts.m2[b], whole.m2[b], atol=1e-12)
         np.testing.assert_allclose(parts.specificity(b), whole.specificity(b), atol=1e-12)

@@ -12,7 +12,7 @@ from se_analysis import ablate, stats
 from se_analysis.ablate import Ablation, AblatedRun
 from se_analysis.data import image_folder
 from se_analysis.fashion_mnist import CLASS_NAMES
-from se_analysis.summary import GateSummary
+from se_analysis.moments import GateMoments
 from tests.conftest import make_run
 
 
@@ -32,7 +32,7 @@ def test_nll_is_exact_for_confidently_wrong_predictions():
     logits = np.zeros((6, 2), np.float32)
     logits[:, 0], logits[:, 1] = 0.0, np.where(run.images["label"] == 0, 40.0, -40.0)  # p(true) ~ e^-40
     ablated = AblatedRun(Ablation(("SE_2_1",), "constant", 1.0), logits)
-    summary = ablate.compare(run, [ablated]).summary.iloc[0]
+    summary = ablate.compare(run, [ablated]).overall.iloc[0]
     expected = torch.nn.functional.cross_entropy(torch.tensor(logits, dtype=torch.float64),
                                                  torch.tensor(run.images["label"].to_numpy())).item()
     assert expected > 20 and summary["nll_after"] == pytest.approx(expected, rel=1e-12)
@@ -41,27 +41,27 @@ def test_nll_is_exact_for_confidently_wrong_predictions():
 def test_block_summary_counts_at_the_thresholds_it_is_given():
     run = make_run()
     for high, low in ((0.9, 0.1), (0.7, 0.3), (0.55, 0.45)):
-        summary = stats.block_summary(run, high=high, low=low).set_index("block")
-        for block, v in run.gates.items():
+        summary = stats.block_stats(run, high=high, low=low).set_index("block")
+        for block, v in run.gate_values.items():
             assert summary.loc[block, "saturation_high"] == pytest.approx((v > high).mean())
             assert summary.loc[block, "saturation_low"] == pytest.approx((v < low).mean())
 
 
 def test_summary_only_runs_refuse_other_thresholds_plainly():
     run = make_run()
-    s = GateSummary.from_arrays(run.gates, run.images["label"].to_numpy(), 4)
+    s = GateMoments.from_arrays(run.gate_values, run.images["label"].to_numpy(), 4)
     from dataclasses import replace
 
-    lean = replace(run, gates={}, summaries={"label": s})
+    lean = replace(run, gate_values={}, moments={"label": s})
     lean.manifest = {**run.manifest, "summary_only": True}
-    assert len(stats.block_summary(lean)) == 2
+    assert len(stats.block_stats(lean)) == 2
     with pytest.raises(ValueError, match="kept only summaries"):
-        stats.block_summary(lean, high=0.8)
+        stats.block_stats(lean, high=0.8)
 
 
 def test_nan_gates_are_counted_never_binned():
     v = np.array([[0.95, np.nan], [0.05, 0.5], [np.inf, 0.5]])
-    s = GateSummary({"b": 2}, 1)
+    s = GateMoments({"b": 2}, 1)
     s.update({"b": v}, np.zeros(3, int))
     assert s.n_nonfinite["b"] == 2 and s.hist["b"].sum() == 4
     assert s.n_high["b"] == 1 and s.n_low["b"] == 1  # 0.95 and 0.05, among the 4 finite values
@@ -87,7 +87,7 @@ def test_eta_squared_bias_and_its_correction_on_pure_noise():
     k, per = 1000, 2
     values = rng.normal(size=(k * per, 64))
     groups = np.repeat(np.arange(k), per)
-    s = GateSummary.from_arrays({"b": values}, groups, k)
+    s = GateMoments.from_arrays({"b": values}, groups, k)
     # By hand: between / total sums of squares per channel.
     means = values.reshape(k, per, 64).mean(1)
     between = per * ((means - values.mean(0)) ** 2).sum(0)
@@ -123,7 +123,7 @@ def test_two_processes_saving_one_run_key_leave_one_complete_run(tmp_path):
     assert all(p.returncode == 0 for p in procs), [o[1][-800:] for o in outs]
     run = Run.load(target)
     candidates = [make_run(seed=s) for s in (1, 2)]
-    assert any(np.array_equal(run.logits, c.logits) and all(np.array_equal(run.gates[k], c.gates[k]) for k in c.gates)
+    assert any(np.array_equal(run.logits, c.logits) and all(np.array_equal(run.gate_values[k], c.gate_values[k]) for k in c.gate_values)
                for c in candidates)
     assert sorted(p.name for p in target.parent.iterdir()) == ["samekey"]  # no half-written or moved-aside folders
 
@@ -181,7 +181,7 @@ def test_ablating_a_bf16_run_compares_like_with_like(tiny_net, synthetic_sample,
                                            method=method, batch_size=16)
     for name in run.gate_names[:2]:  # upstream of the ablated block: exactly unchanged
         assert mean_ab.gate_shift[name] == 0.0
-    summary = ablate.compare(run, [mean_ab]).summary.iloc[0]
+    summary = ablate.compare(run, [mean_ab]).overall.iloc[0]
     # By hand in bf16 autocast: the baseline the comparison used is the model's own bf16 output.
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         xs = torch.stack([tiny_net.transform(it.load()) for it in source.items])

@@ -9,9 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import ablate, plots_ablation, stats
-from se_analysis.app_pages.common import (block_summary, channel_stats, default_classes, progress_callback,
+from se_analysis.app_pages.common import (block_stats, channel_stats, default_classes, progress_callback,
                                           report_download, require_gate_arrays, require_run, run_model, show_figure,
                                           store, table_downloads)
+from se_analysis.blocks import block_presets
 from se_analysis.app_pages.view import query_list, query_value, set_query
 from se_analysis.data import load_source_image
 
@@ -45,17 +46,12 @@ except (OSError, ValueError) as e:
     st.stop()
 st.info(f"Reference set: {ref_text}.")
 
-gi = evaluated.gate_info()
-presets = {"custom": None, "all blocks": gi["name"].tolist()}
-for stage, grp in gi.groupby("stage", sort=True):
-    if stage:
-        presets[f"stage {stage}"] = grp["name"].tolist()
-if gi["stage"].max() > 0:
-    presets["last stage"] = gi[gi["stage"] == gi["stage"].max()]["name"].tolist()
+names = evaluated.gate_names
+presets = {"custom": None, **block_presets(evaluated.gates)}
 c1, c2, c3 = st.columns([1, 2, 1])
 preset = c1.selectbox("Preset", list(presets), key="abl_preset")
-default_blocks = presets[preset] or query_list("ablate", gi["name"].tolist()) or [gi["name"].iloc[-1]]
-blocks = c2.multiselect("Blocks to ablate", gi["name"].tolist(), default=default_blocks, key=f"abl_blocks_{preset}")
+default_blocks = presets[preset] or query_list("ablate", names) or names[-1:]
+blocks = c2.multiselect("Blocks to ablate", names, default=default_blocks, key=f"abl_blocks_{preset}")
 mode_labels = {"mean": "mean over the reference set", "class-mean": "class mean (oracle: uses the true label)",
                "predicted-class-mean": "mean of the predicted class", "constant": "constant",
                "shuffle": "gates of another random image (control)"}
@@ -100,7 +96,7 @@ if sel and sel[0] == key:
         st.session_state.pop("abl_result", None)  # the next choice starts clean
         st.error(f"This ablation could not run: {str(e.args[0] if isinstance(e, KeyError) else e).splitlines()[0]}")
 if tables is not None:
-    summary = tables["summary"].iloc[0]
+    summary = tables["overall"].iloc[0]
     st.subheader(summary["ablation"])
     m = st.columns(4)
     if evaluated.has_labels:
@@ -166,7 +162,7 @@ def _sweep(run_key: str, kind: str, mode: str) -> pd.DataFrame:
                                progress=progress_callback(bar, f"image-ablations ({kind})"))
         finally:
             bar.empty()
-        cache[(run_key, kind, mode)] = res.summary
+        cache[(run_key, kind, mode)] = res.overall
     return cache[(run_key, kind, mode)]
 
 
@@ -182,7 +178,7 @@ if ssel and ssel[0] == key:
         st.error(f"The sweep could not run: {str(e.args[0] if isinstance(e, KeyError) else e).splitlines()[0]}")
 if results is not None:
     if "one-at-a-time" in results:
-        show_figure(plots_ablation.sweep_bars(results["one-at-a-time"], block_summary(
+        show_figure(plots_ablation.sweep_bars(results["one-at-a-time"], block_stats(
             evaluated, f"{key}-eval", "label" if evaluated.has_labels else "pred")), evaluated, "sweep_bars")
     cumulative = [results[k] for k in ("cumulative-from-end", "cumulative-from-start") if k in results]
     if cumulative:

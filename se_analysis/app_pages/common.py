@@ -119,8 +119,8 @@ def channel_stats(_run: Run, key: str, by: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def block_summary(_run: Run, key: str, by: str) -> pd.DataFrame:
-    return stats.block_summary(_run, by=by)
+def block_stats(_run: Run, key: str, by: str) -> pd.DataFrame:
+    return stats.block_stats(_run, by=by)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -152,7 +152,7 @@ def report_download(run: Run, key: str, ablation: dict | None = None, label: str
         figs = standard_figures(run)
         if ablation:
             figs.update(ablation_figures(ablation))
-        return report_html(run, figs, stats.block_summary(run), ablation)
+        return report_html(run, figs, stats.block_stats(run), ablation)
 
     st.download_button(label, data=build, file_name=f"se-analysis-report-{key}.html", mime="text/html",
                        key=f"report-{key}-{bool(ablation)}", on_click="ignore", icon=":material/description:")

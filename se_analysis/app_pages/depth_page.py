@@ -3,13 +3,13 @@
 import streamlit as st
 
 from se_analysis import plots, stats
-from se_analysis.app_pages.common import (block_quantiles, block_summary, channel_stats, default_classes,
+from se_analysis.app_pages.common import (block_quantiles, block_stats, channel_stats, default_classes,
                                           group_by_widget, require_run, show_figure, table_downloads)
 
 st.title("Gates over depth")
 run, key = require_run()
 by = group_by_widget(run)
-summary = block_summary(run, key, by)
+summary = block_stats(run, key, by)
 st.caption("Class-specificity is the share of a gate's variance that the class explains (between-class over total "
            "variance, η², averaged over channels); with K classes and N images, η² is (K-1)/(N-1) by chance alone (dotted "
            "line), and ω² corrects for that bias. The paper finds early blocks class-agnostic, later ones "
@@ -32,4 +32,4 @@ classes = st.multiselect("Classes", present, default=default_classes(cs, 2), key
 show_figure(plots.within_class_band(cs, block, classes), run, "within_class")
 with st.expander("Per-block table"):
     st.dataframe(summary, width="stretch", hide_index=True)
-    table_downloads(summary, "block_summary")
+    table_downloads(summary, "block_stats")

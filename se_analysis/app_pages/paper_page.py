@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from se_analysis import plots, stats
+from se_analysis.blocks import paper_blocks
 from se_analysis.app_pages.view import query_list, set_query
 from se_analysis.app_pages.common import (channel_stats, default_classes, group_by_widget, require_run, show_figure,
                                           table_downloads)
@@ -20,7 +21,7 @@ present = stats.present_classes(cs)
 classes = st.multiselect("Classes", present, key="paper_classes",
                          default=query_list("classes", present) or default_classes(cs))
 blocks = st.multiselect("Blocks", run.gate_names, key="paper_blocks",
-                        default=query_list("blocks", run.gate_names) or stats.paper_blocks(run.gate_info()))
+                        default=query_list("blocks", run.gate_names) or paper_blocks(run.gates))
 set_query(classes=classes, blocks=blocks)
 c1, c2 = st.columns(2)
 include_all = c1.checkbox("Show the mean over all images", value=True, key="paper_all")

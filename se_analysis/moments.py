@@ -1,6 +1,6 @@
 """Streaming gate statistics: memory grows with classes x channels, never with images.
 
-:class:`GateSummary` is updated batch by batch (during extraction, or over a Run's arrays in
+:class:`GateMoments` is updated batch by batch (during extraction, or over a Run's arrays in
 row chunks) with per (block, class) counts, means and sums of squared deviations, merged with
 Chan et al.'s parallel formula (numerically stable, unlike sum / sum of squares), plus per
 block the counts of saturated gates and a fine histogram for quantiles. Summaries from
@@ -13,13 +13,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["GateSummary", "HIST_BINS", "CONSTANT_STD"]
+__all__ = ["GateMoments", "HIST_BINS", "CONSTANT_STD"]
 
 HIST_BINS = 2000  # quantiles to 1 / 2000 = 0.0005
 CONSTANT_STD = 1e-6  # a channel whose gate varies less than this over all images is constant
 
 
-class GateSummary:
+class GateMoments:
     """Running statistics of gate values per block and class.
 
     Args:
@@ -96,7 +96,7 @@ class GateSummary:
             _, self.mean[block], self.m2[block] = self._combine(self.n, self.mean[block], self.m2[block], nb, cm, cm2)
         return batch_n
 
-    def merge(self, other: "GateSummary") -> "GateSummary":
+    def merge(self, other: "GateMoments") -> "GateMoments":
         """Fold another summary of the same blocks and classes into this one (e.g. another process's)."""
         for b in self.blocks:
             _, self.mean[b], self.m2[b] = self._combine(self.n, self.mean[b], self.m2[b], other.n, other.mean[b],
@@ -113,7 +113,7 @@ class GateSummary:
     @classmethod
     def from_arrays(cls, gates: Mapping[str, np.ndarray], classes: np.ndarray, num_classes: int,
                     blocks: Sequence[str] | None = None, chunk: int = 4096, high: float = 0.9,
-                    low: float = 0.1) -> "GateSummary":
+                    low: float = 0.1) -> "GateMoments":
         """Stream stored (N, C) arrays through a summary, ``chunk`` rows at a time."""
         blocks = list(blocks or gates)
         s = cls({b: gates[b].shape[1] for b in blocks}, num_classes, high, low)
@@ -192,7 +192,7 @@ class GateSummary:
         return (self.n_high[block] / size, self.n_low[block] / size) if size else (np.nan, np.nan)
 
     # -- storage -------------------------------------------------------------------------------
-    def to_arrays(self, prefix: str = "summary") -> dict[str, np.ndarray]:
+    def to_arrays(self, prefix: str = "moments") -> dict[str, np.ndarray]:
         """Flat arrays (for safetensors) that :meth:`from_stored` reads back."""
         p = prefix
         out = {f"{p}/n": self.n, f"{p}/all_n": np.array([self.all_n], np.float64),
@@ -206,8 +206,8 @@ class GateSummary:
         return out
 
     @classmethod
-    def from_stored(cls, arrays: Mapping[str, np.ndarray], blocks: Sequence[str], prefix: str = "summary"
-                    ) -> "GateSummary":
+    def from_stored(cls, arrays: Mapping[str, np.ndarray], blocks: Sequence[str], prefix: str = "moments"
+                    ) -> "GateMoments":
         p = prefix
         high, low = arrays[f"{p}/thresholds"]
         s = cls({b: arrays[f"{p}/{b}/mean"].shape[1] for b in blocks}, len(arrays[f"{p}/n"]), high, low)
