@@ -3,9 +3,9 @@
 import streamlit as st
 
 from se_analysis.app_pages import PAGES
-from se_analysis.app_pages.view import setup
+from se_analysis.app_pages.view import presenting, setup
 
 st.set_page_config(page_title="se-analysis: what SE gates do", page_icon=":material/tune:", layout="wide")
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, position="top" if presenting() else "sidebar")  # presenting: links stay visible
 setup()
 page.run()

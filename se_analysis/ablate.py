@@ -53,7 +53,7 @@ def sweep_ablations(gate_names: Sequence[str], kind: str, mode: str = "mean", co
 
 def sweep(net: SENet, source: ImageSource, evaluated: Run, kind: str = "one-at-a-time", mode: str = "mean",
           reference: Run | None = None, constant: float = 1.0, **kwargs) -> AblationResult:
-    """A sweep over depth; ``summary`` gains ``k`` (blocks ablated) and ``depth`` (first ablated block)."""
+    """A sweep over depth; ``overall`` gains ``k`` (blocks ablated) and ``depth`` (first ablated block)."""
     ablations = sweep_ablations(evaluated.gate_names, kind, mode, constant)
     result = compare(evaluated, evaluate_ablations(net, source, evaluated, ablations, reference, **kwargs))
     depth = {g.name: g.depth for g in evaluated.gates}

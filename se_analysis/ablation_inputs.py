@@ -34,15 +34,27 @@ def ablation_inputs(net: SENet, run: Run, store=None, **kwargs) -> tuple[ImageSo
     spec = run.manifest.get("data_spec", {})
     if spec.get("kind") == "sample":
         ev_source = source_from_spec({**spec, "split": "eval"}, net.class_names)
-        evaluated = run if spec.get("split") == "eval" else extract_cached(net, ev_source, store, **kwargs)[0]
-        reference, _ = extract_cached(net, source_from_spec({**spec, "split": "reference"}, net.class_names), store,
-                                      **kwargs)
+        ref_source = source_from_spec({**spec, "split": "reference"}, net.class_names)
+        if spec.get("split") == "all" and run.has_gate_arrays:  # both halves are rows of this run: no new passes
+            evaluated, reference = (_rows_of(run, src) for src in (ev_source, ref_source))
+        else:
+            evaluated = run if spec.get("split") == "eval" else extract_cached(net, ev_source, store, **kwargs)[0]
+            reference = extract_cached(net, ref_source, store, **kwargs)[0]
         return ev_source, evaluated, reference, (
             f"means from the sample set's reference half ({len(reference)} images), evaluated on its disjoint "
             f"eval half ({len(evaluated)} images)")
     source = source_from_spec(spec, net.class_names)
     return source, run, run, (f"means from the {len(run)} evaluated images themselves (there is no disjoint "
                               "reference set for this data)")
+
+
+def _rows_of(run: Run, source: ImageSource) -> Run:
+    """The rows of ``run`` that are ``source``'s images, as a Run of that source."""
+    ids = {it.id for it in source.items}
+    mask = run.images["image_id"].isin(ids).to_numpy()
+    if mask.sum() != len(ids):
+        raise ValueError(f"the run holds {int(mask.sum())} of the {len(ids)} images of {source.name}")
+    return run.subset(mask, data=source.name, data_fingerprint=source.fingerprint, data_spec=source.spec)
 
 
 def evaluation_batches(net: SENet, source: ImageSource, evaluated: Run, batch_size: int

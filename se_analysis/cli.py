@@ -131,7 +131,7 @@ def _ablation_setup(args: argparse.Namespace):
 
 
 def _write_tables(tables: dict[str, pd.DataFrame], out: str) -> None:
-    """``summary`` to OUT; the other tables beside it as OUT_<name> with the same extension."""
+    """``overall`` to OUT; the other tables beside it as OUT_<name> with the same extension."""
     path = Path(out)
     for name, df in tables.items():
         target = path if name == "overall" else path.with_name(f"{path.stem}_{name}{path.suffix or '.csv'}")

@@ -69,13 +69,13 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
                      by: str = "label") -> dict[str, go.Figure]:
     """The figures the app shows for a run, with the app's defaults where no choice is given."""
     cs = stats.channel_stats(run, by=by)
-    summary = stats.block_stats(run, by=by)
+    bstats = stats.block_stats(run, by=by)
     chosen = list(classes) if classes else stats.distinct_classes(cs)
     chosen_blocks = list(blocks) if blocks else paper_blocks(run.gates)
     last = run.gate_names[-1]
     figs = {
         "paper_figure": plots.paper_figure(cs, chosen_blocks, chosen),
-        "specificity": plots.specificity_curve(summary),
+        "specificity": plots.specificity_curve(bstats),
         "depth_box": plots.depth_box(stats.block_quantiles(run)),
         "within_class": plots.within_class_band(cs, last, chosen[:2]),
     }
@@ -166,7 +166,7 @@ def report_html(run: Run, figures: dict[str, go.Figure], block_stats: pd.DataFra
     parts = [f"<h2>{html.escape(name.replace('_', ' '))}</h2>" + fig.to_html(full_html=False, include_plotlyjs=False)
              for name, fig in figures.items()]
     if block_stats is not None:
-        parts.append("<h2>Per-block summary</h2>" + _table_html(block_stats))
+        parts.append("<h2>Per-block statistics</h2>" + _table_html(block_stats))
     if ablation:
         parts.append("<h2>Ablation</h2>" + _table_html(ablation["overall"]))
         parts.append("<h3>Per-class accuracy</h3>" + _table_html(ablation["per_class"]))

@@ -56,7 +56,7 @@ def latency_ms(model: torch.nn.Module, example: torch.Tensor, repeats: int = 5) 
 
 
 def _cost_row(net: SENet, module: torch.nn.Module, example: torch.Tensor, blocks: Sequence[str],
-              summary: pd.Series | None, evaluated: Run) -> dict:
+              overall: pd.Series | None, evaluated: Run) -> dict:
     acc = evaluated.images["correct"].dropna()
     labels = evaluated.images["label"].to_numpy()
     has = labels >= 0
@@ -64,9 +64,9 @@ def _cost_row(net: SENet, module: torch.nn.Module, example: torch.Tensor, blocks
         else np.nan
     return {
         "k": len(blocks), "blocks": ",".join(blocks),
-        "top1": float(summary["top1_after"]) if summary is not None else float(acc.mean()) if len(acc) else np.nan,
-        "top1_change": float(summary["top1_change"]) if summary is not None else 0.0,
-        "nll": float(summary["nll_after"]) if summary is not None else nll0,
+        "top1": float(overall["top1_after"]) if overall is not None else float(acc.mean()) if len(acc) else np.nan,
+        "top1_change": float(overall["top1_change"]) if overall is not None else 0.0,
+        "nll": float(overall["nll_after"]) if overall is not None else nll0,
         "parameters": count_parameters(module), "flops": count_flops(module, example),
         "latency_ms": latency_ms(module, example),
     }
@@ -91,13 +91,13 @@ def greedy_fold(net: SENet, source: ImageSource, evaluated: Run, reference: Run,
     chosen: list[str] = []
     for step, block in enumerate(order):
         trial = [b for b in evaluated.gate_names if b in chosen + [block]]
-        summary = ablate.run_ablation(net, source, evaluated, ablate.Ablation(tuple(trial), "mean"), reference,
+        overall = ablate.run_ablation(net, source, evaluated, ablate.Ablation(tuple(trial), "mean"), reference,
                                       batch_size=batch_size, device=device).overall.iloc[0]
-        ok = -summary["top1_change"] * 100 <= budget_points + 1e-9
+        ok = -overall["top1_change"] * 100 <= budget_points + 1e-9
         if ok:
             chosen = trial
             folded, _, _ = fold_run(net, evaluated, chosen, reference)
-            rows.append({**_cost_row(net, folded, example, chosen, summary, evaluated), "added": block,
+            rows.append({**_cost_row(net, folded, example, chosen, overall, evaluated), "added": block,
                          "within_budget": True})
         if progress:
             progress(step + 1, len(order))

@@ -28,8 +28,8 @@ def gate_table(net: SENet, run: Run, ev_source: ImageSource, evaluated: Run, ref
     constant_channels, saturation_high, saturation_low, mean_alone, off_alone, mean_cumulative,
     off_cumulative`` (top-1 changes in points; cumulative = this block and all deeper ones).
     """
-    summary = stats.block_stats(run)
-    out = summary[["block", "depth", "channels", "specificity", "specificity_chance", "specificity_omega2",
+    bstats = stats.block_stats(run)
+    out = bstats[["block", "depth", "channels", "specificity", "specificity_chance", "specificity_omega2",
                    "constant_channels", "saturation_high", "saturation_low"]].copy()
     for kind, suffix in (("one-at-a-time", "alone"), ("cumulative-from-end", "cumulative")):
         for mode, name in (("mean", "mean"), ("constant", "off")):

@@ -85,9 +85,9 @@ def depth_box(quantiles: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def specificity_curve(summary: pd.DataFrame) -> go.Figure:
+def specificity_curve(bstats: pd.DataFrame) -> go.Figure:
     """Class-specificity and saturation of each block, over depth."""
-    s = summary.sort_values("depth")
+    s = bstats.sort_values("depth")
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=s["block"], y=s["specificity"], mode="lines+markers", name="class-specificity (η²)",
                              line=dict(color="#d62728", width=2.5)))

@@ -56,9 +56,9 @@ def downstream_shift(downstream: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def sweep_bars(summary: pd.DataFrame, block_stats: pd.DataFrame | None = None) -> go.Figure:
+def sweep_bars(overall: pd.DataFrame, block_stats: pd.DataFrame | None = None) -> go.Figure:
     """One-at-a-time sweep: accuracy drop and NLL rise per block, with the block's class-specificity."""
-    s = summary.sort_values("depth")
+    s = overall.sort_values("depth")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     labelled = "top1_change" in s and s["top1_change"].notna().any()
     if labelled:

@@ -112,6 +112,19 @@ class Run:
     def __len__(self) -> int:
         return len(self.images)
 
+    def subset(self, rows: np.ndarray, **manifest_updates) -> "Run":
+        """The Run of some of its images (a boolean mask or row numbers), in their order here.
+
+        Per-image values do not depend on which other images were in the batch, so this equals
+        extracting those images alone; ``manifest_updates`` say what the subset is (e.g. its data spec).
+        """
+        rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, np.int64)
+        images = self.images.iloc[rows].reset_index(drop=True)
+        images["index"] = np.arange(len(images))
+        manifest = {**self.manifest, "n_images": len(images), "n_skipped": 0, **manifest_updates}
+        return Run(images=images, gate_values={k: v[rows] for k, v in self.gate_values.items()},
+                   logits=self.logits[rows], manifest=manifest)
+
     def save(self, folder: str | Path) -> Path:
         """Write the Run atomically (to a temporary folder, then renamed into place)."""
         from safetensors.numpy import save_file

@@ -45,7 +45,7 @@ def specificity(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
 
 
 def moments_for(run: Run, by: GroupBy = "label") -> GateMoments:
-    """The streaming summary behind the tables: stored (summary-only runs) or streamed over the arrays."""
+    """The streamed moments behind the tables: stored (summary-only runs) or streamed over the arrays."""
     key = "label" if by == "label" and run.has_labels else "pred"
     if key in run.moments:
         return run.moments[key]
@@ -125,14 +125,14 @@ def block_stats(run: Run, by: GroupBy = "label", high: float = 0.9, low: float =
     return pd.DataFrame(rows)
 
 
-def specificity_note(summary: pd.DataFrame) -> str:
-    """A sentence on how far a block summary's specificity can be trusted (empty when nothing to say)."""
+def specificity_note(bstats: pd.DataFrame) -> str:
+    """A sentence on how far the block stats' specificity can be trusted (empty when nothing to say)."""
     notes = []
-    if len(summary) and summary["min_class_n"].min() < FEW_IMAGES_PER_CLASS:
-        notes.append(f"some class has only {int(summary['min_class_n'].min())} images: eta squared is biased upwards "
-                     f"by about {summary['specificity_chance'].iloc[0]:.2f} (its chance level); read omega squared")
-    if len(summary) and summary["nonfinite"].sum():
-        notes.append(f"{int(summary['nonfinite'].sum())} gate values are NaN or infinite and were left out")
+    if len(bstats) and bstats["min_class_n"].min() < FEW_IMAGES_PER_CLASS:
+        notes.append(f"some class has only {int(bstats['min_class_n'].min())} images: eta squared is biased upwards "
+                     f"by about {bstats['specificity_chance'].iloc[0]:.2f} (its chance level); read omega squared")
+    if len(bstats) and bstats["nonfinite"].sum():
+        notes.append(f"{int(bstats['nonfinite'].sum())} gate values are NaN or infinite and were left out")
     return "; ".join(notes)
 
 

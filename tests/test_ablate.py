@@ -227,3 +227,22 @@ def test_suffix_equals_full_passes_bit_for_bit_on_every_zoo_architecture(name):
     assert [a.method for a in fast] == ["suffix", "suffix"]
     for a, b in zip(full, fast):
         np.testing.assert_array_equal(a.logits, b.logits)
+
+
+def test_halves_of_an_all_run_equal_extracting_each_half(tiny_net, synthetic_sample):
+    """The Ablation page's first open takes both halves from the 'all' run's rows instead of two new passes."""
+    from se_analysis.ablate import ablation_inputs
+    from se_analysis.data import sample_set
+    from se_analysis.extract import extract
+
+    whole = extract(tiny_net, sample_set("all", synthetic_sample), batch_size=7)
+    ev_source, evaluated, reference, _ = ablation_inputs(tiny_net, whole)
+    for split, got in (("eval", evaluated), ("reference", reference)):
+        alone = extract(tiny_net, sample_set(split, synthetic_sample), batch_size=5)
+        assert got.images["image_id"].tolist() == alone.images["image_id"].tolist()
+        assert got.images["index"].tolist() == list(range(len(alone)))
+        assert got.manifest["data_spec"]["split"] == split and len(got) == 30
+        np.testing.assert_allclose(got.logits, alone.logits, atol=1e-5)
+        for name in alone.gate_names:
+            np.testing.assert_allclose(got.gate_values[name], alone.gate_values[name], atol=1e-6)
+    assert {it.id for it in ev_source.items} == set(evaluated.images["image_id"])

@@ -288,3 +288,16 @@ def test_run_page_keeps_its_choices_across_pages(tmp_path):
     no_errors(at)
     assert at.radio(key="data_kind").value == "folder on this machine"
     assert at.text_input(key="folder").value == str(tmp_path / "imgs")
+
+
+def test_bounded_cache_keeps_the_most_recently_used():
+    from se_analysis.app_pages.view import BoundedCache
+
+    cache, calls = BoundedCache(2), []
+
+    def compute(k):
+        calls.append(k)
+        return k * 10
+    for k in (1, 2, 1, 3, 2, 1):  # 3 evicts 2 (1 was used more recently); 2 then evicts 1
+        assert cache.get_or_compute(k, lambda k=k: compute(k)) == k * 10
+    assert calls == [1, 2, 3, 2, 1] and list(cache) == [2, 1]

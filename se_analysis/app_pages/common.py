@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from se_analysis import plots, stats
+from se_analysis.app_pages.view import BoundedCache
 from se_analysis.runs import Run, RunStore
 from se_analysis.tables import table_bytes
 from se_analysis.zoo import SENet, load_model
@@ -47,6 +48,15 @@ def run_model(run: Run) -> SENet:
             st.stop()
         return get_checkpoint_model(m["model"], ckpt.name, ckpt.getvalue())
     return get_model(m["model"], bool(m.get("pretrained", True)))
+
+
+@st.cache_resource
+def shared_results(name: str) -> BoundedCache:
+    """Results shared by every session (ablations, sweeps, folds), keyed by run key and choice; bounded.
+
+    A shared link that names an ablation is answered from here without running it again.
+    """
+    return BoundedCache(24)
 
 
 def progress_callback(bar, unit: str = "images"):

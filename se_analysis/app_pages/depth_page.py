@@ -9,19 +9,19 @@ from se_analysis.app_pages.common import (block_quantiles, block_stats, channel_
 st.title("Gates over depth")
 run, key = require_run()
 by = group_by_widget(run)
-summary = block_stats(run, key, by)
+bstats = block_stats(run, key, by)
 st.caption("Class-specificity is the share of a gate's variance that the class explains (between-class over total "
            "variance, η², averaged over channels); with K classes and N images, η² is (K-1)/(N-1) by chance alone (dotted "
            "line), and ω² corrects for that bias. The paper finds early blocks class-agnostic, later ones "
            "class-specific, and gates near the end saturating towards 1.")
-note = stats.specificity_note(summary)
+note = stats.specificity_note(bstats)
 if note:
     st.warning(note[0].upper() + note[1:] + ".")
-if summary["constant_channels"].any():
-    const = summary[summary["constant_channels"] > 0]
+if bstats["constant_channels"].any():
+    const = bstats[bstats["constant_channels"] > 0]
     st.caption("Constant channels (the gate does not vary over these images; specificity 0): " + ", ".join(
         f"{r.block} {r.constant_channels}/{r.channels}" for r in const.itertuples()) + ".")
-show_figure(plots.specificity_curve(summary), run, "specificity")
+show_figure(plots.specificity_curve(bstats), run, "specificity")
 show_figure(plots.depth_box(block_quantiles(run, key)), run, "depth_box")
 
 st.subheader("Within-class mean and spread at one block")
@@ -31,5 +31,5 @@ present = stats.present_classes(cs)
 classes = st.multiselect("Classes", present, default=default_classes(cs, 2), key="depth_classes")
 show_figure(plots.within_class_band(cs, block, classes), run, "within_class")
 with st.expander("Per-block table"):
-    st.dataframe(summary, width="stretch", hide_index=True)
-    table_downloads(summary, "block_stats")
+    st.dataframe(bstats, width="stretch", hide_index=True)
+    table_downloads(bstats, "block_stats")

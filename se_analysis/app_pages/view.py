@@ -7,18 +7,29 @@ the sidebar.
 
 from __future__ import annotations
 
-from typing import Sequence
+import threading
+from collections import OrderedDict
+from typing import Callable, Hashable, Sequence, TypeVar
 
 import streamlit as st
+
+T = TypeVar("T")
 
 PRESENT_CSS = """
 <style>
 [data-testid="stMarkdownContainer"] p, [data-testid="stWidgetLabel"] p, [data-testid="stCaptionContainer"] {
     font-size: 1.25rem !important; }
-[data-testid="stMetricValue"] { font-size: 3rem !important; }
-h1 { font-size: 3rem !important; }
+/* after the paragraph rule, and more specific, so that metrics stay large */
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] div, [data-testid="stMetricValue"] p {
+    font-size: 2.6rem !important; line-height: 1.2 !important; }
+[data-testid="stMetricDelta"], [data-testid="stMetricDelta"] div, [data-testid="stMetricDelta"] p {
+    font-size: 1.1rem !important; white-space: normal !important; overflow: visible !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.2rem !important; }
+[data-baseweb="select"] div, [data-baseweb="tag"] span, [data-baseweb="select"] input {
+    font-size: 1.2rem !important; }
+h1 { font-size: 2.4rem !important; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
-[data-testid="stMainBlockContainer"] { padding-top: 4rem; max-width: 96%; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; max-width: 98%; }
 </style>
 """
 
@@ -52,11 +63,19 @@ def set_query(**values: str | Sequence[str] | None) -> None:
                 st.query_params[name] = text
 
 
-def setup() -> None:
-    """Presentation mode: a toggle (kept in the URL), larger fonts, no sidebar; an exit button while on."""
+def presenting() -> bool:
+    """Whether presentation mode is on (from the session, else the link's ``present=1``)."""
     if "present" not in st.session_state:
         st.session_state["present"] = query_value("present") == "1"
-    if st.session_state["present"]:
+    return bool(st.session_state["present"])
+
+
+def setup() -> None:
+    """Presentation mode: a toggle (kept in the URL), larger fonts, no sidebar; an exit button while on.
+
+    The page links then sit in the top navigation (``app.py`` asks :func:`presenting` first).
+    """
+    if presenting():
         st.markdown(PRESENT_CSS, unsafe_allow_html=True)
         if st.button("Exit presentation mode", key="exit_present", type="tertiary"):
             st.session_state["present"] = False
@@ -65,8 +84,45 @@ def setup() -> None:
         set_query(present="1")
     else:
         with st.sidebar:
-            st.toggle("Presentation mode", key="present_toggle", help="Larger fonts, no sidebar; kept in the link.",
+            st.toggle("Presentation mode", key="present_toggle", help="Larger fonts, top navigation, figures "
+                      "first; kept in the link.",
                       on_change=lambda: st.session_state.update(present=st.session_state["present_toggle"]))
+
+
+def controls_and_figure(label: str = "Controls"):
+    """(controls container, figure container): controls above the figure, or, when presenting,
+    the figure first and the controls below it in a collapsed expander, so a 1280x720 screen
+    shows the figure without scrolling. Widgets go into the first, the figure into the second."""
+    if presenting():
+        figure = st.container()
+        return st.expander(label, expanded=False, icon=":material/tune:"), figure
+    controls = st.container()
+    return controls, st.container()
+
+
+class BoundedCache(OrderedDict):
+    """A least-recently-used dict of at most ``max_entries`` results, safe to share between sessions.
+
+    The lock guards the dict, not the computation: two sessions asking for the same new key
+    may both compute it (the results are equal), but neither waits for the other.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        super().__init__()
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        value = compute()
+        with self._lock:
+            self[key] = value
+            while len(self) > self.max_entries:
+                self.popitem(last=False)
+        return value
 
 
 def keep_widget_state(*keys: str) -> None:
