@@ -80,7 +80,7 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
         "within_class": plots.within_class_band(cs, last, chosen[:2]),
     }
     for block in chosen_blocks:
-        figs[f"class_heatmap_{block}"] = plots.class_heatmap(cs, block)
+        figs[f"class_heatmap_{block}"] = plots.class_heatmap(stats.heatmap_table(cs, block))
     from .similarity import class_similarity
 
     sim, order = class_similarity(cs, last)

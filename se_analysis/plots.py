@@ -105,16 +105,29 @@ def specificity_curve(bstats: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def class_heatmap(cs: pd.DataFrame, block: str) -> go.Figure:
-    """Class x channel heatmap of mean gate values at one block."""
-    sub = cs[(cs["block"] == block) & (cs["class"] != ALL)]
-    order = sub.drop_duplicates("class").sort_values("class_index")["class"].tolist()
-    z = sub.pivot(index="class", columns="channel", values="mean").reindex(order)
-    fig = go.Figure(go.Heatmap(z=z.to_numpy(), x=list(z.columns), y=order, zmin=0, zmax=1, colorscale="Viridis",
-                               colorbar=dict(title="mean gate"),
-                               hovertemplate="class %{y}<br>channel %{x}<br>mean %{z:.3f}<extra></extra>"))
-    fig.update_layout(title=f"Mean gate per class and channel at {block}", xaxis_title="channel index",
-                      yaxis_title="class", height=max(300, 28 * len(order) + 150))
+def class_heatmap(table: pd.DataFrame, centred: bool = False) -> go.Figure:
+    """Class x channel heatmap from :func:`stats.heatmap_table` (mean gates, or centred on each channel's mean)."""
+    block = table["block"].iloc[0] if len(table) else ""
+    z = table.pivot(index="row", columns="column", values="value").sort_index().sort_index(axis=1)
+    classes = table.drop_duplicates("row").sort_values("row")["class"].tolist()
+    channels = table.drop_duplicates("column").sort_values("column")["channel"].tolist()
+    sorted_by_spec = channels != sorted(channels)
+    if centred:
+        lim = float(np.nanmax(np.abs(z.to_numpy()))) if z.size else 1.0
+        scale = dict(zmid=0, zmin=-lim, zmax=lim, colorscale="RdBu_r", colorbar=dict(title="class mean<br>- all mean"))
+    else:
+        scale = dict(zmin=0, zmax=1, colorscale="Viridis", colorbar=dict(title="mean gate"))
+    fig = go.Figure(go.Heatmap(
+        z=z.to_numpy(), x=list(range(len(channels))), y=classes, customdata=np.tile(channels, (len(classes), 1)), **scale,
+        hovertemplate="class %{y}<br>channel %{customdata}<br>value %{z:.3f}<extra></extra>"))
+    what = "minus the all-image mean, " if centred else ""
+    fig.update_layout(title=f"Mean gate per class and channel at {block} ({what}"
+                            f"{'channels by specificity' if sorted_by_spec else 'channels in index order'})",
+                      xaxis_title="channel, most class-specific first" if sorted_by_spec else "channel index",
+                      yaxis_title="class", height=max(300, 28 * len(classes) + 150))
+    if not sorted_by_spec:
+        fig.update_xaxes(tickmode="array", tickvals=list(range(0, len(channels), max(1, len(channels) // 12))),
+                         ticktext=[str(channels[i]) for i in range(0, len(channels), max(1, len(channels) // 12))])
     return fig
 
 

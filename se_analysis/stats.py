@@ -17,7 +17,7 @@ Saturation is the share of gate values above 0.9 (``saturation_high``) and below
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ import pandas as pd
 from .runs import Run
 from .moments import GateMoments
 
-__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups", "channel_stats", "block_stats", "block_quantiles", "image_gates", "moments_for",
+__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups", "channel_stats", "block_stats", "block_quantiles", "image_gates", "moments_for", "channel_specificity", "heatmap_table",
            "specificity"]
 
 ALL = "all"
@@ -199,3 +199,53 @@ def distinct_classes(cs: pd.DataFrame, k: int = 4, block: str | None = None) -> 
         dist[picked] = -1.0
         picked.append(int(np.argmax(dist)))
     return [present[i] for i in sorted(picked)]
+
+
+def channel_specificity(cs: pd.DataFrame, block: str) -> pd.DataFrame:
+    """Eta squared per channel at ``block`` from a channel-stats table (per-class means, stds and counts).
+
+    Between-class over total sum of squares, with the total split as between + within
+    (sum over classes of n_k * std_k^2, population stds): the same number the moments give.
+    """
+    at = cs[(cs["block"] == block) & (cs["class"] != ALL) & (cs["n"] > 0)]
+    n = at["n"].to_numpy(float)
+    grand = (at.assign(w=at["mean"] * n).groupby("channel")["w"].sum()
+             / at.assign(n=n).groupby("channel")["n"].sum())
+    at = at.assign(between=n * (at["mean"].to_numpy() - grand.reindex(at["channel"]).to_numpy()) ** 2,
+                   within=n * at["std"].to_numpy() ** 2)
+    ss = at.groupby("channel")[["between", "within"]].sum()
+    total = ss["between"] + ss["within"]
+    spec = (ss["between"] / total.where(total > 0)).fillna(0.0)
+    return pd.DataFrame({"block": block, "channel": ss.index.to_numpy(), "specificity": spec.to_numpy()})
+
+
+def heatmap_table(cs: pd.DataFrame, block: str, classes: Sequence[str] | None = None, centre: bool = False,
+                  sort: str = "channel") -> pd.DataFrame:
+    """The class x channel heatmap at ``block`` as a tidy table, one row per (class, channel).
+
+    Args:
+        classes: the rows to keep (default: every class with images), in this order.
+        centre: ``value`` is the class mean minus the all-image mean of the channel (which
+            channels a class opens or closes more than usual), else the class mean itself.
+        sort: ``channel`` (index order) or ``specificity`` (most class-specific first); ``column``
+            is each channel's position along the x axis.
+    """
+    if sort not in ("channel", "specificity"):
+        raise ValueError(f"sort must be channel or specificity, not {sort!r}")
+    at = cs[cs["block"] == block]
+    pooled = at[at["class"] == ALL].set_index("channel")["mean"]
+    rows = at[(at["class"] != ALL) & (at["n"] > 0)]
+    if classes is not None:
+        rows = rows[rows["class"].isin(list(classes))]
+        order = [c for c in classes if c in set(rows["class"])]
+    else:
+        order = rows.drop_duplicates("class").sort_values("class_index")["class"].tolist()
+    spec = channel_specificity(cs, block).set_index("channel")["specificity"]
+    out = rows[["block", "class", "class_index", "channel", "mean"]].copy()
+    out["all_mean"] = pooled.reindex(out["channel"]).to_numpy()
+    out["value"] = out["mean"] - out["all_mean"] if centre else out["mean"]
+    out["specificity"] = spec.reindex(out["channel"]).to_numpy()
+    channels = spec.sort_values(ascending=False, kind="stable").index if sort == "specificity" else spec.index
+    out["column"] = pd.Series(np.arange(len(channels)), index=channels).reindex(out["channel"]).to_numpy()
+    out["row"] = out["class"].map({c: i for i, c in enumerate(order)})
+    return out.sort_values(["row", "column"]).reset_index(drop=True)

@@ -298,6 +298,6 @@ def test_bounded_cache_keeps_the_most_recently_used():
     def compute(k):
         calls.append(k)
         return k * 10
-    for k in (1, 2, 1, 3, 2, 1):  # 3 evicts 2 (1 was used more recently); 2 then evicts 1
+    for k in (1, 2, 1, 3, 2, 1):  # 3 evicts 2 (1 was used more recently), 2 evicts 1, 1 evicts 3
         assert cache.get_or_compute(k, lambda k=k: compute(k)) == k * 10
     assert calls == [1, 2, 3, 2, 1] and list(cache) == [2, 1]

@@ -44,10 +44,23 @@ def test_depth_figures():
 def test_heatmap_and_band_and_image():
     run = make_run()
     cs = stats.channel_stats(run)
-    hm = plots.class_heatmap(cs, "SE_3_1")
+    hm = plots.class_heatmap(stats.heatmap_table(cs, "SE_3_1"))
     z = np.array(hm.data[0].z)
     assert z.shape == (3, 5)  # three classes have images, five channels
-    np.testing.assert_allclose(z[1], run.gate_values["SE_3_1"][run.images["label"].to_numpy() == 1].mean(0), atol=1e-6)
+    v, y = run.gate_values["SE_3_1"].astype(np.float64), run.images["label"].to_numpy()
+    np.testing.assert_allclose(z[1], v[y == 1].mean(0), atol=1e-6)
+    # Centred on the all-image mean, sorted by specificity, restricted to two classes in the asked order.
+    t = stats.heatmap_table(cs, "SE_3_1", classes=["c3", "c0"], centre=True, sort="specificity")
+    hm = plots.class_heatmap(t, centred=True)
+    z = np.array(hm.data[0].z)
+    assert list(hm.data[0].y) == ["c3", "c0"] and z.shape == (2, 5)
+    eta = np.array([((np.bincount(y, minlength=4) * (np.array([v[y == k, c].mean() if (y == k).any() else 0
+                                                                for k in range(4)]) - v[:, c].mean()) ** 2).sum()
+                     / ((v[:, c] - v[:, c].mean()) ** 2).sum()) for c in range(5)])  # eta squared by its definition
+    order = np.argsort(-eta, kind="stable")
+    assert list(hm.data[0].customdata[0]) == order.tolist()
+    np.testing.assert_allclose(z[0], (v[y == 3].mean(0) - v.mean(0))[order], atol=1e-6)
+    np.testing.assert_allclose(stats.channel_specificity(cs, "SE_3_1")["specificity"], eta, atol=1e-9)
     band = plots.within_class_band(cs, "SE_2_1", ["c0", "c3"])
     assert len(band.data) == 4
     img = plots.image_gates_figure(stats.image_gates(run, 0), "SE_2_1")

@@ -148,21 +148,26 @@ def show_figure(fig: go.Figure, run: Run, key: str) -> None:
     if present:  # Streamlit's chart theme would override the larger fonts, so it is left out
         fig.update_layout(font=dict(size=18), title_font=dict(size=26), template="plotly_white")
     st.plotly_chart(fig, width="stretch", key=f"chart-{key}", theme=None if present else "streamlit")
+    scale = float(st.session_state.get("png_scale", 2))
     cols = st.columns([1, 1, 1, 5])
     for col, fmt, mime in zip(cols, ("png", "svg", "html"), ("image/png", "image/svg+xml", "text/html")):
-        col.download_button(fmt.upper(), data=lambda fmt=fmt: figure_bytes(fig, fmt), file_name=f"{key}.{fmt}",
+        col.download_button(fmt.upper() + (f" ×{scale:g}" if fmt == "png" else ""),
+                            data=lambda fmt=fmt: figure_bytes(fig, fmt, scale=scale), file_name=f"{key}.{fmt}",
                             mime=mime, key=f"dl-{fmt}-{key}", on_click="ignore", icon=":material/download:")
 
 
-def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)") -> None:
-    """A one-file HTML report of the run (and an ablation), built when clicked."""
-    from se_analysis.export import report_html, standard_figures, ablation_figures
+def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)",
+                    classes: list[str] | None = None, blocks: list[str] | None = None, by: str = "label") -> None:
+    """A one-file HTML report of the run as it is viewed (the chosen classes and blocks; an ablation), built on click."""
+    from se_analysis.export import ablation_figures, report_html, standard_figures
+
+    classes = classes if classes is not None else st.session_state.get("classes")
 
     def build() -> str:
-        figs = standard_figures(run)
+        figs = standard_figures(run, classes=classes or None, blocks=blocks or None, by=by)
         if ablation:
             figs.update(ablation_figures(ablation))
-        return report_html(run, figs, stats.block_stats(run), ablation)
+        return report_html(run, figs, stats.block_stats(run, by=by), ablation)
 
     st.download_button(label, data=build, file_name=f"se-analysis-report-{key}.html", mime="text/html",
                        key=f"report-{key}-{bool(ablation)}", on_click="ignore", icon=":material/description:")

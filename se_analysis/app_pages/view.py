@@ -84,6 +84,10 @@ def setup() -> None:
         set_query(present="1")
     else:
         with st.sidebar:
+            st.session_state.setdefault("png_scale", st.session_state.get("_kept_png_scale", 2))
+            st.select_slider("PNG export scale", [1, 2, 3, 4], key="png_scale",
+                             help="Figures export 1200 px wide times this (2: 2400 px, for slides and print).")
+            st.session_state["_kept_png_scale"] = st.session_state["png_scale"]
             st.toggle("Presentation mode", key="present_toggle", help="Larger fonts, top navigation, figures "
                       "first; kept in the link.",
                       on_change=lambda: st.session_state.update(present=st.session_state["present_toggle"]))
@@ -143,3 +147,51 @@ def remember_widget_state(*keys: str) -> None:
     for key in keys:
         if key in st.session_state:
             st.session_state[f"_kept_{key}"] = st.session_state[key]
+
+
+def prepare(key: str, default, param: str | None = None, allowed: Sequence | None = None, many: bool = False,
+            shared: str | None = None) -> None:
+    """Give a widget its starting value before it is drawn (call it, then draw the widget with ``key``).
+
+    In order: the session's ``shared`` choice (e.g. the classes, carried across pages), the value
+    it had (kept across page changes), the link's ``param``, else ``default``. Values not in
+    ``allowed`` are dropped. Draw the widget without ``default``/``index`` and call :func:`persist`.
+    """
+    def ok(value):
+        if allowed is None or value is None:
+            return value
+        if many:
+            kept = [v for v in value if v in allowed]
+            return kept if kept or not value else None
+        return value if value in allowed else None
+
+    if key in st.session_state and ok(st.session_state[key]) is not None:
+        return
+    # Within a session the link mirrors the choices, so it comes after them; a new session opened
+    # from a shared link has none, and takes the link's.
+    candidates = [st.session_state.get(shared)] if shared else []
+    candidates.append(st.session_state.get(f"_kept_{key}"))
+    if param:
+        raw = query_list(param) if many else query_value(param)
+        if raw is not None and not many and allowed is not None and not isinstance(allowed[0], str):
+            try:  # numbers in the link
+                raw = type(allowed[0])(raw)
+            except ValueError:
+                raw = None
+        candidates.append(raw)
+    for value in candidates:
+        value = ok(value)
+        if value is not None:
+            st.session_state[key] = value
+            return
+    st.session_state[key] = default
+
+
+def persist(key: str, param: str | None = None, shared: str | None = None) -> None:
+    """After the widget is drawn: keep its value across page changes, in the link and as the shared choice."""
+    value = st.session_state.get(key)
+    st.session_state[f"_kept_{key}"] = value
+    if shared:
+        st.session_state[shared] = value
+    if param:
+        set_query(**{param: value if isinstance(value, (list, tuple)) else (None if value is None else str(value))})
