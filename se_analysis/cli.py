@@ -62,6 +62,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         return 2
     if source.note:
         print(f"note: {source.note}", file=sys.stderr)
+    from .suitability import input_warnings
+
+    for warning in input_warnings(source, net.preprocessing):
+        print(f"warning: {warning}", file=sys.stderr)
     from .distributed import extract_distributed, world
 
     rank, world_size, _ = world()

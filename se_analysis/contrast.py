@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .runs import Run
-from .stats import GroupBy, class_groups
+from .stats import GroupBy, class_groups, group_names
 
 __all__ = ["contrast", "benjamini_hochberg"]
 
@@ -48,7 +48,7 @@ def contrast(run: Run, block: str, class_a: str, class_b: str, by: GroupBy = "la
     if class_a == class_b:
         raise ValueError("choose two different classes")
     groups = class_groups(run, by)
-    names = run.class_names
+    names = group_names(run, by)
     idx = {c: names.index(c) for c in (class_a, class_b) if c in names}
     if len(idx) < 2:
         raise ValueError(f"unknown class {class_a if class_a not in idx else class_b!r}")

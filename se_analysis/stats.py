@@ -25,15 +25,41 @@ import pandas as pd
 from .runs import Run
 from .moments import GateMoments
 
-__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups", "channel_stats", "block_stats", "block_quantiles", "image_gates", "moments_for", "channel_specificity", "heatmap_table",
+__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups", "group_names", "folder_names", "channel_stats", "block_stats", "block_quantiles", "image_gates", "moments_for", "channel_specificity", "heatmap_table",
            "specificity"]
 
 ALL = "all"
-GroupBy = Literal["label", "pred"]
+GroupBy = Literal["label", "pred", "folder"]
+
+
+def folder_names(run: Run) -> list[str] | None:
+    """The class folders of a run made from a folder of sub-folders (sorted), else None.
+
+    Folder names that are not the model's classes are kept this way as groups of their own.
+    """
+    if run.manifest.get("data_spec", {}).get("kind") != "folder" or not len(run):
+        return None
+    ids = run.images["image_id"].astype(str)
+    if not ids.str.contains("/").all():
+        return None
+    return sorted(ids.str.split("/").str[0].unique().tolist())
+
+
+def group_names(run: Run, by: GroupBy = "label") -> list[str]:
+    """The names the group indices of :func:`class_groups` point into."""
+    if by == "folder":
+        names = folder_names(run)
+        if names is None:
+            raise ValueError("this run's images do not come from class folders: group by label or prediction")
+        return names
+    return run.class_names
 
 
 def class_groups(run: Run, by: GroupBy = "label") -> np.ndarray:
-    """Class index per image: the true label, or the prediction (used when the run has no labels)."""
+    """Group index per image: the true label, the prediction (also when the run has no labels), or the folder."""
+    if by == "folder":
+        index = {name: i for i, name in enumerate(group_names(run, "folder"))}
+        return run.images["image_id"].astype(str).str.split("/").str[0].map(index).to_numpy(np.int64)
     if by == "label" and run.has_labels:
         return run.images["label"].to_numpy()
     return run.images["pred"].to_numpy()
@@ -46,16 +72,18 @@ def specificity(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
 
 def moments_for(run: Run, by: GroupBy = "label") -> GateMoments:
     """The streamed moments behind the tables: stored (summary-only runs) or streamed over the arrays."""
-    key = "label" if by == "label" and run.has_labels else "pred"
+    key = by if by == "folder" else "label" if by == "label" and run.has_labels else "pred"
     if key in run.moments:
         return run.moments[key]
-    return GateMoments.from_arrays(run.gate_values, class_groups(run, by), len(run.class_names), run.gate_names)
+    if not run.has_gate_arrays:
+        raise ValueError(f"this summary-only run kept no per-image gates to group by {by}")
+    return GateMoments.from_arrays(run.gate_values, class_groups(run, by), len(group_names(run, by)), run.gate_names)
 
 
 def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = None) -> pd.DataFrame:
     """Mean, std and count of every channel's gate, per class and over all images (streamed)."""
     s = moments_for(run, by)
-    names = run.class_names
+    names = group_names(run, by)
     depth = {g.name: g.depth for g in run.gates}
     present = np.flatnonzero(s.n > 0)
     frames = []
@@ -100,7 +128,7 @@ def block_stats(run: Run, by: GroupBy = "label", high: float = 0.9, low: float =
         if not all(b in run.gate_values for b in run.gate_names):
             raise ValueError(f"this run kept only summaries, with saturation counted at {s.high:g}/{s.low:g}; "
                              "extract it again without --summary-only for other thresholds")
-        s = GateMoments.from_arrays(run.gate_values, class_groups(run, by), len(run.class_names), run.gate_names,
+        s = GateMoments.from_arrays(run.gate_values, class_groups(run, by), len(group_names(run, by)), run.gate_names,
                                     high=high, low=low)
     chance = s.chance_specificity()
     counts = s.n[s.n > 0]
@@ -168,7 +196,7 @@ def image_gates(run: Run, index: int, by: GroupBy = "label", blocks: list[str] |
         frames.append(pd.DataFrame({
             "block": block, "depth": depth[block], "channel": np.arange(v.shape[1]),
             "value": v[index].astype(np.float64), "class_mean": v[mask].astype(np.float64).mean(0),
-            "class": run.class_names[cls],
+            "class": group_names(run, by)[cls],
         }))
     return pd.concat(frames, ignore_index=True)
 

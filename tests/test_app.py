@@ -106,7 +106,7 @@ def test_depth_page_shows_specificity_over_every_block(app_with_run):
     assert all(0 <= y <= 1 for y in spec[0]["y"])
     assert box[0]["type"] == "box"
     assert len(band) == 2 * 2  # two classes: band + line each
-    at.radio(key="group_by").set_value("predicted class").run()
+    at.radio(key="group_by").set_value("pred").run()
     no_errors(at)
 
 

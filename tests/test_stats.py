@@ -137,3 +137,56 @@ def test_summaries_merge_like_one_pass():
         np.testing.assert_allclose(parts.m2[b], whole.m2[b], atol=1e-12)
         np.testing.assert_allclose(parts.specificity(b), whole.specificity(b), atol=1e-12)
         assert parts.n_high[b] == whole.n_high[b] and (parts.hist[b] == whole.hist[b]).all()
+
+
+def test_folders_that_are_not_classes_become_groups(tmp_path, tiny_net):
+    """Folder names unknown to the model are kept as groups: channel stats per folder equal plain per-folder means."""
+    from PIL import Image
+
+    from se_analysis.contrast import contrast
+    from se_analysis.data import image_folder
+    from se_analysis.extract import extract
+
+    rng = np.random.default_rng(0)
+    for name, n in (("cats", 4), ("dogs", 3)):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(tmp_path / name / f"{i}.png")
+    run = extract(tiny_net, image_folder(tmp_path, tiny_net.class_names), batch_size=4)
+    assert not run.has_labels and stats.folder_names(run) == ["cats", "dogs"]
+    cs = stats.channel_stats(run, by="folder")
+    assert stats.present_classes(cs) == ["cats", "dogs"]
+    block = run.gate_names[-1]
+    v = run.gate_values[block].astype(np.float64)
+    dogs = run.images["image_id"].str.startswith("dogs/").to_numpy()
+    got = cs[(cs["block"] == block) & (cs["class"] == "dogs")].sort_values("channel")
+    np.testing.assert_allclose(got["mean"], v[dogs].mean(0), atol=1e-6)
+    assert (got["n"] == 3).all()
+    table = contrast(run, block, "cats", "dogs", by="folder", n_boot=50)
+    np.testing.assert_allclose(table.sort_values("channel")["diff"], v[~dogs].mean(0) - v[dogs].mean(0), atol=1e-6)
+    with pytest.raises(ValueError, match="class folders"):
+        stats.channel_stats(make_run(), by="folder")
+
+
+def test_input_warnings_name_colour_photos_for_a_grayscale_model(tmp_path):
+    from PIL import Image
+
+    from se_analysis.data import image_folder
+    from se_analysis.suitability import input_warnings
+
+    rng = np.random.default_rng(1)
+    for name, mode in (("photos", "RGB"), ("gray", "L")):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            shape = (300, 400, 3) if mode == "RGB" else (28, 28)
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(tmp_path / name / f"{i}.png")
+    fmnist = {"grayscale": True, "size": [28, 28]}
+    imagenet = {"size": [224, 224]}
+    photos = image_folder(tmp_path / "photos")
+    gray = image_folder(tmp_path / "gray")
+    warn = input_warnings(photos, fmnist)
+    assert len(warn) == 2 and "3 of 3" in warn[0] and "factor of 11" in warn[1]  # 300 px / 28 px
+    assert input_warnings(gray, fmnist) == []
+    warn = input_warnings(gray, imagenet)
+    assert "grayscale" in warn[0] and "factor of 8" in warn[1]  # 224 / 28
+    assert input_warnings(photos, imagenet) == []  # 300 px against 224: within a factor of 4

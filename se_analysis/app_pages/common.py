@@ -115,12 +115,21 @@ def require_gate_arrays(run: Run) -> None:
 
 
 def group_by_widget(run: Run) -> str:
-    """Group images by true label (when the run has labels) or by the model's prediction."""
+    """Group images by true label, the model's prediction, or (for class folders) the folder they came from."""
+    options = {"label": "true label"} if run.has_labels else {}
+    options["pred"] = "predicted class"
+    if run.has_gate_arrays and stats.folder_names(run) is not None:
+        options["folder"] = "folder"
     if not run.has_labels:
-        st.caption("These images have no labels: classes are the model's predictions.")
+        st.caption("These images have no labels of this model's classes: group them by the model's prediction"
+                   + (", or by the folder they came from." if "folder" in options else "."))
+    if len(options) == 1:
         return "pred"
-    choice = st.radio("Group images by", ["true label", "predicted class"], horizontal=True, key="group_by")
-    return "label" if choice == "true label" else "pred"
+    default = "label" if run.has_labels else "folder"
+    st.session_state.setdefault("group_by", default)
+    if st.session_state["group_by"] not in options:
+        st.session_state["group_by"] = default
+    return st.radio("Group images by", list(options), format_func=options.get, horizontal=True, key="group_by")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

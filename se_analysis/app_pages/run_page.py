@@ -13,7 +13,16 @@ from se_analysis.checkpoints import CheckpointError
 from se_analysis.data import image_folder, sample_set, uploads, wnids_for
 from se_analysis.extract import extract_cached, resolve_device
 from se_analysis.gates import NoSEGatesError
+from se_analysis.suitability import input_warnings
 from se_analysis.zoo import ZOO, PretrainedUnavailable
+
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def suitability(fingerprint: str, weights_id: str, _source, preprocessing: dict) -> list[str]:
+    """Whether the images plainly do not suit the model (a few are decoded; cached by data and model)."""
+    return input_warnings(_source, preprocessing)
+
 
 st.title("Squeeze-and-Excitation gates, seen")
 st.markdown(
@@ -102,6 +111,8 @@ if source is not None:
     st.write(f"**{len(source)}** images from {source.name}.")
     if source.note:
         st.warning(source.note[0].upper() + source.note[1:] + ".")
+    for warning in suitability(source.fingerprint, net.weights_id, source, net.preprocessing):
+        st.warning(warning[0].upper() + warning[1:] + ".", icon=":material/warning:")
     if st.button("Run", type="primary", disabled=len(source) == 0, key="run_button"):
         bar = st.progress(0.0, text="Starting… (changing any widget cancels the run)")
         progress = progress_callback(bar)
