@@ -193,6 +193,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     fold = _read_table(Path(args.fold)) if args.fold else None
     paths = export_run(run, args.out, formats, args.table_format, classes, blocks, ablation, report=not args.no_report,
                        fold=fold)
+    if args.per_image:
+        from .tables import gate_values_table, write_table
+
+        paths.append(write_table(gate_values_table(run, blocks), Path(args.out) / f"gate_values.{args.table_format}"))
     print(f"{len(paths)} files -> {args.out}" + ("" if args.no_report else f" (report: {Path(args.out) / 'report.html'})"))
     return 0
 
@@ -443,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ablation", default=None, help="an `ablate` summary file to include (its other tables beside it)")
     p.add_argument("--fold", default=None, help="a `fold --budget` Pareto table (fold_pareto.csv) to include")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--per-image", action="store_true", help="also write every image's gate values (gate_values, one "
+                                                            "row per image, block and channel; the --blocks only)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("convert-tflite", help="convert Google's uint8 MobileNetV3-Small TFLite file into timm "

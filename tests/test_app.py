@@ -301,3 +301,31 @@ def test_bounded_cache_keeps_the_most_recently_used():
     for k in (1, 2, 1, 3, 2, 1):  # 3 evicts 2 (1 was used more recently), 2 evicts 1, 1 evicts 3
         assert cache.get_or_compute(k, lambda k=k: compute(k)) == k * 10
     assert calls == [1, 2, 3, 2, 1] and list(cache) == [2, 1]
+
+
+def test_a_link_to_a_random_weights_run_reopens_its_view_and_ablation():
+    """The whole view lives in the link: weights, heatmap choices, and an ablation that re-runs (issue 14.14)."""
+    from se_analysis import load_model
+    from se_analysis.data import sample_set
+    from se_analysis.extract import extract_cached
+
+    net = load_model("fmnist-se-resnet", pretrained=False)
+    _, key = extract_cached(net, sample_set("eval", net.sample))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["run"] = key
+    at.run()
+    no_errors(at)
+    assert at.selectbox(key="model_name").value == "fmnist-se-resnet"
+    assert at.radio(key="weights").value == "random (for comparison)"
+    at.query_params.update(block="SE_4_1", sort="specificity")
+    at.switch_page(str(PAGES / "classes_page.py")).run()
+    no_errors(at)
+    assert at.selectbox(key="heatmap_block").value == "SE_4_1" and at.radio(key="heatmap_sort").value == "specificity"
+    heat = traces(at)[0][0]
+    assert heat["customdata"][0] != sorted(heat["customdata"][0])  # channels in specificity order
+    at.query_params.update(ablate="SE_4_3", mode="constant", c="1.0", ran="1")
+    at.switch_page(str(PAGES / "ablation_page.py")).run()
+    no_errors(at)
+    assert at.multiselect(key="abl_blocks_custom").value == ["SE_4_3"]
+    assert at.selectbox(key="abl_mode").value == "constant"
+    assert [m.label for m in at.metric][:2] == ["Top-1 after", "Top-1 before"]  # the ablation ran from the link

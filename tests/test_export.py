@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -56,3 +57,21 @@ def test_cli_export(tmp_path):
     assert len(pd.read_parquet(out / "block_stats.parquet")) == 9
     report = (out / "report.html").read_text()
     assert "SE_4_3" in report and "Ablation" in report and "Flipped predictions" in report
+
+
+def test_per_image_gate_values_round_trip(tmp_path):
+    """export --per-image writes each image's gates, one row per (image, block, channel), equal to the Run's arrays."""
+    import pandas as pd
+
+    from se_analysis.cli import main
+    from tests.conftest import make_run
+
+    run = make_run()
+    run.save(tmp_path / "run")
+    assert main(["export", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "out"), "--formats", "html",
+                 "--table-format", "parquet", "--no-report", "--per-image"]) == 0
+    table = pd.read_parquet(tmp_path / "out" / "gate_values.parquet")
+    assert len(table) == len(run) * (3 + 5)
+    for block, v in run.gate_values.items():
+        wide = table[table["block"] == block].pivot(index="image_id", columns="channel", values="value")
+        np.testing.assert_array_equal(wide.loc[run.images["image_id"]].to_numpy(), v)

@@ -14,6 +14,7 @@ from se_analysis.data import image_folder, sample_set, uploads, wnids_for
 from se_analysis.extract import extract_cached, resolve_device
 from se_analysis.gates import NoSEGatesError
 from se_analysis.suitability import input_warnings
+from se_analysis.tables import gate_values_table, table_bytes
 from se_analysis.zoo import ZOO, PretrainedUnavailable
 
 
@@ -33,20 +34,38 @@ st.markdown(
 
 _KEPT = ("model_name", "weights", "data_kind", "batch_size", "amp", "channels_last", "sample_split", "folder")
 keep_widget_state(*_KEPT)  # the choices survive a visit to another page
+# The link carries them too, as short codes: model, weights, data, split, folder.
+WEIGHTS = {"trained": "trained", "random": "random (for comparison)", "checkpoint": "upload a checkpoint"}
+DATA = {"sample": "bundled sample set", "folder": "folder on this machine", "upload": "upload"}
+for key, param, codes in (("weights", "weights", WEIGHTS), ("data_kind", "data", DATA)):
+    if key not in st.session_state and query_value(param, list(codes)):
+        st.session_state[key] = codes[query_value(param)]
+_linked = current_run() if "model_name" not in st.session_state else None
+if _linked is not None:  # a link to a run without the Run page's choices: show that run's model and weights
+    _m = _linked[0].manifest
+    if not query_value("model", list(ZOO)) and _m.get("model") in ZOO:
+        st.session_state["model_name"] = _m["model"]
+    if "weights" not in st.session_state and not _m.get("pretrained", True) and not _m.get("checkpoint"):
+        st.session_state["weights"] = WEIGHTS["random"]
+if "sample_split" not in st.session_state and query_value("split", ["all", "eval", "reference"]):
+    st.session_state["sample_split"] = query_value("split")
+if "folder" not in st.session_state and query_value("folder"):
+    st.session_state["folder"] = query_value("folder")
 
 with st.sidebar:
     st.header("Model and images")
     st.session_state.setdefault("model_name", query_value("model", list(ZOO)) or "default")
     model_name = st.selectbox("Model", list(ZOO), format_func=lambda n: f"{n}: {ZOO[n].description}", key="model_name")
     set_query(model=model_name)
-    weights_kind = st.radio("Weights", ["trained", "random (for comparison)", "upload a checkpoint"], key="weights",
+    weights_kind = st.radio("Weights", list(WEIGHTS.values()), key="weights",
                             help="Random weights are marked on every figure. Checkpoints: .safetensors or a .pt/.pth "
                                  "state dict; pickled whole models are refused.")
     pretrained = weights_kind == "trained"
     ckpt = None
     if weights_kind == "upload a checkpoint":
         ckpt = st.file_uploader("Checkpoint", type=["safetensors", "pt", "pth", "bin"], key="checkpoint")
-    data_kind = st.radio("Images", ["bundled sample set", "folder on this machine", "upload"], key="data_kind")
+    data_kind = st.radio("Images", list(DATA.values()), key="data_kind")
+    set_query(weights={v: k for k, v in WEIGHTS.items()}[weights_kind], data={v: k for k, v in DATA.items()}[data_kind])
     st.session_state.setdefault("batch_size", 128)
     batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256], key="batch_size")
     st.caption(f"Device: **{resolve_device()}** (CUDA, else MPS, else CPU)")
@@ -106,6 +125,8 @@ else:
         source = uploads([(f.name, f.getvalue()) for f in files], class_names=net.class_names)
 
 remember_widget_state(*_KEPT)
+set_query(split=st.session_state.get("sample_split") if data_kind == DATA["sample"] else None,
+          folder=st.session_state.get("folder") or None if data_kind == DATA["folder"] else None)
 
 if source is not None:
     st.write(f"**{len(source)}** images from {source.name}.")
@@ -153,6 +174,12 @@ if got is not None:
         st.warning(f"{len(run.skipped)} files were skipped; every other image was kept.")
         st.dataframe(run.skipped, width="stretch", hide_index=True)
     report_download(run, key)
+    if run.has_gate_arrays:
+        st.download_button("Download every image's gates (Parquet)", lambda: table_bytes(gate_values_table(run), "parquet"),
+                           file_name=f"gate_values-{key}.parquet", mime="application/octet-stream", on_click="ignore",
+                           key="per_image_gates", icon=":material/download:",
+                           help="One row per image, block and channel: image_id, label_name, pred_name, block, "
+                                "channel, value. `python -m se_analysis export --per-image` writes the same.")
     with st.expander("Images table", expanded=False):
         st.dataframe(run.images, width="stretch", hide_index=True)
         table_downloads(run.images, "images")
