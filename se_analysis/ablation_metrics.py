@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .ablation_engine import AblatedRun
+from .bootstrap import mean_interval
 from .probabilities import log_softmax, softmax
 from .runs import Run
 
@@ -58,9 +59,14 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
         row.update(confidence_before=float(p0.max(1).mean()), confidence_after=float(p1.max(1).mean()),
                    confidence_change=float(p1.max(1).mean() - p0.max(1).mean()),
                    kl_before_after=float((p0 * (lp0 - lp1)).sum(1).mean()) if len(labels) else np.nan)
+        # Bootstrap 95 % intervals over images (paired: the same resampled images before and after).
+        row["flipped_share_low"], row["flipped_share_high"] = mean_interval((pred0 != pred1).astype(float))
         if has.any():
             y = labels[has]
             acc0, acc1 = (pred0[has] == y).mean(), (pred1[has] == y).mean()
+            right0, right1 = (pred0[has] == y).astype(float), (pred1[has] == y).astype(float)
+            row["top1_after_low"], row["top1_after_high"] = mean_interval(right1)
+            row["top1_change_low"], row["top1_change_high"] = mean_interval(right1 - right0)
             nll0 = -log_softmax(base_logits[has])[np.arange(len(y)), y].mean()
             nll1 = -log_softmax(ab.logits[has])[np.arange(len(y)), y].mean()
             row.update(top1_before=acc0, top1_after=acc1, top1_change=acc1 - acc0, nll_before=nll0, nll_after=nll1,

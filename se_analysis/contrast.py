@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .bootstrap import bootstrap_means, percentile_interval
 from .runs import Run
 from .stats import GroupBy, class_groups, group_names
 
@@ -66,8 +67,7 @@ def contrast(run: Run, block: str, class_a: str, class_b: str, by: GroupBy = "la
     p = np.where(constant, np.nan, p)
     t = np.where(constant, 0.0, t)
     rng = np.random.default_rng(seed)
-    boot = (a[rng.integers(0, len(a), (n_boot, len(a)))].mean(1) - b[rng.integers(0, len(b), (n_boot, len(b)))].mean(1))
-    lo, hi = np.quantile(boot, [0.025, 0.975], axis=0)
+    lo, hi = percentile_interval(bootstrap_means(a, n_boot, rng) - bootstrap_means(b, n_boot, rng))
     p_adj = benjamini_hochberg(p)
     table = pd.DataFrame({
         "block": block, "channel": np.arange(v.shape[1]), "class_a": class_a, "class_b": class_b,

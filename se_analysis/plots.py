@@ -168,8 +168,9 @@ def image_gates_figure(df: pd.DataFrame, block: str, title: str | None = None) -
 
 def add_warning(fig: go.Figure, text: str) -> go.Figure:
     """Stamp a visible warning on a figure (e.g. built from random weights)."""
-    fig.add_annotation(text=f"⚠ {text}", xref="paper", yref="paper", x=0.5, y=1.0, yanchor="bottom", yshift=30,
-                       showarrow=False, font=dict(color="#b00020", size=14), bgcolor="#fff3f3")
+    # Under the title, as its subtitle, so that it never overlaps the title or the panels' titles.
+    fig.update_layout(title_subtitle=dict(text=f"⚠ {text}", font=dict(color="#b00020", size=14)),
+                      margin=dict(t=max(110, (fig.layout.margin.t or 0))))
     return fig
 
 

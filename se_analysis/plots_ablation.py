@@ -62,8 +62,12 @@ def sweep_bars(overall: pd.DataFrame, block_stats: pd.DataFrame | None = None) -
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     labelled = "top1_change" in s and s["top1_change"].notna().any()
     if labelled:
-        fig.add_trace(go.Bar(x=s["blocks"], y=-s["top1_change"] * 100, name="accuracy drop (points)",
-                             marker_color="#d62728"), secondary_y=False)
+        err = None
+        if "top1_change_low" in s:  # the drop's bootstrap 95 % interval over images
+            err = dict(type="data", symmetric=False, array=(s["top1_change"] - s["top1_change_low"]) * 100,
+                       arrayminus=(s["top1_change_high"] - s["top1_change"]) * 100, thickness=1.2, width=3)
+        fig.add_trace(go.Bar(x=s["blocks"], y=-s["top1_change"] * 100, name="accuracy drop (points, 95 % CI)",
+                             marker_color="#d62728", error_y=err), secondary_y=False)
         fig.add_trace(go.Bar(x=s["blocks"], y=s["nll_change"], name="NLL rise", marker_color="#ff9896"),
                       secondary_y=False)
     else:  # unlabelled images: what moved, not what it costs
@@ -77,7 +81,8 @@ def sweep_bars(overall: pd.DataFrame, block_stats: pd.DataFrame | None = None) -
                                  line=dict(color="#111111")), secondary_y=True)
     fig.update_yaxes(title_text="accuracy drop (points) / NLL rise" if labelled else "flipped (%) / KL",
                      secondary_y=False)
-    fig.update_yaxes(title_text="class-specificity", range=[0, 1], secondary_y=True)
+    fig.update_yaxes(title_text="class-specificity", range=[0, 1], tickvals=[0, 0.25, 0.5, 0.75, 1],
+                     showgrid=False, secondary_y=True)  # round ticks, not the left axis's grid lines
     mode = s["ablation"].iloc[0].split(" @ ")[0] if len(s) else ""
     fig.update_layout(title=f"One block at a time ({mode}): cost of losing input-dependence", barmode="group",
                       xaxis_title="ablated block")
@@ -85,14 +90,23 @@ def sweep_bars(overall: pd.DataFrame, block_stats: pd.DataFrame | None = None) -
 
 
 def cumulative_curve(summaries: Sequence[pd.DataFrame]) -> go.Figure:
-    """Accuracy against the number of ablated blocks, for cumulative sweeps from the end and the start."""
+    """Accuracy against the number of ablated blocks, for cumulative sweeps from the end and the start,
+    each with its bootstrap 95 % band over images."""
     fig = go.Figure()
     labelled = bool(summaries) and "top1_after" in summaries[0] and summaries[0]["top1_after"].notna().any()
     column = "top1_after" if labelled else "flipped_share"
-    for s in summaries:
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c"]
+    for i, s in enumerate(summaries):
         s = s.sort_values("k")
+        color = colors[i % len(colors)]
+        if f"{column}_low" in s:  # bootstrap 95 % band over images: one image more or less is not a cliff
+            fig.add_trace(go.Scatter(x=list(s["k"]) + list(s["k"])[::-1],
+                                     y=list(s[f"{column}_high"]) + list(s[f"{column}_low"])[::-1], fill="toself",
+                                     fillcolor=color, opacity=0.18, line=dict(width=0), hoverinfo="skip",
+                                     name=f"{s['sweep'].iloc[0]} 95 % CI", showlegend=False))
         fig.add_trace(go.Scatter(x=s["k"], y=s[column], mode="lines+markers", name=s["sweep"].iloc[0],
-                                 customdata=s["blocks"], hovertemplate="k=%{x}: %{y:.3f}<br>%{customdata}<extra></extra>"))
+                                 line=dict(color=color), customdata=s["blocks"],
+                                 hovertemplate="k=%{x}: %{y:.3f}<br>%{customdata}<extra></extra>"))
     if summaries and labelled:
         base = summaries[0]["top1_before"].iloc[0]
         fig.add_hline(y=base, line_dash="dot", annotation_text=f"un-ablated {base:.3f}")

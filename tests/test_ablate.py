@@ -246,3 +246,18 @@ def test_halves_of_an_all_run_equal_extracting_each_half(tiny_net, synthetic_sam
         for name in alone.gate_names:
             np.testing.assert_allclose(got.gate_values[name], alone.gate_values[name], atol=1e-6)
     assert {it.id for it in ev_source.items} == set(evaluated.images["image_id"])
+
+
+def test_ablation_intervals_are_bootstrap_percentiles_over_images():
+    """top1_change's interval resamples the same images before and after (paired); checked against a plain loop."""
+    run = make_run(n_per_class=(20, 20, 20, 20), seed=4)
+    rng = np.random.default_rng(9)
+    new_logits = run.logits + rng.normal(0, 1.0, run.logits.shape).astype(np.float32)
+    row = compare(run, [AblatedRun(Ablation(("SE_2_1",), "mean"), new_logits)]).overall.iloc[0]
+    y = run.images["label"].to_numpy()
+    d = (new_logits.argmax(1) == y).astype(float) - (run.logits.argmax(1) == y).astype(float)
+    loop_rng = np.random.default_rng(0)
+    means = [d[loop_rng.integers(0, len(d), len(d))].mean() for _ in range(1000)]  # row by row, as drawn in one go
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    assert row["top1_change_low"] == pytest.approx(lo) and row["top1_change_high"] == pytest.approx(hi)
+    assert row["top1_change_low"] <= row["top1_change"] <= row["top1_change_high"]

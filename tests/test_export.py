@@ -21,7 +21,7 @@ def test_standard_figures_and_report_are_self_contained():
     figs = standard_figures(run, classes=["c0", "c1"], blocks=["SE_3_1"])
     assert set(figs) == {"paper_figure", "specificity", "depth_box", "within_class", "class_heatmap_SE_3_1",
                          "class_similarity_SE_3_1"}  # the similarity figure is at the deepest block
-    assert all(any("random weights" in a.text for a in f.layout.annotations) for f in figs.values())
+    assert all("random weights" in f.layout.title.subtitle.text for f in figs.values())
     page = report_html(run, figs)
     assert page.startswith("<!DOCTYPE html>")
     assert not re.findall(r"<script[^>]*\bsrc=", page)  # plotly.js is inlined, nothing is fetched
