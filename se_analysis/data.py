@@ -27,7 +27,7 @@ from .paths import FMNIST_SAMPLE, IMAGENET_SAMPLE
 
 __all__ = ["ImageItem", "ImageSource", "SAMPLE_SET", "sample_set", "image_folder", "uploads", "decode_image",
            "ImageDataset", "collate_skipping", "IMAGE_EXTENSIONS", "load_source_image",
-           "source_from_spec", "to_standard_mode", "imagenet_wnids", "wnids_for", "MAX_PIXELS"]
+           "source_from_spec", "to_standard_mode", "imagenet_wnids", "wnids_for", "MAX_PIXELS", "split_mask"]
 
 SAMPLE_SET = IMAGENET_SAMPLE  # the default model's bundled images
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -95,7 +95,7 @@ def to_standard_mode(img: Image.Image) -> Image.Image:
 _SPLITS = ("all", "reference", "eval")
 
 
-def _split_mask(labels: np.ndarray, split: str) -> np.ndarray:
+def split_mask(labels: np.ndarray, split: str) -> np.ndarray:
     """Which images a split keeps: ``reference`` is the first half (in listed order) of each class,
     ``eval`` the rest, ``all`` everything."""
     if split == "all":
@@ -127,7 +127,7 @@ def sample_set(split: str = "all", path: str | Path | None = None) -> ImageSourc
         images, labels = z["images"], z["labels"].astype(np.int64)
         test_index = z["test_index"]
         class_names = [str(c) for c in z["class_names"]]
-    keep = _split_mask(labels, split)
+    keep = split_mask(labels, split)
     items = [
         ImageItem(f"fmnist-test-{int(test_index[i])}", f"sample_set[{i}]", int(labels[i]),
                   (lambda a=images[i]: Image.fromarray(a, mode="L")))
@@ -142,7 +142,7 @@ def _folder_sample(split: str, path: Path) -> ImageSource:
     """An ImageNet-style bundled set (WordNet-id folders), split into per-class halves by file name."""
     full = image_folder(path, imagenet_class_names(), imagenet_wnids())
     labels = np.array([it.label for it in full.items], dtype=np.int64)
-    keep = _split_mask(labels, split)
+    keep = split_mask(labels, split)
     items = [it for it, k in zip(full.items, keep) if k]
     digest = hashlib.sha256((full.fingerprint + split).encode()).hexdigest()[:16]
     return ImageSource(f"sample set ({split}): ImageNet val, {len(set(labels[keep].tolist()))} classes", items,

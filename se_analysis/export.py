@@ -85,6 +85,15 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
 
     sim, order = class_similarity(cs, last)
     figs[f"class_similarity_{last}"] = plots.similarity_heatmap(sim, order)
+    if run.has_gate_arrays:
+        from .plots_separation import decodability_curve, pca_small_multiples
+        from .separation import decodability, gate_pca
+
+        try:
+            figs["decodability"] = decodability_curve(decodability(run, by=by))
+        except ValueError:  # fewer than two classes: nothing to decode
+            pass
+        figs["pca_over_depth"] = pca_small_multiples(gate_pca(run, by=by))
     if not run.manifest.get("pretrained", True):
         for fig in figs.values():
             plots.add_warning(fig, "random weights: not a trained network")
@@ -93,9 +102,17 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
 
 def standard_tables(run: Run, by: str = "label") -> dict[str, pd.DataFrame]:
     """The tidy tables behind the standard figures, plus the images table."""
-    return {"images": run.images, "channel_stats": stats.channel_stats(run, by=by),
-            "block_stats": stats.block_stats(run, by=by), "block_quantiles": stats.block_quantiles(run),
-            "skipped": run.skipped}
+    tables = {"images": run.images, "channel_stats": stats.channel_stats(run, by=by),
+              "block_stats": stats.block_stats(run, by=by), "block_quantiles": stats.block_quantiles(run),
+              "skipped": run.skipped}
+    if run.has_gate_arrays:
+        from .separation import decodability
+
+        try:
+            tables["decodability"] = decodability(run, by=by)
+        except ValueError:
+            pass
+    return tables
 
 
 def ablation_figures(tables: dict[str, pd.DataFrame]) -> dict[str, go.Figure]:

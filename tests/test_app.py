@@ -101,8 +101,14 @@ def test_depth_page_shows_specificity_over_every_block(app_with_run):
     at = app_with_run
     at.switch_page(str(PAGES / "depth_page.py")).run()
     no_errors(at)
-    spec, box, band = traces(at)
+    spec, box, band, dec, pca = traces(at)
     assert spec[0]["x"] == ["SE_2_1", "SE_4_1", "SE_4_2", "SE_4_3", "SE_5_1", "SE_5_2", "SE_6_1", "SE_6_2", "SE_6_3"]
+    from se_analysis.runs import RunStore
+    from se_analysis.separation import decodability
+
+    expected = decodability(RunStore().get(at.session_state["run_key"]))
+    assert dec[1]["x"] == spec[0]["x"] and np.allclose(dec[1]["y"], expected["accuracy"])
+    assert len(pca) == 9 * 10 and sum(t.get("showlegend", True) for t in pca) == 10  # nine panels, ten classes
     assert all(0 <= y <= 1 for y in spec[0]["y"])
     assert box[0]["type"] == "box"
     assert len(band) == 2 * 2  # two classes: band + line each

@@ -20,7 +20,7 @@ def test_standard_figures_and_report_are_self_contained():
     run.manifest.update(model="tiny", data="synthetic", weights="w", pretrained=False)
     figs = standard_figures(run, classes=["c0", "c1"], blocks=["SE_3_1"])
     assert set(figs) == {"paper_figure", "specificity", "depth_box", "within_class", "class_heatmap_SE_3_1",
-                         "class_similarity_SE_3_1"}  # the similarity figure is at the deepest block
+                         "class_similarity_SE_3_1", "decodability", "pca_over_depth"}  # similarity: at the deepest block
     assert all("random weights" in f.layout.title.subtitle.text for f in figs.values())
     page = report_html(run, figs)
     assert page.startswith("<!DOCTYPE html>")

@@ -9,7 +9,9 @@ from se_analysis import plots, stats
 from se_analysis.app_pages.common import (block_quantiles, block_stats, channel_stats, default_classes,
                                           group_by_widget, require_run, show_figure, table_downloads)
 from se_analysis.app_pages.view import controls_and_figure, persist, prepare
+from se_analysis.plots_separation import decodability_curve, pca_small_multiples
 from se_analysis.runs import Run
+from se_analysis.separation import decodability, gate_pca
 
 EXPLANATION = ("Class-specificity is the share of a gate's variance that the class explains (between-class over total "
                "variance, η², averaged over channels); with K classes and N images, η² is (K-1)/(N-1) by chance alone "
@@ -41,6 +43,41 @@ def band_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str]]:
     return block, classes
 
 
+@st.cache_data(show_spinner="Fitting nearest class means and permutations…", max_entries=8)
+def decodability_table(_run: Run, run_key: str, by: str) -> pd.DataFrame:
+    return decodability(_run, by=by)
+
+
+@st.cache_data(show_spinner="Projecting gate vectors…", max_entries=8)
+def pca_table(_run: Run, run_key: str, by: str) -> pd.DataFrame:
+    return gate_pca(_run, by=by)
+
+
+def separation_ui(run: Run, key: str, by: str) -> None:
+    """Classes over depth: decodability against chance and permutations, and PCA small multiples."""
+    st.subheader("Do the classes separate over depth?")
+    if not run.has_gate_arrays:
+        st.info("A summary-only run keeps no per-image gates: PCA and decodability need a full run.")
+        return
+    st.caption("Nearest class mean on each block's gate vectors, fitted on the first half of each class's images and "
+               "scored on the second half, with a bootstrap 95 % interval over the scored images; the dashed line is "
+               "what the same classifier reaches with shuffled labels (95th percentile of 100 permutations), the dotted "
+               "line chance. Below, every image's gate vector on its block's first two principal axes.")
+    try:
+        dec = decodability_table(run, key, by)
+    except ValueError as e:
+        st.info(str(e).splitlines()[0][0].upper() + str(e).splitlines()[0][1:] + ".")
+        return
+    show_figure(decodability_curve(dec), run, "decodability")
+    with st.expander("Decodability table"):
+        st.dataframe(dec, hide_index=True, width="stretch")
+        table_downloads(dec, "decodability")
+    pca = pca_table(run, key, by)
+    show_figure(pca_small_multiples(pca), run, "pca_over_depth")
+    with st.expander("PCA table"):
+        table_downloads(pca, "pca_over_depth")
+
+
 def main() -> None:
     st.title("Gates over depth")
     run, key = require_run()
@@ -60,6 +97,7 @@ def main() -> None:
     with st.expander("Per-block table"):
         st.dataframe(bstats, width="stretch", hide_index=True)
         table_downloads(bstats, "block_stats")
+    separation_ui(run, key, by)
 
 
 main()
