@@ -69,3 +69,13 @@ def test_separation_figures():
     assert len(pca.data) == 2 * 4 and sum(len(t.x) for t in pca.data) == 2 * len(run)
     dec = decodability_curve(decodability(run, n_permutations=10, n_boot=50))
     assert [t.name for t in dec.data][1] == "nearest class mean (eval half)" and list(dec.data[3].y) == [0.25, 0.25]
+
+
+def test_permutations_at_once_equal_one_at_a_time():
+    from se_analysis.separation import _permuted_accuracies
+
+    rng = np.random.default_rng(3)
+    train, ty, test, ey = rng.normal(size=(40, 5)), rng.integers(0, 4, 40), rng.normal(size=(15, 5)), rng.integers(0, 4, 15)
+    perms = [rng.permutation(40) for _ in range(7)]
+    expect = [(nearest_class_mean(train, ty[p], test, 4) == ey).mean() for p in perms]
+    np.testing.assert_allclose(_permuted_accuracies(train, ty, test, ey, perms), expect)
