@@ -319,6 +319,27 @@ def _cmd_contrast(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_top_images(args: argparse.Namespace) -> int:
+    from .drilldown import channel_rank, channel_values, contact_sheet, top_images
+    from .runs import Run
+    from .stats import channel_stats
+
+    run = Run.load(args.run)
+    block = args.block or run.gate_names[-1]
+    table = top_images(run, block, args.channel, args.k)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(table, out / "top_images.csv")
+    write_table(channel_values(run, block, args.channel, args.by), out / "channel_values.csv")
+    contact_sheet(table).save(out / "contact_sheet.png")
+    rank = channel_rank(channel_stats(run, by=args.by, blocks=[block]), block, args.channel)
+    print(f"{block} channel {args.channel}: eta squared {rank['specificity']:.3f}, rank {rank['rank']} of "
+          f"{rank['channels']} (block median {rank['median_specificity']:.3f})")
+    print(table[["end", "rank", "value", "label_name", "pred_name"]].to_string(index=False, float_format="%.4f"))
+    print(f"-> {out / 'contact_sheet.png'}, {out / 'top_images.csv'}, {out / 'channel_values.csv'}")
+    return 0
+
+
 def _cmd_gate_table(args: argparse.Namespace) -> int:
     from .ablate import ablation_inputs
     from .extract import extract_cached
@@ -421,12 +442,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block", default=None, help="default: the deepest block")
     p.add_argument("--a", required=True, help="class A (a class name)")
     p.add_argument("--b", required=True, help="class B")
-    p.add_argument("--by", default="label", choices=["label", "pred"])
+    p.add_argument("--by", default="label", choices=["label", "pred", "folder"])
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--top", type=int, default=30, help="channels in the figure")
     p.add_argument("--out", required=True, help="FILE.csv or FILE.parquet: one row per channel")
     p.add_argument("--figure", default=None, help="FILE.png, .svg or .html for the figure")
     p.set_defaults(func=_cmd_contrast)
+
+    p = sub.add_parser("top-images", help="the images that open and close one channel's gate: contact sheet, table, "
+                                          "per-class values and the channel's specificity rank")
+    p.add_argument("--run", required=True, help="a Run folder written by `extract`")
+    p.add_argument("--block", default=None, help="default: the deepest block")
+    p.add_argument("--channel", type=int, required=True)
+    p.add_argument("--k", type=int, default=16, help="images at each end")
+    p.add_argument("--by", default="label", choices=["label", "pred", "folder"])
+    p.add_argument("--out", required=True, help="a folder: contact_sheet.png, top_images.csv, channel_values.csv")
+    p.set_defaults(func=_cmd_top_images)
 
     p = sub.add_parser("gate-table", help="the paper's analysis per block on a model's bundled images: "
                                           "specificity with chance level, saturation, cost of mean/off ablations")

@@ -59,6 +59,7 @@ def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str]
             idx = int(line["class_index"].iloc[0])
             fig.add_trace(go.Scatter(
                 x=line["channel"], y=line["mean"], mode="lines", name=name, legendgroup=name, showlegend=i == 0,
+                customdata=[block] * len(line),  # a click says which panel's channel it was
                 line=dict(color=class_color(idx), width=1.2 if name != ALL else 1.6, dash="dot" if name == ALL else None),
                 hovertemplate=f"{name}<br>channel %{{x}}<br>mean gate %{{y:.3f}}<extra>{block}</extra>",
             ), row=r + 1, col=c + 1)

@@ -1,4 +1,4 @@
-"""Figures of classes separating over depth: PCA small multiples and decodability against chance."""
+"""Figures of classes separating: PCA small multiples and decodability over depth, one channel per class."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from .plots import class_color
 
-__all__ = ["pca_small_multiples", "decodability_curve"]
+__all__ = ["pca_small_multiples", "decodability_curve", "channel_violin"]
 
 
 def pca_small_multiples(table: pd.DataFrame, max_cols: int = 5, max_points: int = 5000) -> go.Figure:
@@ -61,4 +61,21 @@ def decodability_curve(table: pd.DataFrame) -> go.Figure:
                              name=f"chance (1/{int(t['classes'].iloc[0])})"))
     fig.update_layout(title="Can the class be read from the gates? Decodability over depth",
                       xaxis_title="block", yaxis_title="accuracy", yaxis_range=[0, 1.02])
+    return fig
+
+
+def channel_violin(values: pd.DataFrame, rank: dict | None = None) -> go.Figure:
+    """One channel's gate per class (from :func:`drilldown.channel_values`): a violin with its box, per class."""
+    classes = sorted(values["class"].unique().tolist())
+    fig = go.Figure()
+    for i, name in enumerate(classes):
+        v = values[values["class"] == name]
+        fig.add_trace(go.Violin(y=v["value"], name=name, box_visible=True, meanline_visible=True, points="outliers",
+                                line_color=class_color(i), customdata=v["image_id"], spanmode="hard",
+                                hovertemplate=f"{name}<br>%{{customdata}}: %{{y:.3f}}<extra></extra>"))
+    block, channel = values["block"].iloc[0], int(values["channel"].iloc[0])
+    title = f"{block}, channel {channel}: its gate per class"
+    if rank:
+        title += f" (class-specificity η² {rank['specificity']:.3f}, rank {rank['rank']} of {rank['channels']})"
+    fig.update_layout(title=title, yaxis_title="gate value", showlegend=False, xaxis_title="class")
     return fig

@@ -249,7 +249,7 @@ def _page_files() -> list[str]:
 
 def test_the_page_glob_finds_every_page_of_the_app():
     navigation = (PAGES / "__init__.py").read_text()  # the st.navigation list
-    assert len(_page_files()) == 7 and all(name in navigation for name in _page_files())
+    assert len(_page_files()) == 8 and all(name in navigation for name in _page_files())
 
 
 @pytest.mark.parametrize("page", _page_files())
@@ -335,3 +335,22 @@ def test_a_link_to_a_random_weights_run_reopens_its_view_and_ablation():
     assert at.multiselect(key="abl_blocks_custom").value == ["SE_4_3"]
     assert at.selectbox(key="abl_mode").value == "constant"
     assert [m.label for m in at.metric][:2] == ["Top-1 after", "Top-1 before"]  # the ablation ran from the link
+
+
+def test_channel_page_from_a_link(app_with_run):
+    """The One channel page opens on the link's block and channel; its rank and violins match the library."""
+    from se_analysis import stats
+    from se_analysis.drilldown import channel_rank
+    from se_analysis.runs import RunStore
+
+    at = app_with_run
+    at.query_params.update(chblock="SE_6_3", ch="7")
+    at.switch_page(str(PAGES / "channel_page.py")).run()
+    no_errors(at)
+    assert at.selectbox(key="channel_block").value == "SE_6_3" and at.number_input(key="channel_index").value == 7
+    run = RunStore().get(at.session_state["run_key"])
+    rank = channel_rank(stats.channel_stats(run), "SE_6_3", 7)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Rank in the block"] == f"{rank['rank']} of 576"
+    (violin,) = traces(at)
+    assert len(violin) == 10 and all(t["type"] == "violin" for t in violin)

@@ -13,6 +13,8 @@ PAGES = [
     st.Page(str(_HERE / "classes_page.py"), title="Class × channel", icon=":material/grid_on:", url_path="classes"),
     st.Page(str(_HERE / "contrast_page.py"), title="Two classes", icon=":material/compare_arrows:",
             url_path="contrast"),
+    st.Page(str(_HERE / "channel_page.py"), title="One channel", icon=":material/center_focus_strong:",
+            url_path="channel"),
     st.Page(str(_HERE / "image_page.py"), title="One image", icon=":material/image:", url_path="image"),
     st.Page(str(_HERE / "ablation_page.py"), title="Ablation", icon=":material/content_cut:", url_path="ablation"),
 ]

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import plots, stats
-from se_analysis.app_pages.common import (channel_stats, default_classes, group_by_widget, require_run, show_figure,
-                                          table_downloads)
+from se_analysis.app_pages.common import (channel_stats, clicked_point, default_classes, group_by_widget, open_channel,
+                                          require_run, show_figure, table_downloads)
 from se_analysis.app_pages.view import controls_and_figure, persist, prepare
 from se_analysis.runs import Run
 from se_analysis.similarity import class_similarity
@@ -59,7 +59,11 @@ def main() -> None:
         return
     table = stats.heatmap_table(cs, block, classes or default_classes(cs), centre=centre, sort=sort)
     with figure:
-        show_figure(plots.class_heatmap(table, centred=centre), run, "class_heatmap")
+        event = show_figure(plots.class_heatmap(table, centred=centre), run, "class_heatmap", select=True)
+        st.caption("Click a cell to open its channel: the images that open and close its gate.")
+    point = clicked_point(event)
+    if point and point.get("customdata") is not None:
+        open_channel(block, int(point["customdata"]), "class_heatmap")
     with st.expander("Data behind the heatmap"):
         st.dataframe(table, hide_index=True, width="stretch")
         table_downloads(table, f"class_heatmap_{block}")

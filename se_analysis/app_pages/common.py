@@ -147,8 +147,11 @@ def block_quantiles(_run: Run, key: str) -> pd.DataFrame:
     return stats.block_quantiles(_run)
 
 
-def show_figure(fig: go.Figure, run: Run, key: str) -> None:
-    """Render a figure (stamped when the weights are random) with PNG, SVG and HTML downloads made on click."""
+def show_figure(fig: go.Figure, run: Run, key: str, select: bool = False):
+    """Render a figure (stamped when the weights are random) with PNG, SVG and HTML downloads made on click.
+
+    With ``select``, a click on a point reruns the page and the selection event is returned.
+    """
     from se_analysis.export import figure_bytes
 
     if not run.manifest.get("pretrained", True):
@@ -156,13 +159,30 @@ def show_figure(fig: go.Figure, run: Run, key: str) -> None:
     present = bool(st.session_state.get("present"))
     if present:  # Streamlit's chart theme would override the larger fonts, so it is left out
         fig.update_layout(font=dict(size=18), title_font=dict(size=26), template="plotly_white")
-    st.plotly_chart(fig, width="stretch", key=f"chart-{key}", theme=None if present else "streamlit")
+    event = st.plotly_chart(fig, width="stretch", key=f"chart-{key}", theme=None if present else "streamlit",
+                            **(dict(on_select="rerun", selection_mode="points") if select else {}))
     scale = float(st.session_state.get("png_scale", 2))
     cols = st.columns([1, 1, 1, 5])
     for col, fmt, mime in zip(cols, ("png", "svg", "html"), ("image/png", "image/svg+xml", "text/html")):
         col.download_button(fmt.upper() + (f" ×{scale:g}" if fmt == "png" else ""),
                             data=lambda fmt=fmt: figure_bytes(fig, fmt, scale=scale), file_name=f"{key}.{fmt}",
                             mime=mime, key=f"dl-{fmt}-{key}", on_click="ignore", icon=":material/download:")
+    return event
+
+
+def open_channel(block: str, channel: int, chart: str) -> None:
+    """Open the Channel page on (block, channel), from a click on the figure ``chart`` (its selection is
+    cleared, so that coming back does not open the channel again)."""
+    st.session_state.pop(f"chart-{chart}", None)
+    st.session_state["drill"] = (block, int(channel))
+    st.switch_page(str(Path(__file__).parent / "channel_page.py"))
+
+
+def clicked_point(event) -> dict | None:
+    """The first clicked point of a selection event, or None."""
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
+        getattr(getattr(event, "selection", None), "points", None) or []
+    return points[0] if points else None
 
 
 def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)",

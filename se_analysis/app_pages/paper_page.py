@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import plots, stats
-from se_analysis.app_pages.common import (channel_stats, default_classes, group_by_widget, report_download,
-                                          require_run, show_figure, table_downloads)
+from se_analysis.app_pages.common import (channel_stats, clicked_point, default_classes, group_by_widget, open_channel,
+                                          report_download, require_run, show_figure, table_downloads)
 from se_analysis.app_pages.view import controls_and_figure, persist, prepare
 from se_analysis.blocks import paper_blocks
 from se_analysis.runs import Run
@@ -57,8 +57,12 @@ def main() -> None:
         st.info("Choose at least one block.")
         return
     with figure:
-        show_figure(plots.paper_figure(cs, blocks, classes, include_all=include_all, autoscale=autoscale), run,
-                    "paper_figure")
+        event = show_figure(plots.paper_figure(cs, blocks, classes, include_all=include_all, autoscale=autoscale), run,
+                            "paper_figure", select=True)
+        st.caption("Click a line to open that channel: the images that open and close its gate.")
+    point = clicked_point(event)
+    if point and point.get("customdata") in run.gate_names:
+        open_channel(point["customdata"], int(point["x"]), "paper_figure")
     to_contrast_ui(run, classes, blocks)
     report_download(run, key, classes=classes, blocks=blocks, by=by)
     sel = cs[cs["block"].isin(blocks) & cs["class"].isin(list(classes) + ([stats.ALL] if include_all else []))]
