@@ -340,6 +340,38 @@ def _cmd_top_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .export import figure_bytes
+    from .plots_compare import difference_per_channel, shift_per_block, specificity_both
+    from .run_compare import block_shift, channel_shift, specificity_pair
+    from .runs import Run
+
+    if len(args.run) != 2:
+        print("error: give --run twice (A, then B)", file=sys.stderr)
+        return 2
+    a, b = (Run.load(r) for r in args.run)
+    labels = tuple(args.labels.split(",")) if args.labels else ("A", "B")
+    shift = channel_shift(a, b)
+    blocks = block_shift(shift)
+    pair = specificity_pair(a, b, labels)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in (("channel_shift", shift), ("block_shift", blocks), ("specificity_both", pair)):
+        write_table(df, out / f"{name}.csv")
+    figs = {"shift_per_block": shift_per_block(blocks), "specificity_both": specificity_both(pair),
+            **{f"difference_{blk}": difference_per_channel(shift, blk) for blk in blocks["block"]}}
+    for name, fig in figs.items():
+        for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
+            path = out / f"{name}.{fmt}"
+            if fmt == "html":
+                fig.write_html(path, include_plotlyjs="directory")
+            else:
+                path.write_bytes(figure_bytes(fig, fmt))
+    print(blocks.to_string(index=False, float_format="%.4f"))
+    print(f"-> {out}")
+    return 0
+
+
 def _cmd_gate_table(args: argparse.Namespace) -> int:
     from .ablate import ablation_inputs
     from .extract import extract_cached
@@ -448,6 +480,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="FILE.csv or FILE.parquet: one row per channel")
     p.add_argument("--figure", default=None, help="FILE.png, .svg or .html for the figure")
     p.set_defaults(func=_cmd_contrast)
+
+    p = sub.add_parser("compare", help="two Runs with the same gates side by side: mean-gate differences per channel "
+                                       "(Welch + BH), the shift per block, both specificity curves")
+    p.add_argument("--run", action="append", required=True, help="a Run folder; give it twice (A, then B)")
+    p.add_argument("--labels", default=None, help="names of the two runs in the figures, e.g. trained,random")
+    p.add_argument("--formats", default="png,html", help="figure formats, comma-separated (png, svg, html)")
+    p.add_argument("--out", required=True, help="a folder for the tables and figures")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("top-images", help="the images that open and close one channel's gate: contact sheet, table, "
                                           "per-class values and the channel's specificity rank")

@@ -198,3 +198,21 @@ class RunStore:
 
     def put(self, key: str, run: Run) -> Path:
         return run.save(self.path(key))
+
+    def list(self) -> pd.DataFrame:
+        """The stored Runs, newest first: key, model, weights, data, images, gates, created (manifests only)."""
+        rows = []
+        for manifest_path in self.root.glob("*/manifest.json") if self.root.is_dir() else []:
+            if manifest_path.parent.name.startswith("."):
+                continue
+            try:
+                m = json.loads(manifest_path.read_text())
+            except (OSError, ValueError):
+                continue
+            rows.append({"key": manifest_path.parent.name, "model": m.get("model"), "weights": m.get("weights"),
+                         "pretrained": m.get("pretrained", True), "data": m.get("data"),
+                         "images": m.get("n_images"), "gates": len(m.get("gates", [])),
+                         "summary_only": bool(m.get("summary_only")), "created": m.get("created")})
+        cols = ["key", "model", "weights", "pretrained", "data", "images", "gates", "summary_only", "created"]
+        return pd.DataFrame(rows, columns=cols).sort_values("created", ascending=False, na_position="last",
+                                                            ignore_index=True)

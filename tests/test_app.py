@@ -249,7 +249,7 @@ def _page_files() -> list[str]:
 
 def test_the_page_glob_finds_every_page_of_the_app():
     navigation = (PAGES / "__init__.py").read_text()  # the st.navigation list
-    assert len(_page_files()) == 8 and all(name in navigation for name in _page_files())
+    assert len(_page_files()) == 9 and all(name in navigation for name in _page_files())
 
 
 @pytest.mark.parametrize("page", _page_files())
@@ -354,3 +354,30 @@ def test_channel_page_from_a_link(app_with_run):
     assert metrics["Rank in the block"] == f"{rank['rank']} of 576"
     (violin,) = traces(at)
     assert len(violin) == 10 and all(t["type"] == "violin" for t in violin)
+
+
+def test_compare_page_trained_against_random(app_with_run):
+    """Compare runs: the current (trained) run against a random-weights run of the same images."""
+    from se_analysis import load_model
+    from se_analysis.data import sample_set
+    from se_analysis.run_compare import block_shift, channel_shift
+    from se_analysis.runs import RunStore
+
+    at = app_with_run
+    trained = RunStore().get(at.session_state["run_key"])
+    net = load_model("default", pretrained=False)
+    random_run, key_b = extract_cached_quiet(net, sample_set("all", net.sample))
+    at.switch_page(str(PAGES / "compare_page.py")).run()
+    no_errors(at)
+    at.selectbox(key="compare_b").set_value(key_b).run()
+    no_errors(at)
+    shift, spec, diff = traces(at)
+    expected = block_shift(channel_shift(trained, random_run))
+    assert shift[0]["x"] == expected["block"].tolist() and np.allclose(shift[0]["y"], expected["mean_abs_diff"])
+    assert len(diff[0]["x"]) == 576  # SE_6_3's channels
+
+
+def extract_cached_quiet(net, source):
+    from se_analysis.extract import extract_cached
+
+    return extract_cached(net, source)

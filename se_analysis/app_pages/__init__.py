@@ -17,4 +17,5 @@ PAGES = [
             url_path="channel"),
     st.Page(str(_HERE / "image_page.py"), title="One image", icon=":material/image:", url_path="image"),
     st.Page(str(_HERE / "ablation_page.py"), title="Ablation", icon=":material/content_cut:", url_path="ablation"),
+    st.Page(str(_HERE / "compare_page.py"), title="Compare runs", icon=":material/difference:", url_path="compare"),
 ]

@@ -1,0 +1,61 @@
+"""Two Runs side by side, against scipy's Welch test, BH by its definition and plain means."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from se_analysis.plots_compare import difference_per_channel, shift_per_block, specificity_both
+from se_analysis.run_compare import block_shift, channel_shift, check_comparable, specificity_pair
+from tests.conftest import make_run
+
+
+def test_channel_shift_against_scipy_and_plain_means():
+    from scipy import stats as st
+
+    a, b = make_run(seed=1), make_run(seed=2)
+    b.gate_values["SE_3_1"] = b.gate_values["SE_3_1"] + np.array([0.5, 0, 0, 0, 0], np.float32)  # channel 0 moves
+    shift = channel_shift(a, b)
+    at = shift[shift["block"] == "SE_3_1"].set_index("channel")
+    va, vb = a.gate_values["SE_3_1"].astype(np.float64), b.gate_values["SE_3_1"].astype(np.float64)
+    np.testing.assert_allclose(at["diff"], va.mean(0) - vb.mean(0), atol=1e-12)
+    t, p = st.ttest_ind(va, vb, axis=0, equal_var=False)
+    np.testing.assert_allclose(at["p"], p)
+    m = len(p)
+    order = np.argsort(p)
+    bh = np.minimum.accumulate((p[order] * m / np.arange(1, m + 1))[::-1])[::-1]
+    np.testing.assert_allclose(at["p_adjusted"].to_numpy()[order], np.minimum(bh, 1))
+    assert bool(at.loc[0, "significant"])
+    blocks = block_shift(shift).set_index("block")
+    assert blocks.loc["SE_3_1", "mean_abs_diff"] == pytest.approx(np.abs(va.mean(0) - vb.mean(0)).mean())
+    assert list(blocks.index) == ["SE_2_1", "SE_3_1"]
+
+
+def test_runs_that_do_not_compare_say_why():
+    a = make_run()
+    other = make_run(channels=(4, 6))
+    with pytest.raises(ValueError, match="share no gate"):
+        check_comparable(a, other)
+    with pytest.raises(ValueError, match="summary-only"):
+        check_comparable(a, replace(a, gate_values={}))
+
+
+def test_compare_figures_and_cli(tmp_path):
+    from se_analysis.cli import main
+
+    a, b = make_run(seed=1), make_run(seed=2, labels=False)
+    pair = specificity_pair(a, b, ("trained", "random"))
+    fig = specificity_both(pair)
+    assert [t.name for t in fig.data] == ["trained: η²", "trained: chance", "random: η²", "random: chance"]
+    shift = channel_shift(a, b)
+    assert len(shift_per_block(block_shift(shift)).data) == 2
+    assert len(difference_per_channel(shift, "SE_3_1").data[0].x) == 5
+    a.save(tmp_path / "a")
+    b.save(tmp_path / "b")
+    assert main(["compare", "--run", str(tmp_path / "a"), "--run", str(tmp_path / "b"), "--out", str(tmp_path / "o"),
+                 "--formats", "html"]) == 0
+    for name in ("channel_shift.csv", "block_shift.csv", "specificity_both.csv", "shift_per_block.html",
+                 "specificity_both.html", "difference_SE_3_1.html"):
+        assert (tmp_path / "o" / name).exists(), name
