@@ -58,8 +58,9 @@ def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str]
                 continue
             idx = int(line["class_index"].iloc[0])
             fig.add_trace(go.Scatter(
-                x=line["channel"], y=line["mean"], mode="lines", name=name, legendgroup=name, showlegend=i == 0,
-                customdata=[block] * len(line),  # a click says which panel's channel it was
+                x=line["channel"], y=line["mean"], mode="lines+markers", name=name, legendgroup=name,
+                showlegend=i == 0, customdata=[block] * len(line),  # a click says which panel's channel it was
+                marker=dict(size=2.5), selected=dict(marker=dict(size=8)), unselected=dict(marker=dict(opacity=1)),
                 line=dict(color=class_color(idx), width=1.2 if name != ALL else 1.6, dash="dot" if name == ALL else None),
                 hovertemplate=f"{name}<br>channel %{{x}}<br>mean gate %{{y:.3f}}<extra>{block}</extra>",
             ), row=r + 1, col=c + 1)
@@ -120,7 +121,15 @@ def class_heatmap(table: pd.DataFrame, centred: bool = False) -> go.Figure:
         scale = dict(zmin=0, zmax=1, colorscale="Viridis", colorbar=dict(title="mean gate"))
     fig = go.Figure(go.Heatmap(
         z=z.to_numpy(), x=list(range(len(channels))), y=classes, customdata=np.tile(channels, (len(classes), 1)), **scale,
-        hovertemplate="class %{y}<br>channel %{customdata}<br>value %{z:.3f}<extra></extra>"))
+        hoverinfo="skip"))
+    # Heatmaps cannot be selected: an invisible marker on every cell carries the hover text and the click.
+    cols, rows = np.meshgrid(np.arange(len(channels)), np.arange(len(classes)))
+    zz = z.to_numpy()
+    fig.add_trace(go.Scatter(
+        x=cols.ravel(), y=[classes[r] for r in rows.ravel()], mode="markers", showlegend=False,
+        marker=dict(size=10, opacity=0), selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+        customdata=np.asarray(channels)[cols.ravel()], text=[f"{v:.3f}" for v in zz.ravel()],
+        hovertemplate="class %{y}<br>channel %{customdata}<br>value %{text}<extra></extra>"))
     what = "minus the all-image mean, " if centred else ""
     fig.update_layout(title=f"Mean gate per class and channel at {block} ({what}"
                             f"{'channels by specificity' if sorted_by_spec else 'channels in index order'})",

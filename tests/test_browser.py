@@ -33,10 +33,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def data_root(tmp_path_factory) -> Path:
+    """The one folder the app may read in these tests (its data root)."""
+    return tmp_path_factory.mktemp("browser_data")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, data_root):
     """A `streamlit run app.py` on a free loopback port; always stopped, also when a test fails."""
     port = _free_port()
-    env = {**os.environ, "SE_ANALYSIS_HOME": str(tmp_path_factory.mktemp("browser_home")), "SE_ANALYSIS_OFFLINE": "1"}
+    env = {**os.environ, "SE_ANALYSIS_HOME": str(tmp_path_factory.mktemp("browser_home")), "SE_ANALYSIS_OFFLINE": "1",
+           "SE_ANALYSIS_DATA_ROOTS": str(data_root)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
@@ -119,7 +126,12 @@ def _wait_traces(page, expected: list[int]) -> list[int]:
 
 
 def _go(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    """Follow a page link: in the sidebar, or in the top navigation (presentation mode)."""
+    side = page.locator('[data-testid="stSidebarNav"]')
+    if side.count() and side.is_visible():
+        side.get_by_text(title, exact=True).click()
+    else:
+        page.locator('[data-testid="stTopNavLinkContainer"], header').get_by_text(title, exact=True).first.click()
 
 
 def _wait_idle(page) -> None:
@@ -153,11 +165,42 @@ def test_main_flow(page, server):
     _no_exception(page)
     _shot(page, "03_paper_figure_two_classes")
 
+    # The class-specific study: two clicks from the paper figure to the contrast of its first two classes.
+    page.get_by_role("button", name="Which channels separate").click()
+    page.get_by_text("Two classes, channel by channel").first.wait_for()
+    _wait_idle(page)
+    assert _wait_traces(page, [1]) == [1]
+    _no_exception(page)
+    _shot(page, "03b_two_class_contrast")
+
+    # Click a channel of the paper figure: the One channel page opens on it.
+    _go(page, "Paper figure")
+    _wait_idle(page)
+    _wait_traces(page, [6 * 3])
+    x, y = page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const tr = gd._fullData[3];  // the second panel (SE_4_3), its first class
+        const xa = gd._fullLayout[tr.xaxis.replace('x', 'xaxis')], ya = gd._fullLayout[tr.yaxis.replace('y', 'yaxis')];
+        const pt = gd.calcdata[3][100];
+        const box = gd.getBoundingClientRect();
+        return [box.x + xa._offset + xa.c2p(pt.x), box.y + ya._offset + ya.c2p(pt.y)];
+    }""")
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.get_by_text("One channel, up close").first.wait_for()
+    _wait_idle(page)
+    assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == "100"
+    assert page.locator('[data-testid="stSelectbox"] input').first.input_value() == "SE_4_3"
+    _no_exception(page)
+    _shot(page, "03c_channel_drilldown")
+
     _go(page, "Depth")
     page.get_by_text("Gates over depth").first.wait_for()
     _wait_idle(page)
-    # specificity, omega squared, chance, 2 saturation; box; 2 classes x (band + line)
-    assert _wait_traces(page, [5, 1, 4]) == [5, 1, 4]
+    # specificity (5 lines); box; 2 classes x (band + line); decodability (band, line, permuted, chance);
+    # PCA: 9 panels x 10 classes
+    assert _wait_traces(page, [5, 1, 4, 4, 90]) == [5, 1, 4, 4, 90]
     _no_exception(page)
     _shot(page, "04_depth")
 
@@ -173,6 +216,81 @@ def test_main_flow(page, server):
     assert counts[0] == 2  # per-class accuracy: before and after
     _no_exception(page)
     _shot(page, "05_ablation_before_after")
+
+
+def test_researcher_ablates_an_unlabelled_folder(browser, server, data_root):
+    """A folder of photos without labels: ablation and sweeps show flips, confidence and KL, never a traceback."""
+    import shutil
+
+    folder = data_root / "unlabelled"
+    folder.mkdir(exist_ok=True)
+    for i, f in enumerate(sorted((ROOT / "data" / "imagenet" / "val_10x50").rglob("*.JPEG"))[::25]):
+        shutil.copy(f, folder / f"photo{i:02d}.jpg")
+    pg = _new_page(browser)
+    pg.goto(server)
+    pg.get_by_text("Squeeze-and-Excitation gates, seen").wait_for()
+    pg.get_by_text("folder on this machine").click()
+    _wait_idle(pg)
+    box = pg.locator('input[aria-label="Folder (one sub-folder per class, or a flat folder of images)"]')
+    box.fill(str(folder))
+    box.press("Enter")
+    _wait_idle(pg)
+    pg.get_by_role("button", name="Run", exact=True).click()
+    pg.get_by_text("Top-1 accuracy").wait_for()
+    _wait_idle(pg)
+    assert _metric_values(pg)[:2] == ["20", "no labels"]
+    _go(pg, "Ablation")
+    pg.get_by_text("Reference set:").wait_for()
+    _wait_idle(pg)
+    pg.get_by_role("button", name="Run ablation").click()
+    pg.get_by_text("KL(before ‖ after)").wait_for()
+    _wait_idle(pg)
+    _no_exception(pg)
+    _shot(pg, "07_unlabelled_ablation")
+    pg.get_by_role("button", name="Run sweeps").click()
+    pg.get_by_text("Sweep table").wait_for()
+    _wait_idle(pg)
+    _no_exception(pg)
+    assert pg.locator('[data-testid="stAlert"]').filter(has_text="could not run").count() == 0
+    _shot(pg, "08_unlabelled_sweeps")
+
+
+def test_presenter_at_1280x720(page, server):
+    """Presentation mode at 1280x720: page links stay (top navigation), each page shows its figure without
+    scrolling, metrics stay large and their deltas whole, select text is large."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    _go(page, "Run")
+    _wait_idle(page)
+    page.get_by_text("Presentation mode").click()
+    _wait_idle(page)
+    links = page.locator('[data-testid="stTopNavLinkContainer"] a, [data-testid="stTopNavLink"]')
+    assert links.count() >= 5, "presentation mode keeps the page links"
+    for title, shot in (("Paper figure", "09_present_paper"), ("Depth", "10_present_depth"),
+                        ("Class × channel", "11_present_heatmap"), ("Two classes", "12_present_contrast")):
+        _go(page, title)
+        _wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot .main-svg")
+        page.wait_for_timeout(800)
+        top = page.evaluate("() => document.querySelector('.js-plotly-plot').getBoundingClientRect().top")
+        assert top < 720 * 0.6, f"{title}: the figure starts at y = {top:.0f}"
+        _no_exception(page)
+        page.screenshot(path=str(page.shots / f"{shot}.png"))  # what the audience sees, unscrolled
+    _go(page, "Ablation")
+    _wait_idle(page)
+    page.get_by_role("button", name="Run ablation").click()
+    page.get_by_text("Top-1 after").wait_for()
+    _wait_idle(page)
+    sizes = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
+        .map(e => parseFloat(getComputedStyle(e.querySelector('div,p') || e).fontSize))""")
+    assert min(sizes) >= 30, sizes
+    clipped = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stMetricDelta"]'))
+        .filter(e => e.scrollWidth > e.clientWidth + 1).length""")
+    assert clipped == 0
+    select_size = page.evaluate("""() => parseFloat(getComputedStyle(
+        document.querySelector('[data-testid="stSelectbox"] input')).fontSize)""")
+    assert select_size >= 18, select_size
+    _no_exception(page)
+    page.screenshot(path=str(page.shots / "13_present_ablation.png"))
 
 
 def _metric_values(page) -> list[str]:

@@ -25,7 +25,8 @@ PRESENT_CSS = """
 [data-testid="stMetricDelta"], [data-testid="stMetricDelta"] div, [data-testid="stMetricDelta"] p {
     font-size: 1.1rem !important; white-space: normal !important; overflow: visible !important; }
 [data-testid="stMetricLabel"] p { font-size: 1.2rem !important; }
-[data-baseweb="select"] div, [data-baseweb="tag"] span, [data-baseweb="select"] input {
+[data-testid="stSelectbox"] input, [data-testid="stMultiSelect"] input, [data-testid="stMultiSelect"] span,
+[data-baseweb="select"] div, [data-baseweb="tag"] span, [role="listbox"] [role="option"] {
     font-size: 1.2rem !important; }
 h1 { font-size: 2.4rem !important; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
