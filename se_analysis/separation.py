@@ -71,23 +71,30 @@ def _permuted_accuracies(train: np.ndarray, ty: np.ndarray, test: np.ndarray, ey
     The same numbers as :func:`nearest_class_mean` per permutation (a test checks it), with the
     class means of all permutations as one matrix product.
     """
+    from scipy import sparse
+
     if not len(perms):
         return np.zeros(0)
     present = np.unique(ty)
-    labels = np.stack([ty[p] for p in perms])  # (P, n)
-    onehot = (labels[:, :, None] == present[None, None, :]).astype(np.float64)  # (P, n, K)
-    means = np.einsum("pnk,nc->pkc", onehot, train) / onehot.sum(1)[:, :, None]
+    code = np.searchsorted(present, ty)
+    k, n = len(present), len(ty)
+    rows = np.concatenate([i * k + code[p] for i, p in enumerate(perms)])  # (permutation, class) of each image
+    sums = sparse.csr_matrix((np.ones(len(rows)), (rows, np.tile(np.arange(n), len(perms)))),
+                             shape=(len(perms) * k, n)) @ train  # (P K, C): P n C operations, not P n K C
+    counts = np.bincount(rows, minlength=len(perms) * k)[:, None]
+    means = (sums / counts).reshape(len(perms), k, -1)
     d = np.einsum("mc,pkc->pmk", test, means) * -2 + (means ** 2).sum(2)[:, None, :]  # |test|^2 is the same for all k
     return (present[d.argmin(2)] == ey[None, :]).mean(1)
 
 
 def decodability(run: Run, by: GroupBy = "label", n_permutations: int = 100, n_boot: int = 1000,
-                 seed: int = 0) -> pd.DataFrame:
+                 seed: int = 0, max_permutation_images: int = 2000) -> pd.DataFrame:
     """Per block: nearest-class-mean accuracy on the eval half, its interval, chance and the permutation baseline.
 
     Returns:
         Columns ``block, depth, accuracy, ci_low, ci_high, chance, permuted_mean, permuted_p95, p_permutation,
-        n_reference, n_eval, classes``. ``p_permutation`` is (1 + #permuted >= observed) / (1 + n_permutations).
+        n_reference, n_eval, classes``. ``p_permutation`` is (1 + #permuted >= observed) / (1 + n_permutations);
+        the permuted accuracies score at most ``max_permutation_images`` eval images (a fixed random subset).
 
     Raises:
         ValueError: fewer than two classes with at least two images each.
@@ -104,12 +111,18 @@ def decodability(run: Run, by: GroupBy = "label", n_permutations: int = 100, n_b
     k = len(np.unique(y))
     rng = np.random.default_rng(seed)
     perms = [rng.permutation(int(ref.sum())) for _ in range(n_permutations)]
+    n_eval = int((~ref).sum())
+    # The baseline's distance computation grows with eval images x permutations x classes x channels: beyond
+    # ``max_permutation_images`` eval images it scores a fixed random subset (the observed accuracy uses all).
+    perm_rows = np.sort(rng.choice(n_eval, max_permutation_images, replace=False)) \
+        if n_eval > max_permutation_images else None
     out = []
     for g in run.gates:
         v = run.gate_values[g.name][rows_].astype(np.float64)
         train, test, ty, ey = v[ref], v[~ref], y[ref], y[~ref]
         right = (nearest_class_mean(train, ty, test, k) == ey).astype(float)
-        permuted = _permuted_accuracies(train, ty, test, ey, perms)
+        sub = perm_rows if perm_rows is not None else slice(None)
+        permuted = _permuted_accuracies(train, ty, test[sub], ey[sub], perms)
         lo, hi = mean_interval(right, n_boot, seed)
         acc = float(right.mean())
         out.append({"block": g.name, "depth": g.depth, "accuracy": acc, "ci_low": lo, "ci_high": hi,

@@ -79,3 +79,11 @@ def test_permutations_at_once_equal_one_at_a_time():
     perms = [rng.permutation(40) for _ in range(7)]
     expect = [(nearest_class_mean(train, ty[p], test, 4) == ey).mean() for p in perms]
     np.testing.assert_allclose(_permuted_accuracies(train, ty, test, ey, perms), expect)
+
+
+def test_permutation_baseline_on_a_subset_of_eval_images():
+    run = _separating_run()
+    full = decodability(run, n_permutations=20, n_boot=50).set_index("block")
+    sub = decodability(run, n_permutations=20, n_boot=50, max_permutation_images=10).set_index("block")
+    assert (sub["accuracy"] == full["accuracy"]).all()  # the observed accuracy always scores every eval image
+    assert sub.loc["SE_3_1", "permuted_p95"] < 0.9 and sub.loc["SE_3_1", "p_permutation"] == pytest.approx(1 / 21)
