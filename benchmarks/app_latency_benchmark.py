@@ -1,8 +1,8 @@
 """App latency: server time to re-render each page after a widget change, from a cached run.
 
 Drives the app with Streamlit's AppTest (the script run on the server, without the browser's
-drawing time): runs the default model on the sample set once, then, on each page, changes a
-widget and times the rerun. Prints the median and min-max of several reruns per page against
+drawing time): runs the default model on the sample set once (and random weights, for the
+Compare page), then, on each page, changes a widget and times the rerun. Prints the median and min-max of several reruns per page against
 the 300 ms target, and writes benchmarks/results/app_latency.json.
 
     python benchmarks/app_latency_benchmark.py
@@ -48,7 +48,16 @@ def main(repeats: int = 5) -> None:
         "classes_page.py": lambda a, i: a.selectbox(key="heatmap_block").set_value(["SE_2_1", "SE_6_3"][i % 2]),
         "image_page.py": lambda a, i: a.selectbox(key="image_block").set_value(["SE_2_1", "SE_6_3"][i % 2]),
         "ablation_page.py": lambda a, i: a.selectbox(key="abl_mode").set_value(["constant", "mean"][i % 2]),
+        "channel_page.py": lambda a, i: a.number_input(key="channel_index").set_value([7, 100][i % 2]),
+        "contrast_page.py": lambda a, i: a.selectbox(key="contrast_b").set_value(["church", "golf ball"][i % 2]),
+        "compare_page.py": lambda a, i: a.selectbox(key="compare_block").set_value(["SE_5_1", "SE_6_3"][i % 2]),
     }
+    from se_analysis import load_model
+    from se_analysis.data import sample_set
+    from se_analysis.extract import extract_cached
+
+    random_net = load_model("default", pretrained=False)  # a second run for the Compare page
+    extract_cached(random_net, sample_set("all", random_net.sample))
     print(f"{'page':18s} {'median ms':>10s} {'min-max ms':>14s}   (target < 300 ms)")
     results = {}
     for page, change in changes.items():
