@@ -11,9 +11,20 @@ import streamlit as st
 
 from se_analysis import ablate, plots_ablation, stats
 from se_analysis.ablate import Ablation
-from se_analysis.app_pages.common import (block_stats, channel_stats, default_classes, progress_callback,
-                                          report_download, require_gate_arrays, require_run, run_model, shared_results,
-                                          show_figure, store, table_downloads)
+from se_analysis.app_pages.common import (
+    block_stats,
+    channel_stats,
+    default_classes,
+    progress_callback,
+    report_download,
+    require_gate_arrays,
+    require_run,
+    run_model,
+    shared_results,
+    show_figure,
+    store,
+    table_downloads,
+)
 from se_analysis.app_pages.view import query_list, query_value, set_query
 from se_analysis.blocks import block_presets
 from se_analysis.data import ImageSource, load_source_image

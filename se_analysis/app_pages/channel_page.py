@@ -6,9 +6,14 @@ import io
 
 import streamlit as st
 
-from se_analysis.app_pages.common import (channel_stats, group_by_widget, require_gate_arrays, require_run,
-                                          show_figure, table_downloads)
-from se_analysis.app_pages.view import controls_and_figure, persist, prepare
+from se_analysis.app_pages.common import (
+    channel_stats,
+    group_by_widget,
+    open_page,
+    show_figure,
+    table_downloads,
+)
+from se_analysis.app_pages.view import persist, prepare
 from se_analysis.data import load_source_image
 from se_analysis.drilldown import channel_rank, channel_values, contact_sheet, top_images
 from se_analysis.plots_separation import channel_violin
@@ -47,10 +52,7 @@ def thumbnails_ui(table, end: str, cols: int = 8) -> None:
 
 
 def main() -> None:
-    st.title("One channel, up close")
-    run, key = require_run()
-    require_gate_arrays(run)
-    controls, figure = controls_and_figure()
+    run, key, controls, figure = open_page("One channel, up close", gate_arrays=True)
     with controls:
         by = group_by_widget(run)
         block, channel, k = channel_ui(run)

@@ -6,9 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import plots, stats
-from se_analysis.app_pages.common import (channel_stats, clicked_point, default_classes, group_by_widget, open_channel,
-                                          require_run, show_figure, table_downloads)
-from se_analysis.app_pages.view import controls_and_figure, persist, prepare
+from se_analysis.app_pages.common import (
+    channel_stats,
+    clicked_point,
+    default_classes,
+    group_by_widget,
+    open_channel,
+    open_page,
+    show_figure,
+    table_downloads,
+)
+from se_analysis.app_pages.view import persist, prepare
 from se_analysis.runs import Run
 from se_analysis.similarity import class_similarity
 
@@ -47,9 +55,7 @@ def similarity_ui(run: Run, cs: pd.DataFrame, block: str) -> None:
 
 
 def main() -> None:
-    st.title("Class × channel")
-    run, key = require_run()
-    controls, figure = controls_and_figure()
+    run, key, controls, figure = open_page("Class × channel")
     with controls:
         by = group_by_widget(run)
         cs = channel_stats(run, key, by)

@@ -106,6 +106,23 @@ def require_run() -> tuple[Run, str]:
     return run, key
 
 
+def open_page(title: str, gate_arrays: bool = False):
+    """A page's start: its title, the current Run (else a pointer to the Run page), and where its
+    controls and its figure go (see :func:`view.controls_and_figure`).
+
+    Returns:
+        (run, run key, controls container, figure container).
+    """
+    from se_analysis.app_pages.view import controls_and_figure
+
+    st.title(title)
+    run, key = require_run()
+    if gate_arrays:
+        require_gate_arrays(run)
+    controls, figure = controls_and_figure()
+    return run, key, controls, figure
+
+
 def require_gate_arrays(run: Run) -> None:
     """Stop with a message on summary-only runs, which keep no per-image gates."""
     if not run.has_gate_arrays:

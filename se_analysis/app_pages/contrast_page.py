@@ -6,9 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import plots, stats
-from se_analysis.app_pages.common import (channel_stats, default_classes, group_by_widget, require_gate_arrays,
-                                          require_run, show_figure, table_downloads)
-from se_analysis.app_pages.view import controls_and_figure, persist, prepare
+from se_analysis.app_pages.common import (
+    channel_stats,
+    default_classes,
+    group_by_widget,
+    open_page,
+    show_figure,
+    table_downloads,
+)
+from se_analysis.app_pages.view import persist, prepare
 from se_analysis.contrast import contrast
 from se_analysis.runs import Run
 
@@ -42,10 +48,7 @@ def contrast_table(_run: Run, run_key: str, block: str, a: str, b: str, by: str)
 
 
 def main() -> None:
-    st.title("Two classes, channel by channel")
-    run, key = require_run()
-    require_gate_arrays(run)
-    controls, figure = controls_and_figure()
+    run, key, controls, figure = open_page("Two classes, channel by channel", gate_arrays=True)
     with controls:
         st.caption(EXPLANATION)
         by = group_by_widget(run)

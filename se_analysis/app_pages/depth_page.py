@@ -6,9 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import plots, stats
-from se_analysis.app_pages.common import (block_quantiles, block_stats, channel_stats, default_classes,
-                                          group_by_widget, require_run, show_figure, table_downloads)
-from se_analysis.app_pages.view import controls_and_figure, persist, prepare
+from se_analysis.app_pages.common import (
+    block_quantiles,
+    block_stats,
+    channel_stats,
+    default_classes,
+    group_by_widget,
+    open_page,
+    show_figure,
+    table_downloads,
+)
+from se_analysis.app_pages.view import persist, prepare
 from se_analysis.plots_separation import decodability_curve, pca_small_multiples
 from se_analysis.runs import Run
 from se_analysis.separation import decodability, gate_pca
@@ -79,9 +87,7 @@ def separation_ui(run: Run, key: str, by: str) -> None:
 
 
 def main() -> None:
-    st.title("Gates over depth")
-    run, key = require_run()
-    controls, figure = controls_and_figure()
+    run, key, controls, figure = open_page("Gates over depth")
     with controls:
         by = group_by_widget(run)
         st.caption(EXPLANATION)

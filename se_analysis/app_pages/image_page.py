@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import plots, stats
-from se_analysis.app_pages.common import group_by_widget, require_gate_arrays, require_run, show_figure
-from se_analysis.app_pages.view import controls_and_figure, persist, prepare
+from se_analysis.app_pages.common import group_by_widget, open_page, show_figure
+from se_analysis.app_pages.view import persist, prepare
 from se_analysis.data import load_source_image
 from se_analysis.runs import Run
 
@@ -40,10 +40,7 @@ def image_ui(run: Run, by: str) -> tuple[pd.Series, str] | None:
 
 
 def main() -> None:
-    st.title("One image against its class")
-    run, key = require_run()
-    require_gate_arrays(run)
-    controls, figure = controls_and_figure()
+    run, key, controls, figure = open_page("One image against its class", gate_arrays=True)
     with controls:
         by = group_by_widget(run)
         chosen = image_ui(run, by)

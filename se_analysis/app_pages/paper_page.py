@@ -8,9 +8,18 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis import plots, stats
-from se_analysis.app_pages.common import (channel_stats, clicked_point, default_classes, group_by_widget, open_channel,
-                                          report_download, require_run, show_figure, table_downloads)
-from se_analysis.app_pages.view import controls_and_figure, persist, prepare
+from se_analysis.app_pages.common import (
+    channel_stats,
+    clicked_point,
+    default_classes,
+    group_by_widget,
+    open_channel,
+    open_page,
+    report_download,
+    show_figure,
+    table_downloads,
+)
+from se_analysis.app_pages.view import persist, prepare
 from se_analysis.blocks import paper_blocks
 from se_analysis.runs import Run
 
@@ -43,9 +52,7 @@ def to_contrast_ui(run: Run, classes: list[str], blocks: list[str]) -> None:
 
 
 def main() -> None:
-    st.title("Mean excitation per channel, by class")
-    run, key = require_run()
-    controls, figure = controls_and_figure()
+    run, key, controls, figure = open_page("Mean excitation per channel, by class")
     with controls:
         st.caption("The paper's figure: at each block, the mean gate value of every channel over the images of a "
                    "class. Lines that coincide mean the block treats those classes alike (class-agnostic); lines "

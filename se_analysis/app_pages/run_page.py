@@ -5,10 +5,18 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from se_analysis.app_pages.common import (RUN_KEY, current_run, get_checkpoint_model, get_model, progress_callback,
-                                          report_download, store, table_downloads)
-from se_analysis.app_pages.view import keep_widget_state, query_value, remember_widget_state, set_query
 from se_analysis.access import MAX_UPLOAD_IMAGES, FolderRefused, check_folder, data_roots
+from se_analysis.app_pages.common import (
+    RUN_KEY,
+    current_run,
+    get_checkpoint_model,
+    get_model,
+    progress_callback,
+    report_download,
+    store,
+    table_downloads,
+)
+from se_analysis.app_pages.view import keep_widget_state, query_value, remember_widget_state, set_query
 from se_analysis.checkpoints import CheckpointError
 from se_analysis.data import image_folder, sample_set, uploads, wnids_for
 from se_analysis.extract import extract_cached, resolve_device
@@ -16,7 +24,6 @@ from se_analysis.gates import NoSEGatesError
 from se_analysis.suitability import input_warnings
 from se_analysis.tables import gate_values_table, table_bytes
 from se_analysis.zoo import ZOO, PretrainedUnavailable
-
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
