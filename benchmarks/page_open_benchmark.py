@@ -28,6 +28,11 @@ from timing import spread, write_results  # noqa: E402
 
 PAGES = ["Paper figure", "Depth", "Class × channel", "Two classes", "One channel", "One image", "Ablation",
          "Compare runs"]
+# Text that shows once a page has done its work (the Ablation page's "Reference set" needs its inputs prepared).
+MARKERS = {"Paper figure": "Mean excitation per channel, by class", "Depth": "Gates over depth",
+           "Class × channel": "Which classes this block treats alike", "Two classes": "Two classes, channel by channel",
+           "One channel": "One channel, up close", "One image": "One image against its class",
+           "Ablation": "Reference set:", "Compare runs": "Two runs side by side"}
 
 
 def _port() -> int:
@@ -59,6 +64,20 @@ def _idle(pg) -> None:
     pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=600_000)
 
 
+def _settled(pg, marker: str) -> None:
+    """The page's marker text is visible, no script run is going on, and its charts stopped changing."""
+    pg.get_by_text(marker).first.wait_for()
+    last = None
+    while True:
+        busy = pg.locator('[data-testid="stStatusWidget"]').count() > 0
+        charts = pg.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                             ".map(g => (g.data || []).length).join(',')")
+        if not busy and charts == last:
+            return
+        last = charts
+        pg.wait_for_timeout(250)
+
+
 def one_side(browser, checkout: Path) -> dict[str, float]:
     proc, url = _server(checkout)
     try:
@@ -77,10 +96,8 @@ def one_side(browser, checkout: Path) -> dict[str, float]:
                 continue  # the page does not exist on this side
             t0 = time.perf_counter()
             link.click()
-            _idle(pg)
-            if pg.locator(".js-plotly-plot").count() or title == "Ablation":
-                pg.wait_for_timeout(100)
-            out[title] = time.perf_counter() - t0
+            _settled(pg, MARKERS[title])
+            out[title] = time.perf_counter() - t0 - 0.25  # the last stability check
         pg.context.close()
         return out
     finally:

@@ -191,8 +191,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         blocks = select_blocks(run.gate_names, parse_block_spec(args.blocks))
     fold = _read_table(Path(args.fold)) if args.fold else None
+    channels = []
+    for spec in (args.channel or []):
+        block, _, ch = spec.rpartition(":")
+        if not block or not ch.isdigit():
+            print(f"error: --channel takes BLOCK:CHANNEL (e.g. SE_6_3:7), not {spec!r}", file=sys.stderr)
+            return 2
+        channels.append((block, int(ch)))
+    other = Run.load(args.compare) if args.compare else None
     paths = export_run(run, args.out, formats, args.table_format, classes, blocks, ablation, report=not args.no_report,
-                       fold=fold)
+                       fold=fold, channels=channels, compare=other)
     if args.per_image:
         from .tables import gate_values_table, write_table
 
@@ -518,6 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ablation", default=None, help="an `ablate` summary file to include (its other tables beside it)")
     p.add_argument("--fold", default=None, help="a `fold --budget` Pareto table (fold_pareto.csv) to include")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--channel", action="append", default=None, help="BLOCK:CHANNEL, e.g. SE_6_3:7: add that channel's "
+                                                                     "views (violin, top images, contact sheet); repeatable")
+    p.add_argument("--compare", default=None, help="another Run folder with the same gates: add the Compare views "
+                                                   "(this run as A)")
     p.add_argument("--per-image", action="store_true", help="also write every image's gate values (gate_values, one "
                                                             "row per image, block and channel; the --blocks only)")
     p.set_defaults(func=_cmd_export)

@@ -121,18 +121,59 @@ def ablation_figures(tables: dict[str, pd.DataFrame]) -> dict[str, go.Figure]:
             "ablation_downstream": plots_ablation.downstream_shift(tables["downstream"])}
 
 
+def channel_views(run: Run, block: str, channel: int, by: str = "label", k: int = 16
+                  ) -> tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]:
+    """The One channel page's figure and tables for (block, channel)."""
+    from .drilldown import channel_rank, channel_values, top_images
+    from .plots_separation import channel_violin
+
+    values = channel_values(run, block, channel, by)
+    rank = channel_rank(stats.channel_stats(run, by=by, blocks=[block]), block, channel)
+    name = f"{block}_ch{channel}"
+    return ({f"channel_{name}": channel_violin(values, rank)},
+            {f"top_images_{name}": top_images(run, block, channel, k), f"channel_values_{name}": values})
+
+
+def compare_views(run: Run, other: Run) -> tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]:
+    """The Compare page's figures and tables, this run as A and ``other`` as B."""
+    from .plots_compare import difference_per_channel, shift_per_block, specificity_both
+    from .run_compare import block_shift, channel_shift, specificity_pair
+
+    shift = channel_shift(run, other)
+    blocks = block_shift(shift)
+    pair = specificity_pair(run, other)
+    deepest = blocks["block"].iloc[-1]
+    return ({"compare_shift": shift_per_block(blocks), "compare_specificity": specificity_both(pair),
+             f"compare_difference_{deepest}": difference_per_channel(shift, deepest)},
+            {"compare_channel_shift": shift, "compare_block_shift": blocks, "compare_specificity": pair})
+
+
 def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, table_format: str = "csv",
                classes: Sequence[str] | None = None, blocks: Sequence[str] | None = None,
                ablation: dict[str, pd.DataFrame] | None = None, report: bool = True,
-               fold: pd.DataFrame | None = None) -> list[Path]:
+               fold: pd.DataFrame | None = None, channels: Sequence[tuple[str, int]] = (),
+               compare: Run | None = None) -> list[Path]:
     """Write every standard figure in ``formats``, every table, and the report; return the paths.
 
     ``fold`` is a fold search's Pareto table (``fold --budget``); it adds its figure and table.
+    ``channels`` adds the One channel views of each (block, channel), with a contact sheet;
+    ``compare`` adds the Compare views of this run (A) against that one (B).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figs = standard_figures(run, classes, blocks)
     tables = standard_tables(run)
+    for block, channel in channels:
+        f, t = channel_views(run, block, channel)
+        figs.update(f)
+        tables.update(t)
+        from .drilldown import contact_sheet
+
+        contact_sheet(t[f"top_images_{block}_ch{channel}"]).save(out / f"contact_sheet_{block}_ch{channel}.png")
+    if compare is not None:
+        f, t = compare_views(run, compare)
+        figs.update(f)
+        tables.update(t)
     if ablation:
         figs.update(ablation_figures(ablation))
         tables.update({f"ablation_{k}": v for k, v in ablation.items()})

@@ -125,7 +125,7 @@ def class_heatmap(table: pd.DataFrame, centred: bool = False) -> go.Figure:
     # Heatmaps cannot be selected: an invisible marker on every cell carries the hover text and the click.
     cols, rows = np.meshgrid(np.arange(len(channels)), np.arange(len(classes)))
     zz = z.to_numpy()
-    fig.add_trace(go.Scatter(
+    fig.add_trace(go.Scattergl(  # WebGL: thousands of cells stay cheap to draw
         x=cols.ravel(), y=[classes[r] for r in rows.ravel()], mode="markers", showlegend=False,
         marker=dict(size=10, opacity=0), selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
         customdata=np.asarray(channels)[cols.ravel()], text=[f"{v:.3f}" for v in zz.ravel()],

@@ -203,6 +203,11 @@ def test_main_flow(page, server):
     assert _wait_traces(page, [5, 1, 4, 4, 90]) == [5, 1, 4, 4, 90]
     _no_exception(page)
     _shot(page, "04_depth")
+    charts = page.locator(".js-plotly-plot")
+    for i, name in ((3, "04b_decodability"), (4, "04c_pca_over_depth")):
+        charts.nth(i).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        charts.nth(i).screenshot(path=str(page.shots / f"{name}.png"))
 
     _go(page, "Ablation")
     page.get_by_text("Reference set:").wait_for()
@@ -253,6 +258,15 @@ def test_researcher_ablates_an_unlabelled_folder(browser, server, data_root):
     _no_exception(pg)
     assert pg.locator('[data-testid="stAlert"]').filter(has_text="could not run").count() == 0
     _shot(pg, "08_unlabelled_sweeps")
+
+    # Compare runs: this folder run (A) against the sample-set run of the first test (B), same model and gates.
+    _go(pg, "Compare runs")
+    pg.get_by_text("Two runs side by side").first.wait_for()
+    _wait_idle(pg)
+    if pg.get_by_text("Only one run is stored").count() == 0:  # the main flow ran first, in the same store
+        assert _wait_traces(pg, [2, 4, 1]) == [2, 4, 1]
+        _no_exception(pg)
+        _shot(pg, "08b_compare_runs")
 
 
 def test_presenter_at_1280x720(page, server):

@@ -75,3 +75,24 @@ def test_per_image_gate_values_round_trip(tmp_path):
     for block, v in run.gate_values.items():
         wide = table[table["block"] == block].pivot(index="image_id", columns="channel", values="value")
         np.testing.assert_array_equal(wide.loc[run.images["image_id"]].to_numpy(), v)
+
+
+def test_export_adds_channel_and_compare_views(tmp_path):
+    """export --channel and --compare put the One channel and Compare views into the files and the report."""
+    from se_analysis.cli import main
+    from se_analysis.run_compare import block_shift, channel_shift
+
+    a, b = make_run(seed=1), make_run(seed=2)
+    a.save(tmp_path / "a")
+    b.save(tmp_path / "b")
+    assert main(["export", "--run", str(tmp_path / "a"), "--out", str(tmp_path / "o"), "--formats", "html",
+                 "--channel", "SE_3_1:2", "--compare", str(tmp_path / "b")]) == 0
+    out = tmp_path / "o"
+    for name in ("channel_SE_3_1_ch2.html", "top_images_SE_3_1_ch2.csv", "contact_sheet_SE_3_1_ch2.png",
+                 "compare_shift.html", "compare_block_shift.csv", "decodability.csv"):
+        assert (out / name).exists(), name
+    got = pd.read_csv(out / "compare_block_shift.csv")
+    np.testing.assert_allclose(got["mean_abs_diff"], block_shift(channel_shift(a, b))["mean_abs_diff"])
+    report = (out / "report.html").read_text()
+    assert "compare shift" in report and "channel SE 3 1 ch2" in report
+    assert main(["export", "--run", str(tmp_path / "a"), "--out", str(out), "--channel", "SE_3_1"]) == 2
