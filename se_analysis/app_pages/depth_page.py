@@ -61,6 +61,12 @@ def pca_table(_run: Run, run_key: str, by: str) -> pd.DataFrame:
     return gate_pca(_run, by=by)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def pca_figure(_table: pd.DataFrame, run_key: str, by: str):
+    """The PCA small multiples, built once per run and grouping (90 traces: rebuilding them costs ~180 ms)."""
+    return pca_small_multiples(_table)
+
+
 def separation_ui(run: Run, key: str, by: str) -> None:
     """Classes over depth: decodability against chance and permutations, and PCA small multiples."""
     st.subheader("Do the classes separate over depth?")
@@ -81,7 +87,7 @@ def separation_ui(run: Run, key: str, by: str) -> None:
         st.dataframe(dec, hide_index=True, width="stretch")
         table_downloads(dec, "decodability")
     pca = pca_table(run, key, by)
-    show_figure(pca_small_multiples(pca), run, "pca_over_depth")
+    show_figure(pca_figure(pca, key, by), run, "pca_over_depth")
     with st.expander("PCA table"):
         table_downloads(pca, "pca_over_depth")
 
