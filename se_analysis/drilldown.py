@@ -55,7 +55,8 @@ def channel_values(run: Run, block: str, channel: int, by: GroupBy = "label") ->
     v = _check(run, block, channel)
     groups, names = class_groups(run, by), group_names(run, by)
     return pd.DataFrame({"block": block, "channel": channel, "image_id": run.images["image_id"].to_numpy(),
-                         "class": [names[g] if g >= 0 else "(none)" for g in groups], "value": v})
+                         "class": [names[g] if g >= 0 else "(none)" for g in groups], "class_index": groups,
+                         "value": v})
 
 
 def channel_rank(cs: pd.DataFrame, block: str, channel: int) -> dict:

@@ -68,10 +68,11 @@ def channel_violin(values: pd.DataFrame, rank: dict | None = None) -> go.Figure:
     """One channel's gate per class (from :func:`drilldown.channel_values`): a violin with its box, per class."""
     classes = sorted(values["class"].unique().tolist())
     fig = go.Figure()
-    for i, name in enumerate(classes):
+    for name in classes:
         v = values[values["class"] == name]
+        index = int(v["class_index"].iloc[0]) if "class_index" in v else classes.index(name)
         fig.add_trace(go.Violin(y=v["value"], name=name, box_visible=True, meanline_visible=True, points="outliers",
-                                line_color=class_color(i), customdata=v["image_id"], spanmode="hard",
+                                line_color=class_color(index),  # the class's colour in every figure customdata=v["image_id"], spanmode="hard",
                                 hovertemplate=f"{name}<br>%{{customdata}}: %{{y:.3f}}<extra></extra>"))
     block, channel = values["block"].iloc[0], int(values["channel"].iloc[0])
     title = f"{block}, channel {channel}: its gate per class"

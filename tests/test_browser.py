@@ -291,6 +291,10 @@ def test_presenter_at_1280x720(page, server):
         page.screenshot(path=str(page.shots / f"{shot}.png"))  # what the audience sees, unscrolled
     _go(page, "Ablation")
     _wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot .main-svg")  # the last result is shown first, before the controls
+    top = page.evaluate("() => document.querySelector('.js-plotly-plot').getBoundingClientRect().top")
+    assert top < 720, f"Ablation: the per-class figure starts at y = {top:.0f}"
+    page.get_by_text("Controls", exact=True).click()  # the collapsed controls
     page.get_by_role("button", name="Run ablation").click()
     page.get_by_text("Top-1 after").wait_for()
     _wait_idle(page)
@@ -304,6 +308,8 @@ def test_presenter_at_1280x720(page, server):
         document.querySelector('[data-testid="stSelectbox"] input')).fontSize)""")
     assert select_size >= 18, select_size
     _no_exception(page)
+    page.evaluate("() => document.querySelector('h1').scrollIntoView()")  # back to the top, as the audience sees it
+    page.wait_for_timeout(500)
     page.screenshot(path=str(page.shots / "13_present_ablation.png"))
 
 

@@ -15,10 +15,9 @@ from se_analysis.app_pages.common import (
     block_stats,
     channel_stats,
     default_classes,
+    open_page,
     progress_callback,
     report_download,
-    require_gate_arrays,
-    require_run,
     run_model,
     shared_results,
     show_figure,
@@ -303,15 +302,14 @@ def folded_model_bytes(inp: Inputs, blocks: list[str]) -> bytes:
 
 
 def main() -> None:
-    st.title("Ablation: replace gates with their means")
-    run, key = require_run()
-    require_gate_arrays(run)
-    st.caption("Replacing a block's gates by a constant per channel removes its input-dependence. If accuracy barely "
-               "moves, that block's excitation could be a fixed channel scaling; if it drops, the network needs the "
-               "gate to respond to the image.")
-    inp = inputs_for(run, key)
-    st.info(f"Reference set: {inp.text}.")
-    ablation = ablation_ui(inp.evaluated, key)
+    run, key, controls, figure = open_page("Ablation: replace gates with their means", gate_arrays=True)
+    with controls:  # presenting: the result first, these in a collapsed expander below it
+        st.caption("Replacing a block's gates by a constant per channel removes its input-dependence. If accuracy "
+                   "barely moves, that block's excitation could be a fixed channel scaling; if it drops, the network "
+                   "needs the gate to respond to the image.")
+        inp = inputs_for(run, key)
+        st.info(f"Reference set: {inp.text}.")
+        ablation = ablation_ui(inp.evaluated, key)
     tables = None
     if ablation is not None:
         try:
@@ -321,11 +319,11 @@ def main() -> None:
             set_query(ran=None)
             st.error(f"This ablation could not run: {first_line(e)}")
     if tables is not None:
-        result_ui(inp, key, ablation, tables)
+        with figure:
+            result_ui(inp, key, ablation, tables)
     st.divider()
     sweeps_ui(inp, key)
     st.divider()
     fold_ui(inp, key)
-
 
 main()
