@@ -173,6 +173,17 @@ def test_main_flow(page, server):
     _no_exception(page)
     _shot(page, "03b_two_class_contrast")
 
+    # Class x channel: the heatmap (a cell per class and channel, plus its click layer) and class similarity.
+    _go(page, "Class × channel")
+    page.get_by_text("Which classes this block treats alike").wait_for()
+    _wait_idle(page)
+    assert _wait_traces(page, [2, 1]) == [2, 1]
+    _no_exception(page)
+    similarity = page.locator(".js-plotly-plot").nth(1)
+    similarity.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    similarity.screenshot(path=str(page.shots / "03d_class_similarity.png"))
+
     # Click a channel of the paper figure: the One channel page opens on it.
     _go(page, "Paper figure")
     _wait_idle(page)
