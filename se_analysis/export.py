@@ -66,17 +66,21 @@ def figure_bytes(fig: go.Figure, fmt: str, width: int = 1200, height: int | None
 
 
 def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Sequence[str] | None = None,
-                     by: str = "label") -> dict[str, go.Figure]:
-    """The figures the app shows for a run, with the app's defaults where no choice is given."""
-    cs = stats.channel_stats(run, by=by)
-    bstats = stats.block_stats(run, by=by)
+                     by: str = "label", tables: dict[str, pd.DataFrame] | None = None) -> dict[str, go.Figure]:
+    """The figures the app shows for a run, with the app's defaults where no choice is given.
+
+    ``tables``: :func:`standard_tables` of the same run and grouping, when the caller has them
+    already (they are computed here otherwise, once).
+    """
+    tables = tables if tables is not None else standard_tables(run, by=by)
+    cs, bstats = tables["channel_stats"], tables["block_stats"]
     chosen = list(classes) if classes else stats.distinct_classes(cs)
     chosen_blocks = list(blocks) if blocks else paper_blocks(run.gates)
     last = run.gate_names[-1]
     figs = {
         "paper_figure": plots.paper_figure(cs, chosen_blocks, chosen),
         "specificity": plots.specificity_curve(bstats),
-        "depth_box": plots.depth_box(stats.block_quantiles(run)),
+        "depth_box": plots.depth_box(tables["block_quantiles"]),
         "within_class": plots.within_class_band(cs, last, chosen[:2]),
     }
     for block in chosen_blocks:
@@ -87,12 +91,10 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
     figs[f"class_similarity_{last}"] = plots.similarity_heatmap(sim, order)
     if run.has_gate_arrays:
         from .plots_separation import decodability_curve, pca_small_multiples
-        from .separation import decodability, gate_pca
+        from .separation import gate_pca
 
-        try:
-            figs["decodability"] = decodability_curve(decodability(run, by=by))
-        except ValueError:  # fewer than two classes: nothing to decode
-            pass
+        if "decodability" in tables:  # absent with fewer than two classes: nothing to decode
+            figs["decodability"] = decodability_curve(tables["decodability"])
         figs["pca_over_depth"] = pca_small_multiples(gate_pca(run, by=by))
     if not run.manifest.get("pretrained", True):
         for fig in figs.values():
@@ -161,8 +163,8 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    figs = standard_figures(run, classes, blocks)
     tables = standard_tables(run)
+    figs = standard_figures(run, classes, blocks, tables=tables)
     for block, channel in channels:
         f, t = channel_views(run, block, channel)
         figs.update(f)

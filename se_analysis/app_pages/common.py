@@ -205,15 +205,16 @@ def clicked_point(event) -> dict | None:
 def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)",
                     classes: list[str] | None = None, blocks: list[str] | None = None, by: str = "label") -> None:
     """A one-file HTML report of the run as it is viewed (the chosen classes and blocks; an ablation), built on click."""
-    from se_analysis.export import ablation_figures, report_html, standard_figures
+    from se_analysis.export import ablation_figures, report_html, standard_figures, standard_tables
 
     classes = classes if classes is not None else st.session_state.get("classes")
 
     def build() -> str:
-        figs = standard_figures(run, classes=classes or None, blocks=blocks or None, by=by)
+        tables = standard_tables(run, by=by)
+        figs = standard_figures(run, classes=classes or None, blocks=blocks or None, by=by, tables=tables)
         if ablation:
             figs.update(ablation_figures(ablation))
-        return report_html(run, figs, stats.block_stats(run, by=by), ablation)
+        return report_html(run, figs, tables["block_stats"], ablation)
 
     st.download_button(label, data=build, file_name=f"se-analysis-report-{key}.html", mime="text/html",
                        key=f"report-{key}-{bool(ablation)}", on_click="ignore", icon=":material/description:")
