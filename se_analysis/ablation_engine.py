@@ -22,6 +22,7 @@ from typing import Iterator, Mapping, Protocol, Sequence
 import numpy as np
 import torch
 
+from .ablation_inputs import evaluation_batches
 from .data import ImageSource
 from .extract import Progress, autocast_context, resolve_device
 from .gates import Gate, model_lock, override, record
@@ -134,8 +135,6 @@ def evaluate_ablations(net: SENet, source: ImageSource, evaluated: Run, ablation
         One :class:`AblatedRun` per ablation, in order; their ``baseline`` logits come from the
         same passes, so before and after differ only by the ablation.
     """
-    from .ablation_inputs import evaluation_batches
-
     dev = resolve_device(device)
     net.module.to(dev).eval()
     repl = [replacement_values(a, evaluated, reference) for a in ablations]

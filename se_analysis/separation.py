@@ -56,7 +56,7 @@ def gate_pca(run: Run, by: GroupBy = "label", blocks: Sequence[str] | None = Non
     return pd.concat(frames, ignore_index=True)
 
 
-def nearest_class_mean(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
+def nearest_class_mean(train: np.ndarray, train_y: np.ndarray, test: np.ndarray) -> np.ndarray:
     """Predicted class of each test row: the class whose training mean is nearest (Euclidean)."""
     present = np.unique(train_y)
     means = np.stack([train[train_y == c].mean(0) for c in present])
@@ -120,7 +120,7 @@ def decodability(run: Run, by: GroupBy = "label", n_permutations: int = 100, n_b
     for g in run.gates:
         v = run.gate_values[g.name][rows_].astype(np.float64)
         train, test, ty, ey = v[ref], v[~ref], y[ref], y[~ref]
-        right = (nearest_class_mean(train, ty, test, k) == ey).astype(float)
+        right = (nearest_class_mean(train, ty, test) == ey).astype(float)
         sub = perm_rows if perm_rows is not None else slice(None)
         permuted = _permuted_accuracies(train, ty, test[sub], ey[sub], perms)
         lo, hi = mean_interval(right, n_boot, seed)

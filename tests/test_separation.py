@@ -40,7 +40,7 @@ def test_nearest_class_mean_matches_a_loop():
     train, ty, test = rng.normal(size=(30, 4)), rng.integers(0, 3, 30), rng.normal(size=(10, 4))
     means = {c: train[ty == c].mean(0) for c in np.unique(ty)}
     expect = [min(means, key=lambda c: ((t - means[c]) ** 2).sum()) for t in test]
-    assert nearest_class_mean(train, ty, test, 3).tolist() == expect
+    assert nearest_class_mean(train, ty, test).tolist() == expect
 
 
 def test_decodability_rises_where_classes_separate_and_not_by_chance():
@@ -77,7 +77,7 @@ def test_permutations_at_once_equal_one_at_a_time():
     rng = np.random.default_rng(3)
     train, ty, test, ey = rng.normal(size=(40, 5)), rng.integers(0, 4, 40), rng.normal(size=(15, 5)), rng.integers(0, 4, 15)
     perms = [rng.permutation(40) for _ in range(7)]
-    expect = [(nearest_class_mean(train, ty[p], test, 4) == ey).mean() for p in perms]
+    expect = [(nearest_class_mean(train, ty[p], test) == ey).mean() for p in perms]
     np.testing.assert_allclose(_permuted_accuracies(train, ty, test, ey, perms), expect)
 
 

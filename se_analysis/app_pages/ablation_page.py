@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from dataclasses import dataclass
 from typing import Callable
 
 import pandas as pd
@@ -15,6 +16,7 @@ from se_analysis.app_pages.common import (
     block_stats,
     channel_stats,
     default_classes,
+    first_line,
     open_page,
     progress_callback,
     report_download,
@@ -35,16 +37,15 @@ MODE_LABELS = {"mean": "mean over the reference set", "class-mean": "class mean 
                "shuffle": "gates of another random image (control)"}
 
 
-def first_line(e: BaseException) -> str:
-    """An error as one line (KeyError's quotes left out)."""
-    return str(e.args[0] if isinstance(e, KeyError) and e.args else e).splitlines()[0]
-
-
+@dataclass(frozen=True)
 class Inputs:
     """What the ablations of one run evaluate: the model, the images, the evaluated and reference Runs."""
 
-    def __init__(self, net: SENet, source: ImageSource, evaluated: Run, reference: Run, text: str) -> None:
-        self.net, self.source, self.evaluated, self.reference, self.text = net, source, evaluated, reference, text
+    net: SENet
+    source: ImageSource
+    evaluated: Run
+    reference: Run
+    text: str  # a sentence saying where the means come from
 
 
 @st.cache_resource(show_spinner="Preparing the evaluated and reference images…", max_entries=4)

@@ -106,6 +106,11 @@ def require_run() -> tuple[Run, str]:
     return run, key
 
 
+def first_line(e: BaseException) -> str:
+    """An error as one line (KeyError's quotes left out)."""
+    return str(e.args[0] if isinstance(e, KeyError) and e.args else e).splitlines()[0]
+
+
 def open_page(title: str, gate_arrays: bool = False):
     """A page's start: its title, the current Run (else a pointer to the Run page), and where its
     controls and its figure go (see :func:`view.controls_and_figure`).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from se_analysis.app_pages.common import _load_run, require_run, show_figure, store, table_downloads
+from se_analysis.app_pages.common import _load_run, first_line, require_run, show_figure, store, table_downloads
 from se_analysis.app_pages.view import controls_and_figure, persist, prepare
 from se_analysis.plots_compare import difference_per_channel, shift_per_block, specificity_both
 from se_analysis.run_compare import block_shift, channel_shift, specificity_pair
@@ -64,7 +64,7 @@ def main() -> None:
     try:
         shift, blocks = shift_tables(a, b, key_a, key_b)
     except ValueError as e:
-        st.error(f"These runs do not compare: {str(e).splitlines()[0]}")
+        st.error(f"These runs do not compare: {first_line(e)}")
         return
     with figure:
         show_figure(shift_per_block(blocks), a, "compare_shift")

@@ -9,6 +9,7 @@ from se_analysis import plots, stats
 from se_analysis.app_pages.common import (
     channel_stats,
     default_classes,
+    first_line,
     group_by_widget,
     open_page,
     show_figure,
@@ -61,7 +62,7 @@ def main() -> None:
     try:
         table = contrast_table(run, key, block, class_a, class_b, by)
     except ValueError as e:
-        st.error(str(e).splitlines()[0])
+        st.error(first_line(e))
         return
     with figure:
         show_figure(plots.contrast_figure(table, top), run, "contrast")

@@ -11,6 +11,7 @@ from se_analysis.app_pages.common import (
     block_stats,
     channel_stats,
     default_classes,
+    first_line,
     group_by_widget,
     open_page,
     show_figure,
@@ -80,7 +81,8 @@ def separation_ui(run: Run, key: str, by: str) -> None:
     try:
         dec = decodability_table(run, key, by)
     except ValueError as e:
-        st.info(str(e).splitlines()[0][0].upper() + str(e).splitlines()[0][1:] + ".")
+        line = first_line(e)
+        st.info(line[0].upper() + line[1:] + ".")
         return
     show_figure(decodability_curve(dec), run, "decodability")
     with st.expander("Decodability table"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 import torch
 
@@ -41,11 +43,18 @@ WEIGHTS = {"trained": "trained", "random": "random (for comparison)", "checkpoin
 DATA = {"sample": "bundled sample set", "folder": "folder on this machine", "upload": "upload"}
 
 
+@dataclass(frozen=True)
 class Choices:
     """What the sidebar chose: model, weights, checkpoint, image source kind and speed settings."""
 
-    def __init__(self, **kw) -> None:
-        self.__dict__.update(kw)
+    model_name: str
+    weights_kind: str
+    pretrained: bool
+    ckpt: object  # the uploaded checkpoint file, or None
+    data_kind: str
+    batch_size: int
+    amp: str
+    channels_last: bool
 
 
 def restore_choices() -> None:

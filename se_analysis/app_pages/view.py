@@ -85,10 +85,10 @@ def setup() -> None:
         set_query(present="1")
     else:
         with st.sidebar:
-            st.session_state.setdefault("png_scale", st.session_state.get("_kept_png_scale", 2))
+            prepare("png_scale", 2, allowed=[1, 2, 3, 4])
             st.select_slider("PNG export scale", [1, 2, 3, 4], key="png_scale",
                              help="Figures export 1200 px wide times this (2: 2400 px, for slides and print).")
-            st.session_state["_kept_png_scale"] = st.session_state["png_scale"]
+            persist("png_scale")
             st.toggle("Presentation mode", key="present_toggle", help="Larger fonts, top navigation, figures "
                       "first; kept in the link.",
                       on_change=lambda: st.session_state.update(present=st.session_state["present_toggle"]))
