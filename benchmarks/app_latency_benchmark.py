@@ -26,7 +26,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import spread, write_results  # noqa: E402
 
-PAGES = ROOT / "se_analysis" / "app_pages"
+PAGES = ROOT / "se_analysis" / "app" / "pages"
 
 
 def timed_run(at: AppTest) -> float:
@@ -41,20 +41,20 @@ def main(repeats: int = 5) -> None:
     at.run()
     at.button(key="run_button").click().run()  # extract once; later runs come from the cache
     changes = {
-        "run_page.py": lambda a, i: a.radio(key="sample_split").set_value(["eval", "all"][i % 2]),
-        "paper_page.py": lambda a, i: a.multiselect(key="paper_classes").set_value([["church", "tench"],
+        "run.py": lambda a, i: a.radio(key="sample_split").set_value(["eval", "all"][i % 2]),
+        "paper.py": lambda a, i: a.multiselect(key="paper_classes").set_value([["church", "tench"],
                                                                                      ["golf ball"]][i % 2]),
-        "depth_page.py": lambda a, i: a.selectbox(key="depth_block").set_value(["SE_5_1", "SE_6_3"][i % 2]),
-        "classes_page.py": lambda a, i: a.selectbox(key="heatmap_block").set_value(["SE_2_1", "SE_6_3"][i % 2]),
-        "image_page.py": lambda a, i: a.selectbox(key="image_block").set_value(["SE_2_1", "SE_6_3"][i % 2]),
-        "ablation_page.py": lambda a, i: a.selectbox(key="abl_mode").set_value(["constant", "mean"][i % 2]),
-        "channel_page.py": lambda a, i: a.number_input(key="channel_index").set_value([7, 100][i % 2]),
-        "contrast_page.py": lambda a, i: a.selectbox(key="contrast_b").set_value(["church", "golf ball"][i % 2]),
-        "compare_page.py": lambda a, i: a.selectbox(key="compare_block").set_value(["SE_5_1", "SE_6_3"][i % 2]),
+        "depth.py": lambda a, i: a.selectbox(key="depth_block").set_value(["SE_5_1", "SE_6_3"][i % 2]),
+        "classes.py": lambda a, i: a.selectbox(key="heatmap_block").set_value(["SE_2_1", "SE_6_3"][i % 2]),
+        "image.py": lambda a, i: a.selectbox(key="image_block").set_value(["SE_2_1", "SE_6_3"][i % 2]),
+        "ablation.py": lambda a, i: a.selectbox(key="abl_mode").set_value(["constant", "mean"][i % 2]),
+        "channel.py": lambda a, i: a.number_input(key="channel_index").set_value([7, 100][i % 2]),
+        "contrast.py": lambda a, i: a.selectbox(key="contrast_b").set_value(["church", "golf ball"][i % 2]),
+        "compare.py": lambda a, i: a.selectbox(key="compare_block").set_value(["SE_5_1", "SE_6_3"][i % 2]),
     }
     from se_analysis import load_model
-    from se_analysis.data import sample_set
-    from se_analysis.extract import extract_cached
+    from se_analysis.data.sources import sample_set
+    from se_analysis.runs.extract import extract_cached
 
     random_net = load_model("default", pretrained=False)  # a second run for the Compare page
     extract_cached(random_net, sample_set("all", random_net.sample))

@@ -22,10 +22,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from se_analysis.data import ImageDataset, ImageItem, ImageSource, collate_skipping, sample_set  # noqa: E402
-from se_analysis.extract import extract, resolve_device  # noqa: E402
-from se_analysis.zoo import load_model  # noqa: E402
 from timing import alternate, fmt, spread, write_results  # noqa: E402
+
+from se_analysis.data.dataset import ImageDataset, collate_skipping
+from se_analysis.data.sources import ImageItem, ImageSource, sample_set
+from se_analysis.models.zoo import load_model
+from se_analysis.runs.extract import extract, resolve_device
 
 
 def synthetic_source(n: int, size: int) -> ImageSource:
@@ -77,9 +79,9 @@ def main() -> None:
 
     sides = {"plain": plain, "extraction": full}
     if args.model == "default":
-        from se_analysis.fidelity import run_interpreter
-        from se_analysis.paths import IMAGENET_TFLITE
-        from se_analysis.tf_preprocess import tf_uint8_image
+        from se_analysis.data.paths import IMAGENET_TFLITE
+        from se_analysis.models.bundled.imagenet.fidelity import run_interpreter
+        from se_analysis.models.bundled.imagenet.preprocess import tf_uint8_image
 
         def tflite() -> int:  # decode + crop + resize + invoke, one image at a time, one thread
             images = np.stack([tf_uint8_image(it.load()) for it in source.items])

@@ -19,13 +19,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from se_analysis.blocks import parse_block_spec, select_blocks  # noqa: E402
-from se_analysis.data import sample_set  # noqa: E402
-from se_analysis.extract import extract  # noqa: E402
-from se_analysis.fold import count_flops, count_parameters  # noqa: E402
-from se_analysis.fold_search import fold_run  # noqa: E402
-from se_analysis.zoo import load_model  # noqa: E402
 from timing import alternate, fmt, spread, write_results  # noqa: E402
+
+from se_analysis.ablation.fold_search import fold_run
+from se_analysis.data.sources import sample_set
+from se_analysis.gates.blocks import parse_block_spec, select_blocks
+from se_analysis.models.fold import count_flops, count_parameters
+from se_analysis.models.zoo import load_model
+from se_analysis.runs.extract import extract
 
 
 def main() -> None:

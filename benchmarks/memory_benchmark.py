@@ -25,7 +25,7 @@ def case(mode: str, n: int) -> None:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from se_analysis.moments import GateMoments
+    from se_analysis.runs.moments import GateMoments
 
     rng = np.random.default_rng(0)
     blocks = {f"b{i}": c for i, c in enumerate(CHANNELS)}

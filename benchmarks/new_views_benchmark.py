@@ -25,13 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from timing import alternate, spread, write_results  # noqa: E402
 
-from se_analysis import plots, stats  # noqa: E402
-from se_analysis.drilldown import channel_rank, channel_values, top_images  # noqa: E402
-from se_analysis.plots_compare import difference_per_channel, shift_per_block  # noqa: E402
-from se_analysis.plots_separation import channel_violin, decodability_curve, pca_small_multiples  # noqa: E402
-from se_analysis.run_compare import block_shift, channel_shift  # noqa: E402
-from se_analysis.runs import Run  # noqa: E402
-from se_analysis.separation import decodability, gate_pca  # noqa: E402
+from se_analysis import plots
+from se_analysis.analysis import stats
+from se_analysis.analysis.drilldown import channel_rank, channel_values, top_images
+from se_analysis.analysis.separation import decodability, gate_pca
+from se_analysis.analysis.two_runs import block_shift, channel_shift
+from se_analysis.plots.separation import channel_violin, decodability_curve, pca_small_multiples
+from se_analysis.plots.two_runs import difference_per_channel, shift_per_block
+from se_analysis.runs.run import Run
 
 LAYOUT = [("SE_2_1", 16), ("SE_4_1", 96), ("SE_4_2", 240), ("SE_4_3", 240), ("SE_5_1", 120), ("SE_5_2", 144),
           ("SE_6_1", 288), ("SE_6_2", 576), ("SE_6_3", 576)]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from extraction_benchmark import benchmark_inputs  # noqa: E402
 from timing import alternate, fmt, spread, write_results  # noqa: E402
 
-from se_analysis.extract import extract, resolve_device  # noqa: E402
+from se_analysis.runs.extract import extract, resolve_device
 
 
 def main() -> None:

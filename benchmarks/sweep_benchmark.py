@@ -27,12 +27,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from se_analysis import ablate  # noqa: E402
-from se_analysis.data import ImageDataset, sample_set  # noqa: E402
-from se_analysis.extract import extract  # noqa: E402
-from se_analysis.gates import override  # noqa: E402
-from se_analysis.suffix import SuffixRunner, try_trace  # noqa: E402
-from se_analysis.zoo import load_model  # noqa: E402
+from se_analysis import ablation as ablate
+from se_analysis.ablation.suffix import SuffixRunner, try_trace
+from se_analysis.data.dataset import ImageDataset
+from se_analysis.data.sources import sample_set
+from se_analysis.gates.hooks import override
+from se_analysis.models.zoo import load_model
+from se_analysis.runs.extract import extract
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import alternate, fmt, spread, write_results  # noqa: E402

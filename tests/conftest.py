@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from se_analysis.default_model import SEResNet, SEResNetConfig
-from se_analysis.runs import Run
-from se_analysis.zoo import SENet, fmnist_transform
+from se_analysis.models.bundled.fmnist.se_resnet import SEResNet, SEResNetConfig
+from se_analysis.models.zoo import SENet, fmnist_transform
+from se_analysis.runs.run import Run
 
 
 @pytest.fixture(autouse=True)

@@ -10,11 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from se_analysis import ablate
-from se_analysis.ablate import Ablation, AblatedRun, compare, evaluate_ablations, replacement_values
-from se_analysis.data import ImageDataset, sample_set
-from se_analysis.extract import extract
-from se_analysis.zoo import ZOO, load_model
+from se_analysis import ablation as ablate
+from se_analysis.ablation.sweep import AblatedRun, Ablation, compare, evaluate_ablations, replacement_values
+from se_analysis.data.dataset import ImageDataset
+from se_analysis.data.sources import sample_set
+from se_analysis.models.zoo import ZOO, load_model
+from se_analysis.runs.extract import extract
 from tests.conftest import make_run
 
 
@@ -153,7 +154,7 @@ def test_bad_ablations_are_clear_errors():
 
 
 def test_cli_ablate_and_sweep(tmp_path, capsys):
-    from se_analysis.cli import main
+    from se_analysis.cli.commands import main
 
     run_dir = tmp_path / "run"
     assert main(["extract", "--data", "sample", "--split", "eval", "--out", str(run_dir), "--quiet"]) == 0
@@ -167,7 +168,7 @@ def test_cli_ablate_and_sweep(tmp_path, capsys):
     assert main(["sweep", "--run", str(run_dir), "--kind", "cumulative-from-end", "--mode", "constant",
                  "--out", str(tmp_path / "sweep.parquet")]) == 0
     sw = pd.read_parquet(tmp_path / "sweep.parquet")
-    from se_analysis.runs import Run
+    from se_analysis.runs.run import Run
 
     last = Run.load(run_dir).gate_names[-1]  # cumulative from the end starts at the deepest gate
     assert list(sw["k"]) == list(range(1, 10)) and sw["blocks"].iloc[0] == last == "SE_6_3"
@@ -207,8 +208,8 @@ def test_suffix_equals_full_passes_bit_for_bit_on_every_zoo_architecture(name):
     """Re-evaluating only what lies downstream of the replaced gate gives exactly the full forward pass."""
     from torchvision.transforms import v2 as T
 
-    from se_analysis.data import uploads
-    from se_analysis.extract import extract
+    from se_analysis.data.sources import uploads
+    from se_analysis.runs.extract import extract
 
     net = load_model(name, pretrained=False)
     if len(net.class_names) == 1000:  # small RGB inputs keep the big networks quick
@@ -231,9 +232,9 @@ def test_suffix_equals_full_passes_bit_for_bit_on_every_zoo_architecture(name):
 
 def test_halves_of_an_all_run_equal_extracting_each_half(tiny_net, synthetic_sample):
     """The Ablation page's first open takes both halves from the 'all' run's rows instead of two new passes."""
-    from se_analysis.ablate import ablation_inputs
-    from se_analysis.data import sample_set
-    from se_analysis.extract import extract
+    from se_analysis.ablation.sweep import ablation_inputs
+    from se_analysis.data.sources import sample_set
+    from se_analysis.runs.extract import extract
 
     whole = extract(tiny_net, sample_set("all", synthetic_sample), batch_size=7)
     ev_source, evaluated, reference, _ = ablation_inputs(tiny_net, whole)

@@ -14,7 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = Path(__file__).resolve().parent.parent / "se_analysis" / "app_pages"
+PAGES = Path(__file__).resolve().parent.parent / "se_analysis" / "app" / "pages"
 
 
 def _decode(obj):
@@ -62,7 +62,7 @@ def app_with_run() -> AppTest:
     return at
 
 
-@pytest.mark.parametrize("page", ["paper_page.py", "depth_page.py", "classes_page.py", "image_page.py"])
+@pytest.mark.parametrize("page", ["paper.py", "depth.py", "classes.py", "image.py"])
 def test_pages_without_a_run_point_to_the_run_page(page):
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
@@ -83,7 +83,7 @@ def test_run_page_runs_the_default_on_the_sample_set(app_with_run):
 
 def test_paper_page_lines_follow_the_chosen_classes(app_with_run):
     at = app_with_run
-    at.switch_page(str(PAGES / "paper_page.py")).run()
+    at.switch_page(str(PAGES / "paper.py")).run()
     no_errors(at)
     blocks = at.multiselect(key="paper_blocks").value
     # The paper's choice: the last block of each stage, and every block of the last stage.
@@ -99,12 +99,12 @@ def test_paper_page_lines_follow_the_chosen_classes(app_with_run):
 
 def test_depth_page_shows_specificity_over_every_block(app_with_run):
     at = app_with_run
-    at.switch_page(str(PAGES / "depth_page.py")).run()
+    at.switch_page(str(PAGES / "depth.py")).run()
     no_errors(at)
     spec, box, band, dec, pca = traces(at)
     assert spec[0]["x"] == ["SE_2_1", "SE_4_1", "SE_4_2", "SE_4_3", "SE_5_1", "SE_5_2", "SE_6_1", "SE_6_2", "SE_6_3"]
-    from se_analysis.runs import RunStore
-    from se_analysis.separation import decodability
+    from se_analysis.analysis.separation import decodability
+    from se_analysis.runs.run import RunStore
 
     expected = decodability(RunStore().get(at.session_state["run_key"]))
     assert dec[1]["x"] == spec[0]["x"] and np.allclose(dec[1]["y"], expected["accuracy"])
@@ -118,20 +118,20 @@ def test_depth_page_shows_specificity_over_every_block(app_with_run):
 
 def test_heatmap_and_image_pages(app_with_run):
     at = app_with_run
-    at.switch_page(str(PAGES / "classes_page.py")).run()
+    at.switch_page(str(PAGES / "classes.py")).run()
     no_errors(at)
     hm, sim = traces(at)
     assert np.array(hm[0]["z"]).shape == (10, 576)
     assert np.array(sim[0]["z"]).shape == (10, 10)  # which classes the block treats alike
     at.selectbox(key="heatmap_block").set_value("SE_2_1").run()
     assert np.array(traces(at)[0][0]["z"]).shape == (10, 16)
-    at.switch_page(str(PAGES / "image_page.py")).run()
+    at.switch_page(str(PAGES / "image.py")).run()
     no_errors(at)
     (img,) = traces(at)
     assert [t["type"] for t in img] == ["bar", "scatter"]
     at.checkbox(key="image_wrong").check().run()
     no_errors(at)
-    from se_analysis.runs import RunStore
+    from se_analysis.runs.run import RunStore
 
     run = RunStore().get(at.session_state["run_key"])
     cls = at.selectbox(key="image_class").value
@@ -159,7 +159,7 @@ def test_library_never_imports_streamlit():
 
 def test_ablation_page_before_and_after(app_with_run):
     at = app_with_run
-    at.switch_page(str(PAGES / "ablation_page.py")).run()
+    at.switch_page(str(PAGES / "ablation.py")).run()
     no_errors(at)
     assert any("reference half" in i.value and "disjoint" in i.value for i in at.info)
     at.selectbox(key="abl_preset").set_value("last stage").run()
@@ -189,7 +189,7 @@ def test_a_link_reopens_the_same_view(app_with_run):
     at.query_params["classes"] = "church,tench"
     at.query_params["blocks"] = "SE_5_2"
     at.run()
-    at.switch_page(str(PAGES / "paper_page.py")).run()
+    at.switch_page(str(PAGES / "paper.py")).run()
     no_errors(at)
     assert at.multiselect(key="paper_classes").value == ["church", "tench"]
     assert at.multiselect(key="paper_blocks").value == ["SE_5_2"]
@@ -205,7 +205,7 @@ def test_presentation_mode(app_with_run):
     no_errors(at)
     assert any("stSidebar" in m.value for m in at.markdown)
     assert at.query_params["present"] in ("1", ["1"])
-    at.switch_page(str(PAGES / "depth_page.py")).run()
+    at.switch_page(str(PAGES / "depth.py")).run()
     (spec, *_) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert spec["layout"]["font"]["size"] == 18
     at.button(key="exit_present").click().run()
@@ -213,19 +213,19 @@ def test_presentation_mode(app_with_run):
 
 
 def test_summary_only_run_in_the_app(tmp_path, monkeypatch):
-    from se_analysis.cli import main
+    from se_analysis.cli.commands import main
 
     assert main(["extract", "--split", "eval", "--summary-only", "--out", str(tmp_path / "lean"), "--quiet"]) == 0
-    from se_analysis.runs import Run, RunStore
+    from se_analysis.runs.run import Run, RunStore
 
     RunStore().put("leanrun0000000a", Run.load(tmp_path / "lean"))
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["run"] = "leanrun0000000a"
     at.run()
-    at.switch_page(str(PAGES / "depth_page.py")).run()
+    at.switch_page(str(PAGES / "depth.py")).run()
     no_errors(at)
     assert len(traces(at)) == 3
-    at.switch_page(str(PAGES / "image_page.py")).run()
+    at.switch_page(str(PAGES / "image.py")).run()
     no_errors(at)
     assert any("summary-only" in i.value for i in at.info)
 
@@ -244,7 +244,7 @@ def test_run_with_bf16_and_channels_last(tmp_path):
 
 def _page_files() -> list[str]:
     """Every page module, found by glob (as Streamlit's app-action smoke test does): helpers excluded."""
-    return sorted(p.name for p in PAGES.glob("*_page.py"))
+    return sorted(p.name for p in PAGES.glob("*.py") if p.name != "__init__.py")
 
 
 def test_the_page_glob_finds_every_page_of_the_app():
@@ -264,12 +264,12 @@ def test_unlabelled_folder_ablations_and_sweeps(tmp_path):
     """The researcher's wall: ablations of an unlabelled run show what can be measured, never a traceback."""
     import shutil
 
-    from se_analysis.paths import IMAGENET_SAMPLE
+    from se_analysis.data.paths import IMAGENET_SAMPLE
 
     for f in sorted(IMAGENET_SAMPLE.glob("*/*.JPEG"))[::50]:  # one image per class, no labels
         shutil.copy(f, tmp_path / f.name)
     at = run_folder(tmp_path)
-    at.switch_page(str(PAGES / "ablation_page.py")).run()
+    at.switch_page(str(PAGES / "ablation.py")).run()
     no_errors(at)
     assert "class-mean" not in at.selectbox(key="abl_mode").options  # needs labels: not offered
     for mode in ("mean", "predicted-class-mean", "mean"):  # switching back and forth keeps the page working
@@ -289,15 +289,15 @@ def test_run_page_keeps_its_choices_across_pages(tmp_path):
     at.run()
     at.radio(key="data_kind").set_value("folder on this machine").run()
     at.text_input(key="folder").input(str(tmp_path / "imgs")).run()
-    at.switch_page(str(PAGES / "depth_page.py")).run()
-    at.switch_page(str(PAGES / "run_page.py")).run()
+    at.switch_page(str(PAGES / "depth.py")).run()
+    at.switch_page(str(PAGES / "run.py")).run()
     no_errors(at)
     assert at.radio(key="data_kind").value == "folder on this machine"
     assert at.text_input(key="folder").value == str(tmp_path / "imgs")
 
 
 def test_bounded_cache_keeps_the_most_recently_used():
-    from se_analysis.app_pages.view import BoundedCache
+    from se_analysis.app.cache import BoundedCache
 
     cache, calls = BoundedCache(2), []
 
@@ -312,8 +312,8 @@ def test_bounded_cache_keeps_the_most_recently_used():
 def test_a_link_to_a_random_weights_run_reopens_its_view_and_ablation():
     """The whole view lives in the link: weights, heatmap choices, and an ablation that re-runs (issue 14.14)."""
     from se_analysis import load_model
-    from se_analysis.data import sample_set
-    from se_analysis.extract import extract_cached
+    from se_analysis.data.sources import sample_set
+    from se_analysis.runs.extract import extract_cached
 
     net = load_model("fmnist-se-resnet", pretrained=False)
     _, key = extract_cached(net, sample_set("eval", net.sample))
@@ -324,13 +324,13 @@ def test_a_link_to_a_random_weights_run_reopens_its_view_and_ablation():
     assert at.selectbox(key="model_name").value == "fmnist-se-resnet"
     assert at.radio(key="weights").value == "random (for comparison)"
     at.query_params.update(block="SE_4_1", sort="specificity")
-    at.switch_page(str(PAGES / "classes_page.py")).run()
+    at.switch_page(str(PAGES / "classes.py")).run()
     no_errors(at)
     assert at.selectbox(key="heatmap_block").value == "SE_4_1" and at.radio(key="heatmap_sort").value == "specificity"
     heat = traces(at)[0][0]
     assert heat["customdata"][0] != sorted(heat["customdata"][0])  # channels in specificity order
     at.query_params.update(ablate="SE_4_3", mode="constant", c="1.0", ran="1")
-    at.switch_page(str(PAGES / "ablation_page.py")).run()
+    at.switch_page(str(PAGES / "ablation.py")).run()
     no_errors(at)
     assert at.multiselect(key="abl_blocks_custom").value == ["SE_4_3"]
     assert at.selectbox(key="abl_mode").value == "constant"
@@ -339,13 +339,13 @@ def test_a_link_to_a_random_weights_run_reopens_its_view_and_ablation():
 
 def test_channel_page_from_a_link(app_with_run):
     """The One channel page opens on the link's block and channel; its rank and violins match the library."""
-    from se_analysis import stats
-    from se_analysis.drilldown import channel_rank
-    from se_analysis.runs import RunStore
+    from se_analysis.analysis import stats
+    from se_analysis.analysis.drilldown import channel_rank
+    from se_analysis.runs.run import RunStore
 
     at = app_with_run
     at.query_params.update(chblock="SE_6_3", ch="7")
-    at.switch_page(str(PAGES / "channel_page.py")).run()
+    at.switch_page(str(PAGES / "channel.py")).run()
     no_errors(at)
     assert at.selectbox(key="channel_block").value == "SE_6_3" and at.number_input(key="channel_index").value == 7
     run = RunStore().get(at.session_state["run_key"])
@@ -359,15 +359,15 @@ def test_channel_page_from_a_link(app_with_run):
 def test_compare_page_trained_against_random(app_with_run):
     """Compare runs: the current (trained) run against a random-weights run of the same images."""
     from se_analysis import load_model
-    from se_analysis.data import sample_set
-    from se_analysis.run_compare import block_shift, channel_shift
-    from se_analysis.runs import RunStore
+    from se_analysis.analysis.two_runs import block_shift, channel_shift
+    from se_analysis.data.sources import sample_set
+    from se_analysis.runs.run import RunStore
 
     at = app_with_run
     trained = RunStore().get(at.session_state["run_key"])
     net = load_model("default", pretrained=False)
     random_run, key_b = extract_cached_quiet(net, sample_set("all", net.sample))
-    at.switch_page(str(PAGES / "compare_page.py")).run()
+    at.switch_page(str(PAGES / "compare.py")).run()
     no_errors(at)
     at.selectbox(key="compare_b").set_value(key_b).run()
     no_errors(at)
@@ -378,6 +378,6 @@ def test_compare_page_trained_against_random(app_with_run):
 
 
 def extract_cached_quiet(net, source):
-    from se_analysis.extract import extract_cached
+    from se_analysis.runs.extract import extract_cached
 
     return extract_cached(net, source)

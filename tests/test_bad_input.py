@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from se_analysis.data import decode_image, image_folder, to_standard_mode
-from se_analysis.extract import extract
+from se_analysis.data.decode import decode_image, to_standard_mode
+from se_analysis.data.sources import image_folder
+from se_analysis.runs.extract import extract
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -90,8 +91,8 @@ def test_library_keeps_every_good_image(catalogue, tiny_net):
 
 
 def test_cli_reports_every_skipped_file(catalogue, capsys):
-    from se_analysis.cli import main
-    from se_analysis.runs import Run
+    from se_analysis.cli.commands import main
+    from se_analysis.runs.run import Run
 
     root, expected = catalogue
     assert main(["extract", "--data", str(root), "--out", str(root.parent / "run"), "--quiet"]) == 0
@@ -123,7 +124,7 @@ def test_app_lists_the_skipped_files(catalogue):
 
 
 def test_uploads_with_bad_files(tiny_net):
-    from se_analysis.data import uploads
+    from se_analysis.data.sources import uploads
 
     rng = np.random.default_rng(1)
     good = _png(Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)))
@@ -145,7 +146,7 @@ def test_modes_are_converted_faithfully(tmp_path):
 
 
 def test_labels_csv_and_wordnet_folders(tmp_path, tiny_net):
-    from se_analysis.data import imagenet_wnids
+    from se_analysis.data.imagenet import imagenet_wnids
 
     flat = tmp_path / "flat"
     flat.mkdir()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from se_analysis.blocks import parse_block_spec, select_blocks
+from se_analysis.gates.blocks import parse_block_spec, select_blocks
 
 NAMES = ["SE_2_1", "SE_4_1", "SE_4_2", "SE_4_3", "SE_5_1", "SE_5_2", "SE_6_1", "SE_6_2", "SE_6_3"]
 

@@ -331,7 +331,8 @@ def _metric_values(page) -> list[str]:
 def test_two_sessions_at_once_get_what_a_session_alone_gets(browser, server):
     """Two browser contexts run extraction, then an ablation, at the same time on the one shared model;
     each must show exactly what the library computes alone."""
-    from se_analysis import ablate, extract, load_model, sample_set
+    from se_analysis import ablation as ablate
+    from se_analysis import extract, load_model, sample_set
 
     pages = [_new_page(browser) for _ in range(2)]
     for pg in pages:  # two sessions share two cores: each waits for both runs (slow under load, never stuck)

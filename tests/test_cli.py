@@ -8,8 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
-from se_analysis.cli import main
-from se_analysis.runs import Run
+from se_analysis.cli.commands import main
+from se_analysis.runs.run import Run
 
 
 def test_extract_then_stats(tmp_path, capsys):

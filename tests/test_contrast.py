@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from se_analysis.contrast import benjamini_hochberg, contrast
+from se_analysis.analysis.contrast import benjamini_hochberg, contrast
 from tests.conftest import make_run
 
 
@@ -51,13 +51,13 @@ def test_contrast_refuses_plainly():
 def test_two_clicks_from_the_paper_figure_to_the_contrast_and_the_cli(tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from se_analysis.cli import main
+    from se_analysis.cli.commands import main
     from tests.test_app import APP, PAGES, no_errors, traces
 
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
     at.button(key="run_button").click().run()
-    at.switch_page(str(PAGES / "paper_page.py")).run()
+    at.switch_page(str(PAGES / "paper.py")).run()
     at.multiselect(key="paper_classes").set_value(["tench", "parachute"]).run()
     at.button(key="to_contrast").click().run()  # the second click (the first is the page link)
     no_errors(at)

@@ -9,13 +9,13 @@ import struct
 import numpy as np
 import torch
 
-from se_analysis.data import sample_set
-from se_analysis.default_model import SEResNetConfig
-from se_analysis.fashion_mnist import CLASS_NAMES, read_idx
-from se_analysis.train import TrainSettings, evaluate, train_default
-from se_analysis.paths import FMNIST_DIR as DATA_DIR
-from se_analysis.paths import FMNIST_SAMPLE
-from se_analysis.zoo import load_fmnist
+from se_analysis.data.paths import FMNIST_DIR as DATA_DIR
+from se_analysis.data.paths import FMNIST_SAMPLE
+from se_analysis.data.sources import sample_set
+from se_analysis.models.bundled.fmnist.idx import CLASS_NAMES, read_idx
+from se_analysis.models.bundled.fmnist.se_resnet import SEResNetConfig
+from se_analysis.models.bundled.fmnist.train import TrainSettings, evaluate, train_default
+from se_analysis.models.zoo import load_fmnist
 
 
 def test_model_card_agrees_with_the_weights_on_held_out_images():

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from se_analysis import stats
-from se_analysis.drilldown import channel_rank, channel_values, contact_sheet, top_images
+from se_analysis.analysis import stats
+from se_analysis.analysis.drilldown import channel_rank, channel_values, contact_sheet, top_images
 from tests.conftest import make_run
 
 
@@ -50,7 +50,7 @@ def test_contact_sheet_draws_every_tile(tmp_path):
 
 
 def test_cli_top_images(tmp_path, capsys):
-    from se_analysis.cli import main
+    from se_analysis.cli.commands import main
 
     run = make_run()
     run.save(tmp_path / "run")

@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from se_analysis.fold import FoldError, count_flops, count_parameters, fold_model, fold_plan
-from se_analysis.gates import find_gates, override, record
-from se_analysis.zoo import load_model
+from se_analysis.gates.find import find_gates
+from se_analysis.gates.hooks import override, record
+from se_analysis.models.fold import FoldError, count_flops, count_parameters, fold_model, fold_plan
+from se_analysis.models.zoo import load_model
 
 
 def _randomise_bn(model: nn.Module) -> None:
@@ -87,7 +88,7 @@ def test_a_block_that_cannot_fold_says_why():
     class PostActSE(nn.Module):  # BN -> ReLU -> SE -> addition: no plain BN before, no conv after
         def __init__(self) -> None:
             super().__init__()
-            from se_analysis.default_model import SEBlock
+            from se_analysis.models.bundled.fmnist.se_resnet import SEBlock
 
             self.conv, self.bn, self.se = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), SEBlock(8)
 
@@ -108,9 +109,9 @@ def test_a_block_that_cannot_fold_says_why():
 
 
 def test_cli_fold_writes_a_model_that_opens_as_a_checkpoint_and_a_budget_search(tmp_path, capsys):
-    from se_analysis.ablate import Ablation, ablation_inputs, evaluate_ablations
-    from se_analysis.cli import main
-    from se_analysis.runs import Run
+    from se_analysis.ablation.sweep import Ablation, ablation_inputs, evaluate_ablations
+    from se_analysis.cli.commands import main
+    from se_analysis.runs.run import Run
 
     run_dir = tmp_path / "run"
     common = ["--model", "fmnist-se-resnet", "--data", "sample", "--split", "eval", "--quiet"]
@@ -148,7 +149,7 @@ def test_fold_search_on_the_ablation_page():
     at.selectbox(key="model_name").set_value("fmnist-se-resnet").run()
     at.radio(key="sample_split").set_value("eval").run()
     at.button(key="run_button").click().run()
-    at.switch_page(str(PAGES / "ablation_page.py")).run()
+    at.switch_page(str(PAGES / "ablation.py")).run()
     no_errors(at)
     at.button(key="fold_run").click().run()
     no_errors(at)
@@ -160,7 +161,7 @@ def test_fold_search_on_the_ablation_page():
 def test_a_folded_model_opens_in_the_app_as_a_checkpoint(tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from se_analysis.fold import save_folded
+    from se_analysis.models.fold import save_folded
     from tests.test_app import APP, no_errors
 
     net = load_model("fmnist-se-resnet")

@@ -9,8 +9,9 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from se_analysis.default_model import SEResNet
-from se_analysis.gates import NoSEGatesError, find_gates, override, record
+from se_analysis.gates.find import NoSEGatesError, find_gates
+from se_analysis.gates.hooks import override, record
+from se_analysis.models.bundled.fmnist.se_resnet import SEResNet
 
 
 def _hardsigmoid(x):

@@ -18,12 +18,12 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from se_analysis.data import sample_set
-from se_analysis.extract import extract
-from se_analysis.fidelity import run_interpreter, run_torch
-from se_analysis.paths import IMAGENET_TFLITE, IMAGENET_WEIGHTS
-from se_analysis.tf_preprocess import tf_uint8_image
-from se_analysis.zoo import load_model
+from se_analysis.data.paths import IMAGENET_TFLITE, IMAGENET_WEIGHTS
+from se_analysis.data.sources import sample_set
+from se_analysis.models.bundled.imagenet.fidelity import run_interpreter, run_torch
+from se_analysis.models.bundled.imagenet.preprocess import tf_uint8_image
+from se_analysis.models.zoo import load_model
+from se_analysis.runs.extract import extract
 
 pytest.importorskip("ai_edge_litert", reason="ai-edge-litert runs the TFLite original (pip install ai-edge-litert)")
 
@@ -63,7 +63,7 @@ def test_gates_are_named_by_stage_and_have_the_papers_widths(net):
 
 
 def test_shipped_weights_are_the_conversion_of_the_shipped_tflite_file():
-    from se_analysis.tflite_convert import convert_tflite, dequantize, tflite_interpreter
+    from se_analysis.models.bundled.imagenet.convert import convert_tflite, dequantize, tflite_interpreter
 
     shipped = load_file(str(IMAGENET_WEIGHTS))
     converted, report = convert_tflite(IMAGENET_TFLITE)
@@ -107,7 +107,7 @@ def test_torch_is_faithful_to_the_interpreter_on_the_500_images(net, all_images)
 
 
 def test_hard_sigmoid_gates_reach_exactly_one_and_saturation_counts_them(net, all_images):
-    from se_analysis.stats import block_quantiles, block_stats
+    from se_analysis.analysis.stats import block_quantiles, block_stats
 
     run = extract(net, sample_set("eval"), batch_size=128)
     first = run.gate_values["SE_2_1"]
@@ -162,8 +162,8 @@ def test_cli_extracts_a_slice_of_imagenette_val(tmp_path, net):
     """A real WordNet-id folder: four images per class, through the CLI, labelled by folder."""
     import shutil
 
-    from se_analysis.cli import main
-    from se_analysis.runs import Run
+    from se_analysis.cli.commands import main
+    from se_analysis.runs.run import Run
 
     for d in sorted(SHARED_IMAGENETTE.iterdir()):
         (tmp_path / "slice" / d.name).mkdir(parents=True)

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from se_analysis.data import image_folder
-from se_analysis.imagenet import imagenet_class_names, imagenet_wnids
-from se_analysis.paths import IMAGENET_SAMPLE
+from se_analysis.data.imagenet import imagenet_class_names, imagenet_wnids
+from se_analysis.data.paths import IMAGENET_SAMPLE
+from se_analysis.data.sources import image_folder
 
 WNIDS = imagenet_wnids()
 
@@ -80,15 +80,15 @@ def test_hugging_face_parquet_shards(tmp_path, originals):
     source = image_folder(shards, imagenet_class_names(), WNIDS)
     assert [it.label for it in source.items] == [WNIDS.index(w) for _, w in originals]
     # Lazily read bytes decode to the same pixels as the original files.
-    from se_analysis.data import decode_image
+    from se_analysis.data.decode import decode_image
 
     for it, (f, _) in zip(source.items[::7], originals[::7]):
         assert np.array_equal(np.asarray(it.load()), np.asarray(decode_image(f)))
 
 
 def test_the_default_runs_on_the_flat_layout_as_on_wordnet_folders(tmp_path, originals):
-    from se_analysis.extract import extract
-    from se_analysis.zoo import load_model
+    from se_analysis.models.zoo import load_model
+    from se_analysis.runs.extract import extract
 
     val = _flat(tmp_path, originals[::6])
     rows = ["ImageId,PredictionString"] + [f"{f.stem},{w} 1 1 2 2" for f, w in originals[::6]]

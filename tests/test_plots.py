@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from se_analysis import plots, stats
+from se_analysis import plots
+from se_analysis.analysis import stats
 from tests.conftest import make_run
 
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from se_analysis.plots_compare import difference_per_channel, shift_per_block, specificity_both
-from se_analysis.run_compare import block_shift, channel_shift, check_comparable, specificity_pair
+from se_analysis.analysis.two_runs import block_shift, channel_shift, check_comparable, specificity_pair
+from se_analysis.plots.two_runs import difference_per_channel, shift_per_block, specificity_both
 from tests.conftest import make_run
 
 
@@ -43,7 +43,7 @@ def test_runs_that_do_not_compare_say_why():
 
 
 def test_compare_figures_and_cli(tmp_path):
-    from se_analysis.cli import main
+    from se_analysis.cli.commands import main
 
     a, b = make_run(seed=1), make_run(seed=2, labels=False)
     pair = specificity_pair(a, b, ("trained", "random"))

@@ -12,10 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from se_analysis.data import ImageDataset, image_folder, sample_set
-from se_analysis.extract import extract, extract_cached, resolve_device
-from se_analysis.gates import record
-from se_analysis.runs import Run, RunStore
+from se_analysis.data.dataset import ImageDataset
+from se_analysis.data.sources import image_folder, sample_set
+from se_analysis.gates.hooks import record
+from se_analysis.runs.extract import extract, extract_cached, resolve_device
+from se_analysis.runs.run import Run, RunStore
 from tests.conftest import make_run
 
 
@@ -140,7 +141,7 @@ def test_torchrun_two_processes_equal_one(tmp_path):
     import subprocess
     import sys
 
-    from se_analysis.distributed import shard_bounds
+    from se_analysis.runs.distributed import shard_bounds
 
     assert [shard_bounds(1000, 128, r, 2) for r in range(2)] == [(0, 512), (512, 1000)]
     common = ["extract", "--data", "sample", "--split", "reference", "--batch-size", "64", "--quiet"]
@@ -263,7 +264,7 @@ def test_runs_of_format_1_still_load(tmp_path):
 
     from safetensors.numpy import load_file, save_file
 
-    from se_analysis.moments import GateMoments
+    from se_analysis.runs.moments import GateMoments
 
     run = make_run()
     moments = GateMoments.from_arrays(run.gate_values, run.images["label"].to_numpy(), 4, run.gate_names)

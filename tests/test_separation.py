@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from se_analysis.separation import decodability, gate_pca, nearest_class_mean
+from se_analysis.analysis.separation import decodability, gate_pca, nearest_class_mean
 from tests.conftest import make_run
 
 
@@ -61,7 +61,7 @@ def test_decodability_rises_where_classes_separate_and_not_by_chance():
 
 
 def test_separation_figures():
-    from se_analysis.plots_separation import decodability_curve, pca_small_multiples
+    from se_analysis.plots.separation import decodability_curve, pca_small_multiples
 
     run = _separating_run()
     pca = pca_small_multiples(gate_pca(run))
@@ -72,7 +72,7 @@ def test_separation_figures():
 
 
 def test_permutations_at_once_equal_one_at_a_time():
-    from se_analysis.separation import _permuted_accuracies
+    from se_analysis.analysis.separation import _permuted_accuracies
 
     rng = np.random.default_rng(3)
     train, ty, test, ey = rng.normal(size=(40, 5)), rng.integers(0, 4, 40), rng.normal(size=(15, 5)), rng.integers(0, 4, 15)

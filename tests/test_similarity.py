@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from se_analysis.similarity import class_similarity
+from se_analysis.analysis.similarity import class_similarity
 
 
 def _cs(vectors: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from se_analysis import stats
-from se_analysis.runs import Run
+from se_analysis.analysis import stats
+from se_analysis.runs.run import Run
 from tests.conftest import make_run
 
 
@@ -89,8 +89,8 @@ def test_quantiles_and_image_gates():
 
 
 def test_paper_blocks_for_resnet50_layout():
-    from se_analysis.blocks import block_presets, paper_blocks
-    from se_analysis.gates import Gate
+    from se_analysis.gates.blocks import block_presets, paper_blocks
+    from se_analysis.gates.find import Gate
 
     gates = [Gate(f"SE_{s}_{b}", "p", "p", 8, d, s, b)
              for d, (s, b) in enumerate((s, b) for s, n in zip(range(2, 6), (3, 4, 6, 3)) for b in range(1, n + 1))]
@@ -101,9 +101,9 @@ def test_paper_blocks_for_resnet50_layout():
 
 
 def test_summary_only_extraction_gives_the_same_tables(tiny_net, synthetic_sample, tmp_path):
-    from se_analysis.data import sample_set
-    from se_analysis.extract import extract
-    from se_analysis.moments import HIST_BINS
+    from se_analysis.data.sources import sample_set
+    from se_analysis.runs.extract import extract
+    from se_analysis.runs.moments import HIST_BINS
 
     source = sample_set("all", synthetic_sample)
     full = extract(tiny_net, source, batch_size=7)
@@ -125,7 +125,7 @@ def test_summary_only_extraction_gives_the_same_tables(tiny_net, synthetic_sampl
 
 
 def test_summaries_merge_like_one_pass():
-    from se_analysis.moments import GateMoments
+    from se_analysis.runs.moments import GateMoments
 
     run = make_run(n_per_class=(9, 4, 6, 5), seed=8)
     y = run.images["label"].to_numpy()
@@ -143,9 +143,9 @@ def test_folders_that_are_not_classes_become_groups(tmp_path, tiny_net):
     """Folder names unknown to the model are kept as groups: channel stats per folder equal plain per-folder means."""
     from PIL import Image
 
-    from se_analysis.contrast import contrast
-    from se_analysis.data import image_folder
-    from se_analysis.extract import extract
+    from se_analysis.analysis.contrast import contrast
+    from se_analysis.data.sources import image_folder
+    from se_analysis.runs.extract import extract
 
     rng = np.random.default_rng(0)
     for name, n in (("cats", 4), ("dogs", 3)):
@@ -171,8 +171,8 @@ def test_folders_that_are_not_classes_become_groups(tmp_path, tiny_net):
 def test_input_warnings_name_colour_photos_for_a_grayscale_model(tmp_path):
     from PIL import Image
 
-    from se_analysis.data import image_folder
-    from se_analysis.suitability import input_warnings
+    from se_analysis.data.sources import image_folder
+    from se_analysis.data.suitability import input_warnings
 
     rng = np.random.default_rng(1)
     for name, mode in (("photos", "RGB"), ("gray", "L")):

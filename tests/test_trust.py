@@ -8,11 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from se_analysis import ablate, stats
-from se_analysis.ablate import Ablation, AblatedRun
-from se_analysis.data import image_folder
-from se_analysis.fashion_mnist import CLASS_NAMES
-from se_analysis.moments import GateMoments
+from se_analysis import ablation as ablate
+from se_analysis.ablation.sweep import AblatedRun, Ablation
+from se_analysis.analysis import stats
+from se_analysis.data.sources import image_folder
+from se_analysis.models.bundled.fmnist.idx import CLASS_NAMES
+from se_analysis.runs.moments import GateMoments
 from tests.conftest import make_run
 
 
@@ -70,8 +71,8 @@ def test_nan_gates_are_counted_never_binned():
 def test_non_finite_checkpoints_are_refused(tmp_path):
     from safetensors.torch import save_file
 
-    from se_analysis.checkpoints import CheckpointError, load_checkpoint
-    from se_analysis.zoo import load_model
+    from se_analysis.models.checkpoints import CheckpointError, load_checkpoint
+    from se_analysis.models.zoo import load_model
 
     net = load_model("fmnist-se-resnet", pretrained=False)
     state = {k: v.clone().contiguous() for k, v in net.module.state_dict().items()}
@@ -113,7 +114,7 @@ def test_two_processes_saving_one_run_key_leave_one_complete_run(tmp_path):
     import sys
     from pathlib import Path
 
-    from se_analysis.runs import Run
+    from se_analysis.runs.run import Run
 
     target = tmp_path / "runs" / "samekey"
     root = str(Path(__file__).resolve().parent.parent)
@@ -133,7 +134,7 @@ class _SkipsItsSE(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        from se_analysis.default_model import SEBlock
+        from se_analysis.models.bundled.fmnist.se_resnet import SEBlock
 
         self.used, self.unused = SEBlock(8), SEBlock(8)
 
@@ -146,7 +147,8 @@ class _SkipsItsSE(torch.nn.Module):
 
 
 def test_hooks_copy_values_name_silent_gates_and_refuse_data_parallel():
-    from se_analysis.gates import GateNotFiredError, record
+    from se_analysis.gates.find import GateNotFiredError
+    from se_analysis.gates.hooks import record
 
     torch.manual_seed(0)
     model = _SkipsItsSE().eval()
@@ -172,8 +174,8 @@ def test_hooks_copy_values_name_silent_gates_and_refuse_data_parallel():
 def test_ablating_a_bf16_run_compares_like_with_like(tiny_net, synthetic_sample, method):
     """Before and after in the Run's own precision: gates upstream of the ablated block do not move at all,
     and "before" is the model's own bf16 output."""
-    from se_analysis.data import sample_set
-    from se_analysis.extract import extract
+    from se_analysis.data.sources import sample_set
+    from se_analysis.runs.extract import extract
 
     source = sample_set("all", synthetic_sample)
     run = extract(tiny_net, source, batch_size=16, amp_dtype=torch.bfloat16)
@@ -195,7 +197,7 @@ def test_app_folders_stay_inside_the_data_roots(tmp_path, monkeypatch):
 
     from streamlit.testing.v1 import AppTest
 
-    from se_analysis.access import FolderRefused, check_folder
+    from se_analysis.data.access import FolderRefused, check_folder
     from tests.test_app import APP
 
     root, outside = tmp_path / "root", tmp_path / "outside"
@@ -234,8 +236,8 @@ def test_tracing_while_another_session_runs_the_same_model(tiny_net):
     into the graph nor get proxies back (two app sessions share one model)."""
     import threading
 
-    from se_analysis.gates import model_lock
-    from se_analysis.suffix import try_trace
+    from se_analysis.ablation.suffix import try_trace
+    from se_analysis.gates.hooks import model_lock
 
     model = tiny_net.module
     x = torch.randn(4, 1, 28, 28)

@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from se_analysis.checkpoints import CheckpointError, load_checkpoint, read_state_dict
-from se_analysis.default_model import SEResNet, SEResNetConfig
-from se_analysis.gates import NoSEGatesError, find_gates
-from se_analysis.zoo import ZOO, PretrainedUnavailable, load_model
+from se_analysis.gates.find import NoSEGatesError, find_gates
+from se_analysis.models.bundled.fmnist.se_resnet import SEResNet, SEResNetConfig
+from se_analysis.models.checkpoints import CheckpointError, load_checkpoint, read_state_dict
+from se_analysis.models.zoo import ZOO, PretrainedUnavailable, load_model
 
 
 @pytest.mark.parametrize("name", list(ZOO))
@@ -187,14 +187,14 @@ def test_model_without_se_is_one_line():
 
 
 def test_cli_checkpoints(tmp_path, capsys):
-    from se_analysis.cli import main
+    from se_analysis.cli.commands import main
 
     torch.manual_seed(7)
     src = SEResNet().eval()
     save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(tmp_path / "good.safetensors"))
     assert main(["extract", "--model", "fmnist-se-resnet", "--checkpoint", str(tmp_path / "good.safetensors"), "--split", "eval",
                  "--out", str(tmp_path / "r"), "--quiet"]) == 0
-    from se_analysis.runs import Run
+    from se_analysis.runs.run import Run
 
     assert Run.load(tmp_path / "r").manifest["checkpoint"].endswith("good.safetensors")
     torch.save({"x": _Payload(str(tmp_path / "ran"))}, tmp_path / "evil.pt")

@@ -1,0 +1,279 @@
+"""Per-class and per-depth statistics of gate values, as tidy pandas tables.
+
+All tables have one row per observation and fixed columns, so they export unchanged:
+
+* :func:`channel_stats` -> ``block, depth, channel, class, class_index, mean, std, n``
+  (one row per block x channel x class, plus the class ``all``);
+* :func:`block_stats` -> ``block, depth, channels, n, mean, std, specificity,
+  saturation_high, saturation_low``: one row per block;
+* :func:`block_quantiles` -> ``block, depth, q05, q25, median, q75, q95, mean``;
+* :func:`image_gates` -> ``block, depth, channel, value, class_mean, class``.
+
+Class-specificity of a block is the share of gate variance explained by class, averaged over
+channels: for channel c, ``sum_k n_k (mu_kc - mu_c)^2 / sum_i (s_ic - mu_c)^2`` (eta squared, in
+[0, 1]); 0 means every class gets the same gate, 1 means the gate is a function of the class.
+Saturation is the share of gate values above 0.9 (``saturation_high``) and below 0.1.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from se_analysis.runs.moments import GateMoments
+from se_analysis.runs.run import Run
+
+__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups", "group_names", "folder_names", "channel_stats", "block_stats", "block_quantiles", "image_gates", "moments_for", "channel_specificity", "heatmap_table",
+           "specificity"]
+
+ALL = "all"
+GroupBy = Literal["label", "pred", "folder"]
+
+
+def folder_names(run: Run) -> list[str] | None:
+    """The class folders of a run made from a folder of sub-folders (sorted), else None.
+
+    Folder names that are not the model's classes are kept this way as groups of their own.
+    """
+    if run.manifest.get("data_spec", {}).get("kind") != "folder" or not len(run):
+        return None
+    ids = run.images["image_id"].astype(str)
+    if not ids.str.contains("/").all():
+        return None
+    return sorted(ids.str.split("/").str[0].unique().tolist())
+
+
+def group_names(run: Run, by: GroupBy = "label") -> list[str]:
+    """The names the group indices of :func:`class_groups` point into."""
+    if by == "folder":
+        names = folder_names(run)
+        if names is None:
+            raise ValueError("this run's images do not come from class folders: group by label or prediction")
+        return names
+    return run.class_names
+
+
+def class_groups(run: Run, by: GroupBy = "label") -> np.ndarray:
+    """Group index per image: the true label, the prediction (also when the run has no labels), or the folder."""
+    if by == "folder":
+        index = {name: i for i, name in enumerate(group_names(run, "folder"))}
+        return run.images["image_id"].astype(str).str.split("/").str[0].map(index).to_numpy(np.int64)
+    if by == "label" and run.has_labels:
+        return run.images["label"].to_numpy()
+    return run.images["pred"].to_numpy()
+
+
+def specificity(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """Eta squared per channel (C,): between-class variance over total variance; NaN where the total is 0."""
+    return GateMoments.from_arrays({"block": values}, groups, k).specificity("block")
+
+
+def moments_for(run: Run, by: GroupBy = "label") -> GateMoments:
+    """The streamed moments behind the tables: stored (summary-only runs) or streamed over the arrays."""
+    key = by if by == "folder" else "label" if by == "label" and run.has_labels else "pred"
+    if key in run.moments:
+        return run.moments[key]
+    if not run.has_gate_arrays:
+        raise ValueError(f"this summary-only run kept no per-image gates to group by {by}")
+    return GateMoments.from_arrays(run.gate_values, class_groups(run, by), len(group_names(run, by)), run.gate_names)
+
+
+def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = None) -> pd.DataFrame:
+    """Mean, std and count of every channel's gate, per class and over all images (streamed)."""
+    s = moments_for(run, by)
+    names = group_names(run, by)
+    depth = {g.name: g.depth for g in run.gates}
+    present = np.flatnonzero(s.n > 0)
+    frames = []
+    for block in blocks or run.gate_names:
+        c = s.mean[block].shape[1]
+        per_class = pd.DataFrame({
+            "channel": np.tile(np.arange(c), len(present)),
+            "class": np.repeat([names[i] for i in present], c),
+            "class_index": np.repeat(present, c),
+            "mean": s.mean[block][present].ravel(), "std": s.class_std(block)[present].ravel(),
+            "n": np.repeat(s.n[present].astype(int), c),
+        })
+        pooled = pd.DataFrame({"channel": np.arange(c), "class": ALL, "class_index": -1,
+                               "mean": s.all_mean[block] if s.all_n else np.full(c, np.nan),
+                               "std": s.all_std(block) if s.all_n else np.full(c, np.nan), "n": s.all_n})
+        df = pd.concat([per_class, pooled], ignore_index=True)
+        df.insert(0, "depth", depth[block])
+        df.insert(0, "block", block)
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    out["n"] = out["n"].astype(int)
+    return out[["block", "depth", "channel", "class", "class_index", "mean", "std", "n"]]
+
+
+FEW_IMAGES_PER_CLASS = 10  # below this, eta squared's upward bias is large; the tables say so
+
+
+def block_stats(run: Run, by: GroupBy = "label", high: float = 0.9, low: float = 0.1) -> pd.DataFrame:
+    """One row per block: gate mean/std, class-specificity with its chance level, saturation (streamed).
+
+    Columns: ``block, depth, channels, n, mean, std, specificity`` (eta squared, mean over
+    channels), ``specificity_chance`` ((K-1)/(N-1), what eta squared gives when class explains
+    nothing), ``specificity_omega2`` (bias-corrected), ``constant_channels`` (gates that do not
+    vary; their specificity is 0), ``min_class_n``, ``saturation_high`` (share > ``high``),
+    ``saturation_low`` (share < ``low``), ``nonfinite`` (NaN/inf gates, never counted as values).
+
+    Raises:
+        ValueError: for other thresholds on a summary-only run (it kept counts at its own only).
+    """
+    s = moments_for(run, by)
+    if (s.high, s.low) != (high, low):
+        if not all(b in run.gate_values for b in run.gate_names):
+            raise ValueError(f"this run kept only summaries, with saturation counted at {s.high:g}/{s.low:g}; "
+                             "extract it again without --summary-only for other thresholds")
+        s = GateMoments.from_arrays(run.gate_values, class_groups(run, by), len(group_names(run, by)), run.gate_names,
+                                    high=high, low=low)
+    chance = s.chance_specificity()
+    counts = s.n[s.n > 0]
+    rows = []
+    for g in run.gates:
+        b = g.name
+        spec, omega2 = s.specificity(b), s.specificity_omega2(b)
+        grand = s.all_mean[b].mean() if s.all_n else np.nan
+        var = (s.all_m2[b] / max(s.all_n, 1) + (s.all_mean[b] - grand) ** 2).mean() if s.all_n else np.nan
+        sat_high, sat_low = s.saturation(b)
+        rows.append({
+            "block": b, "depth": g.depth, "channels": s.mean[b].shape[1], "n": int(s.all_n),
+            "mean": float(grand), "std": float(np.sqrt(var)),
+            "specificity": float(np.nanmean(spec)) if np.isfinite(spec).any() else np.nan,
+            "specificity_chance": float(chance),
+            "specificity_omega2": float(np.nanmean(omega2)) if np.isfinite(omega2).any() else np.nan,
+            "constant_channels": int(s.constant(b).sum()) if len(counts) else 0,
+            "min_class_n": int(counts.min()) if len(counts) else 0,
+            "saturation_high": float(sat_high), "saturation_low": float(sat_low),
+            "nonfinite": int(s.n_nonfinite[b]),
+        })
+    return pd.DataFrame(rows)
+
+
+def specificity_note(bstats: pd.DataFrame) -> str:
+    """A sentence on how far the block stats' specificity can be trusted (empty when nothing to say)."""
+    notes = []
+    if len(bstats) and bstats["min_class_n"].min() < FEW_IMAGES_PER_CLASS:
+        notes.append(f"some class has only {int(bstats['min_class_n'].min())} images: eta squared is biased upwards "
+                     f"by about {bstats['specificity_chance'].iloc[0]:.2f} (its chance level); read omega squared")
+    if len(bstats) and bstats["nonfinite"].sum():
+        notes.append(f"{int(bstats['nonfinite'].sum())} gate values are NaN or infinite and were left out")
+    return "; ".join(notes)
+
+
+def block_quantiles(run: Run) -> pd.DataFrame:
+    """Distribution of all gate values (images x channels) per block, as quantiles.
+
+    Exact from the gate arrays; summary-only runs give them from a 2000-bin histogram.
+    """
+    rows = []
+    qs = [0.05, 0.25, 0.5, 0.75, 0.95]
+    for g in run.gates:
+        if g.name in run.gate_values:
+            v = run.gate_values[g.name].astype(np.float64).ravel()
+            q = np.quantile(v, qs) if v.size else np.full(5, np.nan)
+            mean = float(v.mean()) if v.size else np.nan
+        else:
+            s = moments_for(run)
+            q, mean = s.quantiles(g.name, qs), float(s.all_mean[g.name].mean())
+        rows.append({"block": g.name, "depth": g.depth, "q05": q[0], "q25": q[1], "median": q[2],
+                     "q75": q[3], "q95": q[4], "mean": mean})
+    return pd.DataFrame(rows)
+
+
+def image_gates(run: Run, index: int, by: GroupBy = "label", blocks: list[str] | None = None) -> pd.DataFrame:
+    """One image's gates next to the mean gate of its class (label, or prediction without labels)."""
+    groups = class_groups(run, by)
+    cls = int(groups[index])
+    mask = groups == cls
+    depth = {g.name: g.depth for g in run.gates}
+    frames = []
+    for block in blocks or run.gate_names:
+        v = run.gate_values[block]
+        frames.append(pd.DataFrame({
+            "block": block, "depth": depth[block], "channel": np.arange(v.shape[1]),
+            "value": v[index].astype(np.float64), "class_mean": v[mask].astype(np.float64).mean(0),
+            "class": group_names(run, by)[cls],
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def present_classes(cs: pd.DataFrame) -> list[str]:
+    """The classes of a :func:`channel_stats` table that have images, in class-index order."""
+    return cs[cs["class_index"] >= 0].drop_duplicates("class").sort_values("class_index")["class"].tolist()
+
+
+def distinct_classes(cs: pd.DataFrame, k: int = 4, block: str | None = None) -> list[str]:
+    """``k`` classes whose mean gate vectors differ most at ``block`` (default: the deepest block).
+
+    A rule that fits any model and data set: start from the class farthest from the mean over
+    all images, then add, one at a time, the class farthest (Euclidean) from those already
+    picked (farthest-point order). Deterministic; returned in class-index order.
+    """
+    present = present_classes(cs)
+    if len(present) <= k:
+        return present
+    block = block or cs.sort_values("depth")["block"].iloc[-1]
+    at = cs[cs["block"] == block]
+    means = at.pivot_table(index="class", columns="channel", values="mean").reindex(present + [ALL])
+    vectors = means.loc[present].to_numpy()
+    pooled = means.loc[ALL].to_numpy() if ALL in means.index else vectors.mean(0)
+    picked = [int(np.argmax(np.linalg.norm(vectors - pooled, axis=1)))]
+    while len(picked) < k:
+        dist = np.min([np.linalg.norm(vectors - vectors[i], axis=1) for i in picked], axis=0)
+        dist[picked] = -1.0
+        picked.append(int(np.argmax(dist)))
+    return [present[i] for i in sorted(picked)]
+
+
+def channel_specificity(cs: pd.DataFrame, block: str) -> pd.DataFrame:
+    """Eta squared per channel at ``block`` from a channel-stats table (per-class means, stds and counts).
+
+    Between-class over total sum of squares, with the total split as between + within
+    (sum over classes of n_k * std_k^2, population stds): the same number the moments give.
+    """
+    at = cs[(cs["block"] == block) & (cs["class"] != ALL) & (cs["n"] > 0)]
+    n = at["n"].to_numpy(float)
+    grand = (at.assign(w=at["mean"] * n).groupby("channel")["w"].sum()
+             / at.assign(n=n).groupby("channel")["n"].sum())
+    at = at.assign(between=n * (at["mean"].to_numpy() - grand.reindex(at["channel"]).to_numpy()) ** 2,
+                   within=n * at["std"].to_numpy() ** 2)
+    ss = at.groupby("channel")[["between", "within"]].sum()
+    total = ss["between"] + ss["within"]
+    spec = (ss["between"] / total.where(total > 0)).fillna(0.0)
+    return pd.DataFrame({"block": block, "channel": ss.index.to_numpy(), "specificity": spec.to_numpy()})
+
+
+def heatmap_table(cs: pd.DataFrame, block: str, classes: Sequence[str] | None = None, centre: bool = False,
+                  sort: str = "channel") -> pd.DataFrame:
+    """The class x channel heatmap at ``block`` as a tidy table, one row per (class, channel).
+
+    Args:
+        classes: the rows to keep (default: every class with images), in this order.
+        centre: ``value`` is the class mean minus the all-image mean of the channel (which
+            channels a class opens or closes more than usual), else the class mean itself.
+        sort: ``channel`` (index order) or ``specificity`` (most class-specific first); ``column``
+            is each channel's position along the x axis.
+    """
+    if sort not in ("channel", "specificity"):
+        raise ValueError(f"sort must be channel or specificity, not {sort!r}")
+    at = cs[cs["block"] == block]
+    pooled = at[at["class"] == ALL].set_index("channel")["mean"]
+    rows = at[(at["class"] != ALL) & (at["n"] > 0)]
+    if classes is not None:
+        rows = rows[rows["class"].isin(list(classes))]
+        order = [c for c in classes if c in set(rows["class"])]
+    else:
+        order = rows.drop_duplicates("class").sort_values("class_index")["class"].tolist()
+    spec = channel_specificity(cs, block).set_index("channel")["specificity"]
+    out = rows[["block", "class", "class_index", "channel", "mean"]].copy()
+    out["all_mean"] = pooled.reindex(out["channel"]).to_numpy()
+    out["value"] = out["mean"] - out["all_mean"] if centre else out["mean"]
+    out["specificity"] = spec.reindex(out["channel"]).to_numpy()
+    channels = spec.sort_values(ascending=False, kind="stable").index if sort == "specificity" else spec.index
+    out["column"] = pd.Series(np.arange(len(channels)), index=channels).reindex(out["channel"]).to_numpy()
+    out["row"] = out["class"].map({c: i for i, c in enumerate(order)})
+    return out.sort_values(["row", "column"]).reset_index(drop=True)

@@ -1,0 +1,245 @@
+"""What every page shares: the cached model, the current Run, cached tables, export buttons."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from se_analysis import plots
+from se_analysis.analysis import stats
+from se_analysis.app.cache import BoundedCache
+from se_analysis.export.tables import table_bytes
+from se_analysis.models.zoo import SENet, load_model
+from se_analysis.runs.run import Run, RunStore
+
+RUN_KEY = "run_key"
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def get_model(name: str, pretrained: bool) -> SENet:
+    """One model object per (name, weights), shared by every session; hooks take its lock."""
+    return load_model(name, pretrained=pretrained)
+
+
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=4)
+def _checkpoint_model(name: str, file_name: str, digest: str, _data: bytes) -> SENet:
+    from se_analysis.models.checkpoints import load_checkpoint
+
+    return load_checkpoint(load_model(name, pretrained=False), _data, name=file_name)
+
+
+def get_checkpoint_model(name: str, file_name: str, data: bytes) -> SENet:
+    """An architecture with uploaded weights (a private copy; the shared model is not touched),
+    cached by the file's content hash."""
+    return _checkpoint_model(name, file_name, hashlib.sha256(data).hexdigest(), data)
+
+
+def run_model(run: Run) -> SENet:
+    """The model a Run was made with: the zoo entry, or the uploaded checkpoint still in this session."""
+    m = run.manifest
+    if m.get("checkpoint"):
+        ckpt = st.session_state.get("checkpoint")
+        if ckpt is None:
+            st.error("This run used an uploaded checkpoint that is no longer in this session: upload it again.")
+            st.stop()
+        return get_checkpoint_model(m["model"], ckpt.name, ckpt.getvalue())
+    return get_model(m["model"], bool(m.get("pretrained", True)))
+
+
+@st.cache_resource
+def shared_results(name: str) -> BoundedCache:
+    """Results shared by every session (ablations, sweeps, folds), keyed by run key and choice; bounded.
+
+    A shared link that names an ablation is answered from here without running it again.
+    """
+    return BoundedCache(24)
+
+
+def progress_callback(bar, unit: str = "images"):
+    """A ``progress(done, total)`` that shows done / total and the rate on a ``st.progress`` bar."""
+    t0 = time.time()
+
+    def update(done: int, total: int) -> None:
+        rate = done / max(time.time() - t0, 1e-6)
+        bar.progress(done / max(total, 1), text=f"{done} / {total} {unit} ({rate:.0f}/s)")
+    return update
+
+
+def store() -> RunStore:
+    return RunStore()
+
+
+@st.cache_resource(max_entries=8)
+def _load_run(path: str, mtime: float) -> Run:
+    return Run.load(path)
+
+
+def current_run() -> tuple[Run, str] | None:
+    """The Run this session is looking at, loaded once and shared (Runs are never modified)."""
+    from se_analysis.app.state import query_value, set_query
+
+    key = st.session_state.get(RUN_KEY) or query_value("run")
+    if not key or not key.isalnum():
+        return None
+    path = store().path(key)
+    if not (path / "manifest.json").exists():
+        return None
+    st.session_state[RUN_KEY] = key
+    set_query(run=key)
+    return _load_run(str(path), (path / "manifest.json").stat().st_mtime), key
+
+
+def require_run() -> tuple[Run, str]:
+    """The current Run, or a pointer to the Run page and a stop."""
+    got = current_run()
+    if got is None:
+        st.info("No run yet: run a model over some images first.")
+        st.page_link(str(Path(__file__).parent / "pages" / "run.py"), label="Go to the Run page", icon=":material/play_arrow:")
+        st.stop()
+    run, key = got
+    if not run.manifest.get("pretrained", True):
+        st.warning("This run uses **random weights**: its gates say nothing about a trained network.")
+    return run, key
+
+
+def first_line(e: BaseException) -> str:
+    """An error as one line (KeyError's quotes left out)."""
+    return str(e.args[0] if isinstance(e, KeyError) and e.args else e).splitlines()[0]
+
+
+def open_page(title: str, gate_arrays: bool = False):
+    """A page's start: its title, the current Run (else a pointer to the Run page), and where its
+    controls and its figure go (see :func:`view.controls_and_figure`).
+
+    Returns:
+        (run, run key, controls container, figure container).
+    """
+    from se_analysis.app.layout import controls_and_figure
+
+    st.title(title)
+    run, key = require_run()
+    if gate_arrays:
+        require_gate_arrays(run)
+    controls, figure = controls_and_figure()
+    return run, key, controls, figure
+
+
+def require_gate_arrays(run: Run) -> None:
+    """Stop with a message on summary-only runs, which keep no per-image gates."""
+    if not run.has_gate_arrays:
+        st.info("This run kept only statistics per block and class (summary-only), not every image's gates. "
+                "Per-image views and ablations need a full run: run it again without --summary-only.")
+        st.stop()
+
+
+def group_by_widget(run: Run) -> str:
+    """Group images by true label, the model's prediction, or (for class folders) the folder they came from."""
+    options = {"label": "true label"} if run.has_labels else {}
+    options["pred"] = "predicted class"
+    if run.has_gate_arrays and stats.folder_names(run) is not None:
+        options["folder"] = "folder"
+    if not run.has_labels:
+        st.caption("These images have no labels of this model's classes: group them by the model's prediction"
+                   + (", or by the folder they came from." if "folder" in options else "."))
+    if len(options) == 1:
+        return "pred"
+    default = "label" if run.has_labels else "folder"
+    st.session_state.setdefault("group_by", default)
+    if st.session_state["group_by"] not in options:
+        st.session_state["group_by"] = default
+    return st.radio("Group images by", list(options), format_func=options.get, horizontal=True, key="group_by")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def channel_stats(_run: Run, key: str, by: str) -> pd.DataFrame:
+    return stats.channel_stats(_run, by=by)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def block_stats(_run: Run, key: str, by: str) -> pd.DataFrame:
+    return stats.block_stats(_run, by=by)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def block_quantiles(_run: Run, key: str) -> pd.DataFrame:
+    return stats.block_quantiles(_run)
+
+
+def show_figure(fig: go.Figure, run: Run, key: str, select: bool = False):
+    """Render a figure (stamped when the weights are random) with PNG, SVG and HTML downloads made on click.
+
+    With ``select``, a click on a point reruns the page and the selection event is returned.
+    """
+    from se_analysis.export.files import figure_bytes
+
+    if not run.manifest.get("pretrained", True):
+        plots.add_warning(fig, "random weights: not a trained network")
+    present = bool(st.session_state.get("present"))
+    if present:  # Streamlit's chart theme would override the larger fonts, so it is left out
+        fig.update_layout(font=dict(size=18), title_font=dict(size=26), template="plotly_white")
+    event = st.plotly_chart(fig, width="stretch", key=f"chart-{key}", theme=None if present else "streamlit",
+                            **(dict(on_select="rerun", selection_mode="points") if select else {}))
+    scale = float(st.session_state.get("png_scale", 2))
+    cols = st.columns([1, 1, 1, 5])
+    for col, fmt, mime in zip(cols, ("png", "svg", "html"), ("image/png", "image/svg+xml", "text/html")):
+        col.download_button(fmt.upper() + (f" ×{scale:g}" if fmt == "png" else ""),
+                            data=lambda fmt=fmt: figure_bytes(fig, fmt, scale=scale), file_name=f"{key}.{fmt}",
+                            mime=mime, key=f"dl-{fmt}-{key}", on_click="ignore", icon=":material/download:")
+    return event
+
+
+def open_channel(block: str, channel: int, chart: str) -> None:
+    """Open the Channel page on (block, channel), from a click on the figure ``chart`` (its selection is
+    cleared, so that coming back does not open the channel again)."""
+    st.session_state.pop(f"chart-{chart}", None)
+    st.session_state["drill"] = (block, int(channel))
+    st.switch_page(str(Path(__file__).parent / "pages" / "channel.py"))
+
+
+def clicked_point(event) -> dict | None:
+    """The first clicked point of a selection event, or None."""
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
+        getattr(getattr(event, "selection", None), "points", None) or []
+    return points[0] if points else None
+
+
+def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)",
+                    classes: list[str] | None = None, blocks: list[str] | None = None, by: str = "label") -> None:
+    """A one-file HTML report of the run as it is viewed (the chosen classes and blocks; an ablation), built on click."""
+    from se_analysis.export.report import report_html
+    from se_analysis.views.standard import (
+        ablation_figures,
+        standard_figures,
+        standard_tables,
+    )
+
+    classes = classes if classes is not None else st.session_state.get("classes")
+
+    def build() -> str:
+        tables = standard_tables(run, by=by)
+        figs = standard_figures(run, classes=classes or None, blocks=blocks or None, by=by, tables=tables)
+        if ablation:
+            figs.update(ablation_figures(ablation))
+        return report_html(run, figs, tables["block_stats"], ablation)
+
+    st.download_button(label, data=build, file_name=f"se-analysis-report-{key}.html", mime="text/html",
+                       key=f"report-{key}-{bool(ablation)}", on_click="ignore", icon=":material/description:")
+
+
+def table_downloads(df: pd.DataFrame, name: str) -> None:
+    """CSV and Parquet downloads of a tidy table."""
+    c1, c2 = st.columns(2)
+    c1.download_button("Download CSV", table_bytes(df, "csv"), file_name=f"{name}.csv", mime="text/csv",
+                       key=f"csv-{name}")
+    c2.download_button("Download Parquet", table_bytes(df, "parquet"), file_name=f"{name}.parquet",
+                       mime="application/octet-stream", key=f"parquet-{name}")
+
+
+def default_classes(cs: pd.DataFrame, k: int = 4) -> list[str]:
+    """Classes to start with: those whose mean gates differ most at the deepest block (any data set)."""
+    return stats.distinct_classes(cs, k)

@@ -1,0 +1,86 @@
+"""The view in the URL: query parameters that reopen the same model, run, classes, blocks and ablation.
+
+Pages read their defaults from the query string (so a shared link shows the same view) and
+write their current choices back. Presentation mode (``?present=1``) enlarges fonts and hides
+the sidebar.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import streamlit as st
+
+from se_analysis.app.state import persist, prepare, query_value, set_query
+
+__all__ = ["PRESENT_CSS", "controls_and_figure", "presenting", "setup"]
+
+
+T = TypeVar("T")
+
+PRESENT_CSS = """
+<style>
+[data-testid="stMarkdownContainer"] p, [data-testid="stWidgetLabel"] p, [data-testid="stCaptionContainer"] {
+    font-size: 1.25rem !important; }
+/* after the paragraph rule, and more specific, so that metrics stay large */
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] div, [data-testid="stMetricValue"] p {
+    font-size: 2.6rem !important; line-height: 1.2 !important; }
+[data-testid="stMetricDelta"], [data-testid="stMetricDelta"] div, [data-testid="stMetricDelta"] p {
+    font-size: 1.1rem !important; white-space: normal !important; overflow: visible !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.2rem !important; }
+[data-testid="stSelectbox"] input, [data-testid="stMultiSelect"] input, [data-testid="stMultiSelect"] span,
+[data-baseweb="select"] div, [data-baseweb="tag"] span, [role="listbox"] [role="option"] {
+    font-size: 1.2rem !important; }
+h1 { font-size: 2.4rem !important; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; max-width: 98%; }
+</style>
+"""
+
+
+
+
+
+
+
+T = TypeVar("T")
+
+def presenting() -> bool:
+    """Whether presentation mode is on (from the session, else the link's ``present=1``)."""
+    if "present" not in st.session_state:
+        st.session_state["present"] = query_value("present") == "1"
+    return bool(st.session_state["present"])
+
+
+def setup() -> None:
+    """Presentation mode: a toggle (kept in the URL), larger fonts, no sidebar; an exit button while on.
+
+    The page links then sit in the top navigation (``app.py`` asks :func:`presenting` first).
+    """
+    if presenting():
+        st.markdown(PRESENT_CSS, unsafe_allow_html=True)
+        if st.button("Exit presentation mode", key="exit_present", type="tertiary"):
+            st.session_state["present"] = False
+            set_query(present=None)
+            st.rerun()
+        set_query(present="1")
+    else:
+        with st.sidebar:
+            prepare("png_scale", 2, allowed=[1, 2, 3, 4])
+            st.select_slider("PNG export scale", [1, 2, 3, 4], key="png_scale",
+                             help="Figures export 1200 px wide times this (2: 2400 px, for slides and print).")
+            persist("png_scale")
+            st.toggle("Presentation mode", key="present_toggle", help="Larger fonts, top navigation, figures "
+                      "first; kept in the link.",
+                      on_change=lambda: st.session_state.update(present=st.session_state["present_toggle"]))
+
+
+def controls_and_figure(label: str = "Controls"):
+    """(controls container, figure container): controls above the figure, or, when presenting,
+    the figure first and the controls below it in a collapsed expander, so a 1280x720 screen
+    shows the figure without scrolling. Widgets go into the first, the figure into the second."""
+    if presenting():
+        figure = st.container()
+        return st.expander(label, expanded=False, icon=":material/tune:"), figure
+    controls = st.container()
+    return controls, st.container()

@@ -1,0 +1,80 @@
+"""Class x channel page: a heatmap of mean gates per class and channel at one block, and class similarity."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from se_analysis import plots
+from se_analysis.analysis import stats
+from se_analysis.analysis.similarity import class_similarity
+from se_analysis.app.common import (
+    channel_stats,
+    clicked_point,
+    default_classes,
+    group_by_widget,
+    open_channel,
+    open_page,
+    show_figure,
+    table_downloads,
+)
+from se_analysis.app.state import persist, prepare
+from se_analysis.runs.run import Run
+
+
+def heatmap_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str], bool, str]:
+    """Block, classes, centring and channel order of the heatmap (kept in the link)."""
+    names, present = run.gate_names, stats.present_classes(cs)
+    prepare("heatmap_block", names[-1], "block", names)
+    prepare("heatmap_classes", present, "hclasses", present, many=True)
+    prepare("heatmap_centre", False)
+    prepare("heatmap_sort", "channel", "sort", ["channel", "specificity"])
+    c1, c2, c3 = st.columns([1, 1, 1])
+    block = c1.selectbox("Block", names, key="heatmap_block")
+    centre = c2.toggle("Centre each channel on its all-image mean", key="heatmap_centre",
+                       help="Shows which channels a class opens (red) or closes (blue) more than the images overall.")
+    sort = c3.radio("Channel order", ["channel", "specificity"], key="heatmap_sort", horizontal=True,
+                    format_func={"channel": "index", "specificity": "most class-specific first"}.get)
+    classes = st.multiselect("Classes (rows)", present, key="heatmap_classes")
+    for key, param in (("heatmap_block", "block"), ("heatmap_classes", "hclasses"), ("heatmap_centre", None),
+                       ("heatmap_sort", "sort")):
+        persist(key, param)
+    return block, classes, centre, sort
+
+
+def similarity_ui(run: Run, cs: pd.DataFrame, block: str) -> None:
+    """Which classes the block treats alike: class x class similarity in clustering order."""
+    st.subheader("Which classes this block treats alike")
+    metric = st.radio("Similarity", ["cosine", "correlation"], horizontal=True, key="similarity_metric",
+                      help="Of the classes' mean gate vectors at the block; classes are ordered by average-linkage "
+                           "clustering so that similar ones sit together.")
+    sim, order = class_similarity(cs, block, metric)
+    show_figure(plots.similarity_heatmap(sim, order), run, "class_similarity")
+    with st.expander("Data behind the figure"):
+        st.dataframe(sim, hide_index=True, width="stretch")
+        table_downloads(sim, f"class_similarity_{block}")
+
+
+def main() -> None:
+    run, key, controls, figure = open_page("Class × channel")
+    with controls:
+        by = group_by_widget(run)
+        cs = channel_stats(run, key, by)
+        block, classes, centre, sort = heatmap_ui(run, cs)
+    if not classes:
+        st.info("Choose at least one class.")
+        return
+    table = stats.heatmap_table(cs, block, classes or default_classes(cs), centre=centre, sort=sort)
+    with figure:
+        event = show_figure(plots.class_heatmap(table, centred=centre), run, "class_heatmap", select=True)
+        st.caption("Click a cell to open its channel: the images that open and close its gate.")
+    point = clicked_point(event)
+    if point and point.get("customdata") is not None:
+        open_channel(block, int(point["customdata"]), "class_heatmap")
+    with st.expander("Data behind the heatmap"):
+        st.dataframe(table, hide_index=True, width="stretch")
+        table_downloads(table, f"class_heatmap_{block}")
+    similarity_ui(run, cs, block)
+
+
+main()

@@ -1,0 +1,118 @@
+"""Depth page: how gates change with depth: class-specificity, saturation, distributions, Fig. 7."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from se_analysis import plots
+from se_analysis.analysis import stats
+from se_analysis.analysis.separation import decodability, gate_pca
+from se_analysis.app.common import (
+    block_quantiles,
+    block_stats,
+    channel_stats,
+    default_classes,
+    first_line,
+    group_by_widget,
+    open_page,
+    show_figure,
+    table_downloads,
+)
+from se_analysis.app.state import persist, prepare
+from se_analysis.plots.separation import decodability_curve, pca_small_multiples
+from se_analysis.runs.run import Run
+
+EXPLANATION = ("Class-specificity is the share of a gate's variance that the class explains (between-class over total "
+               "variance, η², averaged over channels); with K classes and N images, η² is (K-1)/(N-1) by chance alone "
+               "(dotted line), and ω² corrects for that bias. The paper finds early blocks class-agnostic, later ones "
+               "class-specific, and gates near the end saturating towards 1.")
+
+
+def notes_ui(bstats: pd.DataFrame) -> None:
+    """Why a specificity may mislead (few images per class, NaN gates) and which channels are constant."""
+    note = stats.specificity_note(bstats)
+    if note:
+        st.warning(note[0].upper() + note[1:] + ".")
+    if bstats["constant_channels"].any():
+        const = bstats[bstats["constant_channels"] > 0]
+        st.caption("Constant channels (the gate does not vary over these images; specificity 0): " + ", ".join(
+            f"{r.block} {r.constant_channels}/{r.channels}" for r in const.itertuples()) + ".")
+
+
+def band_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str]]:
+    """Block and classes of the within-class band (block in the link, classes shared with the other pages)."""
+    present = stats.present_classes(cs)
+    prepare("depth_block", run.gate_names[-1], "dblock", run.gate_names)
+    prepare("depth_classes", default_classes(cs, 2), "classes", present, many=True, shared="classes")
+    c1, c2 = st.columns([1, 3])
+    block = c1.selectbox("Block", run.gate_names, key="depth_block")
+    classes = c2.multiselect("Classes", present, key="depth_classes")
+    persist("depth_block", "dblock")
+    persist("depth_classes", "classes", shared="classes")
+    return block, classes
+
+
+@st.cache_data(show_spinner="Fitting nearest class means and permutations…", max_entries=8)
+def decodability_table(_run: Run, run_key: str, by: str) -> pd.DataFrame:
+    return decodability(_run, by=by)
+
+
+@st.cache_data(show_spinner="Projecting gate vectors…", max_entries=8)
+def pca_table(_run: Run, run_key: str, by: str) -> pd.DataFrame:
+    return gate_pca(_run, by=by)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def pca_figure(_table: pd.DataFrame, run_key: str, by: str):
+    """The PCA small multiples, built once per run and grouping (90 traces: rebuilding them costs ~180 ms)."""
+    return pca_small_multiples(_table)
+
+
+def separation_ui(run: Run, key: str, by: str) -> None:
+    """Classes over depth: decodability against chance and permutations, and PCA small multiples."""
+    st.subheader("Do the classes separate over depth?")
+    if not run.has_gate_arrays:
+        st.info("A summary-only run keeps no per-image gates: PCA and decodability need a full run.")
+        return
+    st.caption("Nearest class mean on each block's gate vectors, fitted on the first half of each class's images and "
+               "scored on the second half, with a bootstrap 95 % interval over the scored images; the dashed line is "
+               "what the same classifier reaches with shuffled labels (95th percentile of 100 permutations), the dotted "
+               "line chance. Below, every image's gate vector on its block's first two principal axes.")
+    try:
+        dec = decodability_table(run, key, by)
+    except ValueError as e:
+        line = first_line(e)
+        st.info(line[0].upper() + line[1:] + ".")
+        return
+    show_figure(decodability_curve(dec), run, "decodability")
+    with st.expander("Decodability table"):
+        st.dataframe(dec, hide_index=True, width="stretch")
+        table_downloads(dec, "decodability")
+    pca = pca_table(run, key, by)
+    show_figure(pca_figure(pca, key, by), run, "pca_over_depth")
+    with st.expander("PCA table"):
+        table_downloads(pca, "pca_over_depth")
+
+
+def main() -> None:
+    run, key, controls, figure = open_page("Gates over depth")
+    with controls:
+        by = group_by_widget(run)
+        st.caption(EXPLANATION)
+    bstats = block_stats(run, key, by)
+    with figure:
+        show_figure(plots.specificity_curve(bstats), run, "specificity")
+    notes_ui(bstats)
+    show_figure(plots.depth_box(block_quantiles(run, key)), run, "depth_box")
+    st.subheader("Within-class mean and spread at one block")
+    cs = channel_stats(run, key, by)
+    block, classes = band_ui(run, cs)
+    show_figure(plots.within_class_band(cs, block, classes), run, "within_class")
+    with st.expander("Per-block table"):
+        st.dataframe(bstats, width="stretch", hide_index=True)
+        table_downloads(bstats, "block_stats")
+    separation_ui(run, key, by)
+
+
+main()

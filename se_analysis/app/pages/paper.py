@@ -1,0 +1,82 @@
+"""Paper figure page: mean gate per channel, one line per class, one panel per block (Hu et al., Fig. 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from se_analysis import plots
+from se_analysis.analysis import stats
+from se_analysis.app.common import (
+    channel_stats,
+    clicked_point,
+    default_classes,
+    group_by_widget,
+    open_channel,
+    open_page,
+    report_download,
+    show_figure,
+    table_downloads,
+)
+from se_analysis.app.state import persist, prepare
+from se_analysis.gates.blocks import paper_blocks
+from se_analysis.runs.run import Run
+
+
+def choices_ui(run: Run, cs: pd.DataFrame) -> tuple[list[str], list[str], bool, bool]:
+    """Classes (shared with the other pages), blocks, the all-image line and autoscale, kept in the link."""
+    present = stats.present_classes(cs)
+    prepare("paper_classes", default_classes(cs), "classes", present, many=True, shared="classes")
+    prepare("paper_blocks", paper_blocks(run.gates), "blocks", run.gate_names, many=True)
+    classes = st.multiselect("Classes", present, key="paper_classes")
+    blocks = st.multiselect("Blocks", run.gate_names, key="paper_blocks")
+    persist("paper_classes", "classes", shared="classes")
+    persist("paper_blocks", "blocks")
+    c1, c2 = st.columns(2)
+    include_all = c1.checkbox("Show the mean over all images", value=True, key="paper_all")
+    autoscale = c2.checkbox("Fit each panel's y axis to its data", value=False, key="paper_autoscale",
+                            help="The paper's 0-1 axis hides class differences of 0.01-0.05; this shows them.")
+    return classes, blocks, include_all, autoscale
+
+
+def to_contrast_ui(run: Run, classes: list[str], blocks: list[str]) -> None:
+    """One click to the contrast of the first two classes at the deepest block shown."""
+    if len(classes) < 2:
+        return
+    deepest = sorted(blocks, key=run.gate_names.index)[-1]
+    if st.button(f"Which channels separate {classes[0]} from {classes[1]}? (at {deepest})", key="to_contrast",
+                 icon=":material/compare_arrows:"):
+        st.session_state["contrast_from_paper"] = (deepest, classes[0], classes[1])
+        st.switch_page(str(Path(__file__).parent / "contrast.py"))
+
+
+def main() -> None:
+    run, key, controls, figure = open_page("Mean excitation per channel, by class")
+    with controls:
+        st.caption("The paper's figure: at each block, the mean gate value of every channel over the images of a "
+                   "class. Lines that coincide mean the block treats those classes alike (class-agnostic); lines "
+                   "that part mean class-specific excitation.")
+        by = group_by_widget(run)
+        cs = channel_stats(run, key, by)
+        classes, blocks, include_all, autoscale = choices_ui(run, cs)
+    if not blocks:
+        st.info("Choose at least one block.")
+        return
+    with figure:
+        event = show_figure(plots.paper_figure(cs, blocks, classes, include_all=include_all, autoscale=autoscale), run,
+                            "paper_figure", select=True)
+        st.caption("Click a line to open that channel: the images that open and close its gate.")
+    point = clicked_point(event)
+    if point and point.get("customdata") in run.gate_names:
+        open_channel(point["customdata"], int(point["x"]), "paper_figure")
+    to_contrast_ui(run, classes, blocks)
+    report_download(run, key, classes=classes, blocks=blocks, by=by)
+    sel = cs[cs["block"].isin(blocks) & cs["class"].isin(list(classes) + ([stats.ALL] if include_all else []))]
+    with st.expander("Data behind the figure"):
+        st.dataframe(sel, width="stretch", hide_index=True)
+        table_downloads(sel, "channel_stats")
+
+
+main()

@@ -1,0 +1,254 @@
+"""Run page: pick a model and images, run them with a progress bar, see the run's summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+
+from se_analysis.app.common import (
+    RUN_KEY,
+    current_run,
+    get_checkpoint_model,
+    get_model,
+    progress_callback,
+    report_download,
+    store,
+    table_downloads,
+)
+from se_analysis.app.state import (
+    keep_widget_state,
+    query_value,
+    remember_widget_state,
+    set_query,
+)
+from se_analysis.data.access import (
+    MAX_UPLOAD_IMAGES,
+    FolderRefused,
+    check_folder,
+    data_roots,
+)
+from se_analysis.data.labels import wnids_for
+from se_analysis.data.sources import image_folder, sample_set, uploads
+from se_analysis.data.suitability import input_warnings
+from se_analysis.export.tables import gate_values_table, table_bytes
+from se_analysis.gates.find import NoSEGatesError
+from se_analysis.models.checkpoints import CheckpointError
+from se_analysis.models.zoo import ZOO, PretrainedUnavailable
+from se_analysis.runs.extract import extract_cached, resolve_device
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def suitability(fingerprint: str, weights_id: str, _source, preprocessing: dict) -> list[str]:
+    """Whether the images plainly do not suit the model (a few are decoded; cached by data and model)."""
+    return input_warnings(_source, preprocessing)
+
+
+INTRO = ("An SE block rescales each channel of a feature map by a gate `s = sigmoid(W2 relu(W1 z))`, where `z` is "
+         "the channel's global average (Hu et al., 2017). Run a network over images to record every gate, then "
+         "explore them per class and per depth on the other pages.")
+_KEPT = ("model_name", "weights", "data_kind", "batch_size", "amp", "channels_last", "sample_split", "folder")
+# The link carries the choices too, as short codes: model, weights, data, split, folder.
+WEIGHTS = {"trained": "trained", "random": "random (for comparison)", "checkpoint": "upload a checkpoint"}
+DATA = {"sample": "bundled sample set", "folder": "folder on this machine", "upload": "upload"}
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the sidebar chose: model, weights, checkpoint, image source kind and speed settings."""
+
+    model_name: str
+    weights_kind: str
+    pretrained: bool
+    ckpt: object  # the uploaded checkpoint file, or None
+    data_kind: str
+    batch_size: int
+    amp: str
+    channels_last: bool
+
+
+def restore_choices() -> None:
+    """Before the widgets: the choices kept from an earlier visit, else those of the link (or the linked run's)."""
+    keep_widget_state(*_KEPT)  # the choices survive a visit to another page
+    for key, param, codes in (("weights", "weights", WEIGHTS), ("data_kind", "data", DATA)):
+        if key not in st.session_state and query_value(param, list(codes)):
+            st.session_state[key] = codes[query_value(param)]
+    linked = current_run() if "model_name" not in st.session_state else None
+    if linked is not None:  # a link to a run without the Run page's choices: show that run's model and weights
+        m = linked[0].manifest
+        if not query_value("model", list(ZOO)) and m.get("model") in ZOO:
+            st.session_state["model_name"] = m["model"]
+        if "weights" not in st.session_state and not m.get("pretrained", True) and not m.get("checkpoint"):
+            st.session_state["weights"] = WEIGHTS["random"]
+    if "sample_split" not in st.session_state and query_value("split", ["all", "eval", "reference"]):
+        st.session_state["sample_split"] = query_value("split")
+    if "folder" not in st.session_state and query_value("folder"):
+        st.session_state["folder"] = query_value("folder")
+
+
+def sidebar_ui() -> Choices:
+    """Model, weights, images and speed, in the sidebar."""
+    with st.sidebar:
+        st.header("Model and images")
+        st.session_state.setdefault("model_name", query_value("model", list(ZOO)) or "default")
+        model_name = st.selectbox("Model", list(ZOO), format_func=lambda n: f"{n}: {ZOO[n].description}",
+                                  key="model_name")
+        set_query(model=model_name)
+        weights_kind = st.radio("Weights", list(WEIGHTS.values()), key="weights",
+                                help="Random weights are marked on every figure. Checkpoints: .safetensors or a "
+                                     ".pt/.pth state dict; pickled whole models are refused.")
+        ckpt = None
+        if weights_kind == WEIGHTS["checkpoint"]:
+            ckpt = st.file_uploader("Checkpoint", type=["safetensors", "pt", "pth", "bin"], key="checkpoint")
+        data_kind = st.radio("Images", list(DATA.values()), key="data_kind")
+        set_query(weights={v: k for k, v in WEIGHTS.items()}[weights_kind],
+                  data={v: k for k, v in DATA.items()}[data_kind])
+        st.session_state.setdefault("batch_size", 128)
+        batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256], key="batch_size")
+        st.caption(f"Device: **{resolve_device()}** (CUDA, else MPS, else CPU)")
+        with st.expander("Speed"):
+            amp = st.radio("Precision", ["fp32", "bf16 autocast", "fp16 autocast"], key="amp", horizontal=True,
+                           help="Mixed precision is faster on recent GPUs and CPUs; gates move by ~1e-3.")
+            channels_last = st.checkbox("channels_last memory format", key="channels_last")
+    return Choices(model_name=model_name, weights_kind=weights_kind, pretrained=weights_kind == WEIGHTS["trained"],
+                   ckpt=ckpt, data_kind=data_kind, batch_size=batch_size, amp=amp, channels_last=channels_last)
+
+
+def model_ui(c: Choices):
+    """The chosen model (shared, or a private copy with the uploaded checkpoint), or a one-line error and a stop."""
+    try:
+        if c.weights_kind == WEIGHTS["checkpoint"]:
+            if c.ckpt is None:
+                st.info("Upload a checkpoint for the chosen architecture in the sidebar.")
+                st.stop()
+            net = get_checkpoint_model(c.model_name, c.ckpt.name, c.ckpt.getvalue())
+        else:
+            net = get_model(c.model_name, c.pretrained)
+    except (NoSEGatesError, CheckpointError) as e:
+        st.error(str(e))
+        st.stop()
+    except PretrainedUnavailable as e:
+        st.error(f"{e}. Choose random weights (every figure is then marked) or upload a checkpoint.")
+        st.stop()
+    except Exception as e:  # noqa: BLE001 - any load failure is shown, never a traceback
+        st.error(f"Could not load {c.model_name!r} with {'trained' if c.pretrained else 'random'} weights: "
+                 f"{type(e).__name__}: {e}")
+        st.stop()
+    st.caption(f"Selected model **{net.name}**: {len(net.gates)} SE gates ({net.gates[0].name} … "
+               f"{net.gates[-1].name}); weights: {net.weights}")
+    return net
+
+
+def source_ui(net, data_kind: str):
+    """The images: the model's sample set (a split), a folder in the data roots, or uploads; None until chosen."""
+    source = None
+    if data_kind == DATA["sample"]:
+        split = st.radio("Which images", ["all", "eval", "reference"], horizontal=True, key="sample_split",
+                         help="The sample set that suits this model (ImageNet val, 10 classes x 50, for ImageNet "
+                              "models; Fashion-MNIST test images for the Fashion-MNIST model); 'reference' and "
+                              "'eval' are its two disjoint halves.")
+        if net.sample is None:
+            st.info(f"{net.name} has no bundled sample set: choose a folder or upload images.")
+        else:
+            source = sample_set(split, net.sample)
+    elif data_kind == DATA["folder"]:
+        folder = st.text_input("Folder (one sub-folder per class, or a flat folder of images)", key="folder",
+                               help="Folders inside the data roots only (your home folder by default; set "
+                                    "SE_ANALYSIS_DATA_ROOTS where the app is started).")
+        if folder:
+            try:
+                source = image_folder(check_folder(folder), net.class_names, wnids_for(net.class_names),
+                                      data_roots())
+            except FolderRefused as e:
+                st.error(str(e))
+            except OSError as e:
+                st.error(f"Cannot read this folder: {e.strerror or type(e).__name__}")
+    else:
+        files = st.file_uploader("Images", accept_multiple_files=True, key="uploads",
+                                 type=["png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp"])
+        if files and len(files) > MAX_UPLOAD_IMAGES:
+            st.error(f"{len(files)} files uploaded; at most {MAX_UPLOAD_IMAGES} at a time. Use a folder for more.")
+        elif files:
+            source = uploads([(f.name, f.getvalue()) for f in files], class_names=net.class_names)
+    return source
+
+
+def run_ui(net, source, c: Choices) -> None:
+    """How many images, warnings about them, and the Run button with its progress bar."""
+    st.write(f"**{len(source)}** images from {source.name}.")
+    if source.note:
+        st.warning(source.note[0].upper() + source.note[1:] + ".")
+    for warning in suitability(source.fingerprint, net.weights_id, source, net.preprocessing):
+        st.warning(warning[0].upper() + warning[1:] + ".", icon=":material/warning:")
+    if not st.button("Run", type="primary", disabled=len(source) == 0, key="run_button"):
+        return
+    bar = st.progress(0.0, text="Starting… (changing any widget cancels the run)")
+    try:
+        amp_dtype = {"bf16 autocast": torch.bfloat16, "fp16 autocast": torch.float16}.get(c.amp)
+        run, key = extract_cached(net, source, store(), batch_size=c.batch_size, progress=progress_callback(bar),
+                                  amp_dtype=amp_dtype, channels_last=c.channels_last)
+    except Exception as e:  # noqa: BLE001 - Streamlit's stop/rerun are BaseExceptions and pass through
+        if "out of memory" in str(e).lower():
+            st.error("Out of memory even one image at a time: choose a smaller model or another device. "
+                     "Finished batches are kept.")
+        else:
+            st.error(f"The run stopped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}. "
+                     "Finished batches are kept; Run again resumes from them.")
+        st.stop()
+    bar.progress(1.0, text=f"Done: {len(run)} images")
+    st.session_state[RUN_KEY] = key
+    st.session_state["source"] = source  # uploads cannot be listed again from disk
+
+
+def current_run_ui(model_name: str) -> None:
+    """What the current run is: its numbers, provenance, skipped files and downloads."""
+    got = current_run()
+    if got is None:
+        return
+    run, key = got
+    st.subheader("Current run")
+    if (m_name := run.manifest.get("model")) and m_name != model_name:
+        st.caption(f"The current run was made with **{m_name}**, not the selected model; press Run to make one "
+                   "with the selection.")
+    m = run.manifest
+    cols = st.columns(4)
+    cols[0].metric("Images", f"{len(run):,}")
+    acc = run.images["correct"].dropna()
+    cols[1].metric("Top-1 accuracy", f"{acc.mean() * 100:.1f}%" if len(acc) else "no labels")
+    cols[2].metric("SE gates", len(run.gate_names))
+    cols[3].metric("Skipped files", len(run.skipped))
+    st.caption(f"Model {m['model']} · weights {m['weights']} · data {m['data']} · {m['created']} · "
+               f"device {m['device']} · run key `{key}`")
+    if len(run.skipped):
+        st.warning(f"{len(run.skipped)} files were skipped; every other image was kept.")
+        st.dataframe(run.skipped, width="stretch", hide_index=True)
+    report_download(run, key)
+    if run.has_gate_arrays:
+        st.download_button("Download every image's gates (Parquet)",
+                           lambda: table_bytes(gate_values_table(run), "parquet"),
+                           file_name=f"gate_values-{key}.parquet", mime="application/octet-stream", on_click="ignore",
+                           key="per_image_gates", icon=":material/download:",
+                           help="One row per image, block and channel: image_id, label_name, pred_name, block, "
+                                "channel, value. `python -m se_analysis export --per-image` writes the same.")
+    with st.expander("Images table", expanded=False):
+        st.dataframe(run.images, width="stretch", hide_index=True)
+        table_downloads(run.images, "images")
+
+
+def main() -> None:
+    st.title("Squeeze-and-Excitation gates, seen")
+    st.markdown(INTRO)
+    restore_choices()
+    choices = sidebar_ui()
+    net = model_ui(choices)
+    source = source_ui(net, choices.data_kind)
+    remember_widget_state(*_KEPT)
+    set_query(split=st.session_state.get("sample_split") if choices.data_kind == DATA["sample"] else None,
+              folder=st.session_state.get("folder") or None if choices.data_kind == DATA["folder"] else None)
+    if source is not None:
+        run_ui(net, source, choices)
+    current_run_ui(choices.model_name)
+
+
+main()

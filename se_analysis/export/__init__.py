@@ -1,0 +1,15 @@
+"""Files out: figures (PNG/SVG/HTML), tables (CSV/Parquet), the one-file HTML report."""
+
+from .files import FORMATS, export_run, figure_bytes
+from .report import report_html
+from .tables import gate_values_table, table_bytes, write_table
+
+__all__ = [
+    "figure_bytes",
+    "export_run",
+    "FORMATS",
+    "report_html",
+    "write_table",
+    "table_bytes",
+    "gate_values_table",
+]

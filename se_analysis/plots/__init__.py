@@ -1,0 +1,47 @@
+"""Figure builders: pandas tables in, plotly figures out, one palette."""
+
+from .ablation import (
+    cumulative_curve,
+    downstream_shift,
+    gate_overlay,
+    per_class_accuracy,
+    sweep_bars,
+)
+from .gates import (
+    class_heatmap,
+    contrast_figure,
+    depth_box,
+    image_gates_figure,
+    paper_figure,
+    similarity_heatmap,
+    specificity_curve,
+    within_class_band,
+)
+from .palette import add_warning, class_color, grid
+from .separation import channel_violin, decodability_curve, pca_small_multiples
+from .two_runs import difference_per_channel, shift_per_block, specificity_both
+
+__all__ = [
+    "per_class_accuracy",
+    "gate_overlay",
+    "downstream_shift",
+    "sweep_bars",
+    "cumulative_curve",
+    "paper_figure",
+    "depth_box",
+    "specificity_curve",
+    "class_heatmap",
+    "within_class_band",
+    "image_gates_figure",
+    "contrast_figure",
+    "similarity_heatmap",
+    "class_color",
+    "grid",
+    "add_warning",
+    "pca_small_multiples",
+    "decodability_curve",
+    "channel_violin",
+    "specificity_both",
+    "shift_per_block",
+    "difference_per_channel",
+]

@@ -1,0 +1,218 @@
+"""The Run: the result of passing a set of images through an SE network, stored on disk.
+
+On disk a Run is a folder::
+
+    manifest.json     model, weights (description + hash), data source, preprocessing,
+                      gates (name, module path, channels, depth), class names, date, skipped files
+                      (the format is defined in :mod:`.manifest`)
+    images.parquet    one row per image: index, image_id, source, label, label_name, pred,
+                      pred_name, confidence, correct
+    arrays.safetensors  ``gate/<name>``: (N, C) gate values (float32 or float16);
+                      ``logits``: (N, K) float32; for summary-only runs, no gate arrays but
+                      ``moments_label/...`` and ``moments_pred/...`` (see :mod:`.moments`)
+
+Runs are cached under a key (a hash of model, weights, data and preprocessing), so reopening
+the app or repeating a CLI command does not recompute.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from se_analysis.gates.find import Gate
+from se_analysis.runs.manifest import gate_records, gates_from_manifest
+
+__all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS"]
+
+IMAGE_COLUMNS = ["index", "image_id", "source", "label", "label_name", "pred", "pred_name", "confidence", "correct"]
+
+
+def _swap_into_place(tmp: Path, folder: Path, attempts: int = 20) -> None:
+    """Rename the finished ``tmp`` onto ``folder``; an existing folder is first renamed aside, then removed.
+
+    Each step is one atomic rename, so a reader (or a second process saving the same key) sees
+    either a complete Run or none, never a half-written or half-deleted one.
+    """
+    for _ in range(attempts):
+        try:
+            os.rename(tmp, folder)  # fails when folder exists and is not empty
+            return
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        aside = folder.parent / f".old-{folder.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(folder, aside)
+        except FileNotFoundError:
+            continue  # another process moved it first
+        shutil.rmtree(aside, ignore_errors=True)
+    raise OSError(f"could not put the run in place at {folder}: other processes keep replacing it")
+
+
+@dataclass
+class Run:
+    """Images table, per-gate (N, C) gate values, logits, and the manifest that says where they came from.
+
+    ``gates`` are the typed :class:`~se_analysis.gates.Gate` records (as on the model);
+    ``gate_values`` maps each gate's name to its (N, C) values, one row per image.
+    """
+
+    images: pd.DataFrame
+    gate_values: dict[str, np.ndarray]
+    logits: np.ndarray
+    manifest: dict
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["source", "reason"]))
+    moments: dict = field(default_factory=dict)  # "label"/"pred" -> GateMoments (summary-only runs)
+
+    @property
+    def gates(self) -> list[Gate]:
+        """The model's SE gates, in forward order (from the manifest)."""
+        return gates_from_manifest(self.manifest)
+
+    def gate(self, name: str) -> Gate:
+        """The gate called ``name`` (e.g. ``SE_4_2``)."""
+        for g in self.gates:
+            if g.name == name:
+                return g
+        raise KeyError(f"this run has no gate {name!r}; it has {', '.join(self.gate_names)}")
+
+    @property
+    def gate_names(self) -> list[str]:
+        return [g.name for g in self.gates]
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.manifest["class_names"])
+
+    @property
+    def has_gate_arrays(self) -> bool:
+        """False for summary-only runs, which keep statistics but no per-image gates."""
+        return bool(self.gate_values) or not self.manifest.get("gates")
+
+    @property
+    def has_labels(self) -> bool:
+        return bool((self.images["label"] >= 0).any())
+
+    def gate_info(self) -> pd.DataFrame:
+        """One row per gate: name, path, se_path, channels, depth, stage, position."""
+        return pd.DataFrame(gate_records(self.gates), columns=["name", "path", "se_path", "channels", "depth", "stage",
+                                                               "position"])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, rows: np.ndarray, **manifest_updates) -> "Run":
+        """The Run of some of its images (a boolean mask or row numbers), in their order here.
+
+        Per-image values do not depend on which other images were in the batch, so this equals
+        extracting those images alone; ``manifest_updates`` say what the subset is (e.g. its data spec).
+        """
+        rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, np.int64)
+        images = self.images.iloc[rows].reset_index(drop=True)
+        images["index"] = np.arange(len(images))
+        manifest = {**self.manifest, "n_images": len(images), "n_skipped": 0, **manifest_updates}
+        return Run(images=images, gate_values={k: v[rows] for k, v in self.gate_values.items()},
+                   logits=self.logits[rows], manifest=manifest)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the Run atomically (to a temporary folder, then renamed into place)."""
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-run-", dir=folder.parent))
+        try:
+            manifest = {**self.manifest, "skipped": self.skipped.to_dict("records"), "moments": sorted(self.moments)}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+            self.images.to_parquet(tmp / "images.parquet", index=False)
+            arrays = {f"gate/{k}": np.ascontiguousarray(v) for k, v in self.gate_values.items()}
+            arrays["logits"] = np.ascontiguousarray(self.logits, dtype=np.float32)
+            for by, moments in self.moments.items():
+                arrays.update(moments.to_arrays(f"moments_{by}"))
+            save_file(arrays, str(tmp / "arrays.safetensors"))
+            _swap_into_place(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Run":
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        if not (folder / "manifest.json").exists():
+            raise FileNotFoundError(f"{folder} holds no Run (manifest.json missing)")
+        manifest = json.loads((folder / "manifest.json").read_text())
+        images = pd.read_parquet(folder / "images.parquet")
+        arrays = load_file(str(folder / "arrays.safetensors"))
+        gates = {g["name"]: arrays[f"gate/{g['name']}"] for g in manifest["gates"] if f"gate/{g['name']}" in arrays}
+        skipped = pd.DataFrame(manifest.pop("skipped", []), columns=["source", "reason"])
+        from se_analysis.runs.moments import GateMoments
+
+        names = [g.name for g in gates_from_manifest(manifest)]
+        kept = manifest.pop("moments", None) or manifest.pop("summaries", [])  # "summaries" in format 1
+        moments = {by: GateMoments.from_stored(arrays, names, f"moments_{by}" if any(
+            k.startswith(f"moments_{by}/") for k in arrays) else f"summary_{by}") for by in kept}
+        return cls(images=images, gate_values=gates, logits=arrays["logits"], manifest=manifest, skipped=skipped,
+                   moments=moments)
+
+
+def run_key(model_name: str, weights_id: str, data_fingerprint: str, preprocessing: dict,
+            extra: dict | None = None) -> str:
+    """A short, stable hash of what determines a Run's content."""
+    blob = json.dumps([model_name, weights_id, data_fingerprint, preprocessing, extra or {}], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def default_store_root() -> Path:
+    """``$SE_ANALYSIS_HOME/runs``, else ``~/.cache/se_analysis/runs``."""
+    home = os.environ.get("SE_ANALYSIS_HOME")
+    return Path(home) / "runs" if home else Path.home() / ".cache" / "se_analysis" / "runs"
+
+
+class RunStore:
+    """Runs on disk, one folder per key."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root else default_store_root()
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def get(self, key: str) -> Run | None:
+        p = self.path(key)
+        return Run.load(p) if (p / "manifest.json").exists() else None
+
+    def put(self, key: str, run: Run) -> Path:
+        return run.save(self.path(key))
+
+    def list(self) -> pd.DataFrame:
+        """The stored Runs, newest first: key, model, weights, data, images, gates, created (manifests only)."""
+        rows = []
+        for manifest_path in self.root.glob("*/manifest.json") if self.root.is_dir() else []:
+            if manifest_path.parent.name.startswith("."):
+                continue
+            try:
+                m = json.loads(manifest_path.read_text())
+            except (OSError, ValueError):
+                continue
+            rows.append({"key": manifest_path.parent.name, "model": m.get("model"), "weights": m.get("weights"),
+                         "pretrained": m.get("pretrained", True), "data": m.get("data"),
+                         "images": m.get("n_images"), "gates": len(m.get("gates", [])),
+                         "summary_only": bool(m.get("summary_only")), "created": m.get("created")})
+        cols = ["key", "model", "weights", "pretrained", "data", "images", "gates", "summary_only", "created"]
+        return pd.DataFrame(rows, columns=cols).sort_values("created", ascending=False, na_position="last",
+                                                            ignore_index=True)
