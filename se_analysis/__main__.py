@@ -1,5 +1,5 @@
 """``python -m se_analysis ...``: the command-line interface (see :mod:`se_analysis.cli`)."""
 
-from se_analysis.cli.commands import main
+from se_analysis.cli import main
 
 raise SystemExit(main())

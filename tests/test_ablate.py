@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from se_analysis import ablation as ablate
-from se_analysis.ablation.sweep import AblatedRun, Ablation, compare, evaluate_ablations, replacement_values
+from se_analysis.ablation import AblatedRun, Ablation, evaluate_ablations, replacement_values
+from se_analysis.ablation.metrics import before_after
 from se_analysis.data.dataset import ImageDataset
 from se_analysis.data.sources import sample_set
 from se_analysis.models.zoo import ZOO, load_model
@@ -129,7 +130,7 @@ def test_compare_metrics_by_hand():
     new_logits = run.logits.copy()
     new_logits[0] = 0
     new_logits[0, (run.logits[0].argmax() + 1) % 4] = 5.0  # image 0 changes its prediction
-    res = compare(run, [AblatedRun(Ablation(("SE_2_1",), "mean"), new_logits, {"SE_2_1": 0.1, "SE_3_1": 0.2})])
+    res = before_after(run, [AblatedRun(Ablation(("SE_2_1",), "mean"), new_logits, {"SE_2_1": 0.1, "SE_3_1": 0.2})])
     s = res.overall.iloc[0]
     p0, p1 = run.logits.argmax(1), new_logits.argmax(1)
     assert s["top1_before"] == pytest.approx((p0 == y).mean())
@@ -154,7 +155,7 @@ def test_bad_ablations_are_clear_errors():
 
 
 def test_cli_ablate_and_sweep(tmp_path, capsys):
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
 
     run_dir = tmp_path / "run"
     assert main(["extract", "--data", "sample", "--split", "eval", "--out", str(run_dir), "--quiet"]) == 0
@@ -232,7 +233,7 @@ def test_suffix_equals_full_passes_bit_for_bit_on_every_zoo_architecture(name):
 
 def test_halves_of_an_all_run_equal_extracting_each_half(tiny_net, synthetic_sample):
     """The Ablation page's first open takes both halves from the 'all' run's rows instead of two new passes."""
-    from se_analysis.ablation.sweep import ablation_inputs
+    from se_analysis.ablation import ablation_inputs
     from se_analysis.data.sources import sample_set
     from se_analysis.runs.extract import extract
 
@@ -254,7 +255,7 @@ def test_ablation_intervals_are_bootstrap_percentiles_over_images():
     run = make_run(n_per_class=(20, 20, 20, 20), seed=4)
     rng = np.random.default_rng(9)
     new_logits = run.logits + rng.normal(0, 1.0, run.logits.shape).astype(np.float32)
-    row = compare(run, [AblatedRun(Ablation(("SE_2_1",), "mean"), new_logits)]).overall.iloc[0]
+    row = before_after(run, [AblatedRun(Ablation(("SE_2_1",), "mean"), new_logits)]).overall.iloc[0]
     y = run.images["label"].to_numpy()
     d = (new_logits.argmax(1) == y).astype(float) - (run.logits.argmax(1) == y).astype(float)
     loop_rng = np.random.default_rng(0)

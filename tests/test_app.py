@@ -213,7 +213,7 @@ def test_presentation_mode(app_with_run):
 
 
 def test_summary_only_run_in_the_app(tmp_path, monkeypatch):
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
 
     assert main(["extract", "--split", "eval", "--summary-only", "--out", str(tmp_path / "lean"), "--quiet"]) == 0
     from se_analysis.runs.run import Run, RunStore

@@ -91,7 +91,7 @@ def test_library_keeps_every_good_image(catalogue, tiny_net):
 
 
 def test_cli_reports_every_skipped_file(catalogue, capsys):
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
     from se_analysis.runs.run import Run
 
     root, expected = catalogue

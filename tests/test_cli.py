@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from se_analysis.cli.commands import main
+from se_analysis.cli import main
 from se_analysis.runs.run import Run
 
 

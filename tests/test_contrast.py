@@ -51,7 +51,7 @@ def test_contrast_refuses_plainly():
 def test_two_clicks_from_the_paper_figure_to_the_contrast_and_the_cli(tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
     from tests.test_app import APP, PAGES, no_errors, traces
 
     at = AppTest.from_file(APP, default_timeout=180)

@@ -50,7 +50,7 @@ def test_contact_sheet_draws_every_tile(tmp_path):
 
 
 def test_cli_top_images(tmp_path, capsys):
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
 
     run = make_run()
     run.save(tmp_path / "run")

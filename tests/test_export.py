@@ -44,7 +44,7 @@ def test_png_and_svg():
 
 @needs_browser
 def test_cli_export(tmp_path):
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
 
     run_dir = tmp_path / "run"
     assert main(["extract", "--split", "eval", "--out", str(run_dir), "--quiet"]) == 0
@@ -65,7 +65,7 @@ def test_per_image_gate_values_round_trip(tmp_path):
     """export --per-image writes each image's gates, one row per (image, block, channel), equal to the Run's arrays."""
     import pandas as pd
 
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
     from tests.conftest import make_run
 
     run = make_run()
@@ -82,7 +82,7 @@ def test_per_image_gate_values_round_trip(tmp_path):
 def test_export_adds_channel_and_compare_views(tmp_path):
     """export --channel and --compare put the One channel and Compare views into the files and the report."""
     from se_analysis.analysis.two_runs import block_shift, channel_shift
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
 
     a, b = make_run(seed=1), make_run(seed=2)
     a.save(tmp_path / "a")

@@ -109,8 +109,8 @@ def test_a_block_that_cannot_fold_says_why():
 
 
 def test_cli_fold_writes_a_model_that_opens_as_a_checkpoint_and_a_budget_search(tmp_path, capsys):
-    from se_analysis.ablation.sweep import Ablation, ablation_inputs, evaluate_ablations
-    from se_analysis.cli.commands import main
+    from se_analysis.ablation import Ablation, ablation_inputs, evaluate_ablations
+    from se_analysis.cli import main
     from se_analysis.runs.run import Run
 
     run_dir = tmp_path / "run"

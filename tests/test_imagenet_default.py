@@ -131,7 +131,7 @@ def test_offline_hugging_face_cache_gives_the_bundled_model(tmp_path):
     (snap.parent.parent / "refs").mkdir()
     (snap.parent.parent / "refs" / "main").write_text(commit)
     code = (
-        "import json, torch; from se_analysis.zoo import load_model\n"
+        "import json, torch; from se_analysis.models import load_model\n"
         "a = load_model('timm/tf_mobilenetv3_small_100'); b = load_model('default')\n"
         "torch.manual_seed(0); x = torch.randn(2, 3, 224, 224)\n"
         "with torch.no_grad(): d = (a.module(x) - b.module(x)).abs().max().item()\n"
@@ -162,7 +162,7 @@ def test_cli_extracts_a_slice_of_imagenette_val(tmp_path, net):
     """A real WordNet-id folder: four images per class, through the CLI, labelled by folder."""
     import shutil
 
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
     from se_analysis.runs.run import Run
 
     for d in sorted(SHARED_IMAGENETTE.iterdir()):

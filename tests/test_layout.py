@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,15 @@ def test_only_the_app_imports_streamlit():
     wrong = [f"{m}:{node.lineno}" for m in MODULES if not m.startswith("se_analysis.app")
              for imp, names, node in _imports(m, top_level_only=False) if imp.split(".")[0] == "streamlit"]
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("package", sorted(m for m, p in MODULES.items() if p.name == "__init__.py" and m.count(".") >= 1
+                                           and not m.startswith(("se_analysis.app", "se_analysis.cli"))))
+def test_a_package_exports_the_api_of_its_modules(package):
+    pkg = importlib.import_module(package)
+    missing = []
+    for module in MODULES:
+        if module.rsplit(".", 1)[0] == package and MODULES[module].name != "__init__.py":
+            mod = importlib.import_module(module)
+            missing += [f"{module}.{n}" for n in getattr(mod, "__all__", []) if n not in pkg.__all__]
+    assert not missing, f"{package}.__all__ lacks " + ", ".join(missing)

@@ -43,7 +43,7 @@ def test_runs_that_do_not_compare_say_why():
 
 
 def test_compare_figures_and_cli(tmp_path):
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
 
     a, b = make_run(seed=1), make_run(seed=2, labels=False)
     pair = specificity_pair(a, b, ("trained", "random"))

@@ -61,7 +61,7 @@ def test_extract_cached_reuses_the_store(tiny_net, synthetic_sample, tmp_path, m
     store = RunStore(tmp_path / "store")
     source = sample_set("all", synthetic_sample)
     run1, key1 = extract_cached(tiny_net, source, store, batch_size=32)
-    ex = sys.modules["se_analysis.extract"]  # the package re-exports the function under the module's name
+    ex = sys.modules["se_analysis.runs.extract"]  # the module, not the function the packages re-export
     monkeypatch.setattr(ex, "extract", lambda *a, **k: pytest.fail("recomputed a cached run"))
     run2, key2 = extract_cached(tiny_net, source, store, batch_size=32)
     assert key1 == key2

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from se_analysis import ablation as ablate
-from se_analysis.ablation.sweep import AblatedRun, Ablation
+from se_analysis.ablation import AblatedRun, Ablation
 from se_analysis.analysis import stats
 from se_analysis.data.sources import image_folder
 from se_analysis.models.bundled.fmnist.idx import CLASS_NAMES
@@ -33,7 +33,7 @@ def test_nll_is_exact_for_confidently_wrong_predictions():
     logits = np.zeros((6, 2), np.float32)
     logits[:, 0], logits[:, 1] = 0.0, np.where(run.images["label"] == 0, 40.0, -40.0)  # p(true) ~ e^-40
     ablated = AblatedRun(Ablation(("SE_2_1",), "constant", 1.0), logits)
-    summary = ablate.compare(run, [ablated]).overall.iloc[0]
+    summary = ablate.before_after(run, [ablated]).overall.iloc[0]
     expected = torch.nn.functional.cross_entropy(torch.tensor(logits, dtype=torch.float64),
                                                  torch.tensor(run.images["label"].to_numpy())).item()
     assert expected > 20 and summary["nll_after"] == pytest.approx(expected, rel=1e-12)
@@ -183,7 +183,7 @@ def test_ablating_a_bf16_run_compares_like_with_like(tiny_net, synthetic_sample,
                                            method=method, batch_size=16)
     for name in run.gate_names[:2]:  # upstream of the ablated block: exactly unchanged
         assert mean_ab.gate_shift[name] == 0.0
-    summary = ablate.compare(run, [mean_ab]).overall.iloc[0]
+    summary = ablate.before_after(run, [mean_ab]).overall.iloc[0]
     # By hand in bf16 autocast: the baseline the comparison used is the model's own bf16 output.
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         xs = torch.stack([tiny_net.transform(it.load()) for it in source.items])
@@ -237,7 +237,7 @@ def test_tracing_while_another_session_runs_the_same_model(tiny_net):
     import threading
 
     from se_analysis.ablation.suffix import try_trace
-    from se_analysis.gates.hooks import model_lock
+    from se_analysis.gates.locks import model_lock
 
     model = tiny_net.module
     x = torch.randn(4, 1, 28, 28)

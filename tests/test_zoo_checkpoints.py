@@ -187,7 +187,7 @@ def test_model_without_se_is_one_line():
 
 
 def test_cli_checkpoints(tmp_path, capsys):
-    from se_analysis.cli.commands import main
+    from se_analysis.cli import main
 
     torch.manual_seed(7)
     src = SEResNet().eval()

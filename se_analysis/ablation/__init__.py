@@ -9,8 +9,8 @@ from .engine import (
 )
 from .fold_search import FOLDABLE_MODES, fold_means, fold_run, greedy_fold, latency_ms
 from .inputs import ablation_inputs, evaluation_batches
-from .metrics import AblationResult, compare
-from .spec import MODES, Ablation, replacement_stats, replacement_values
+from .metrics import AblationResult, before_after
+from .spec import MODE_LABELS, MODES, Ablation, replacement_stats, replacement_values
 from .suffix import SuffixRunner, try_trace
 from .sweep import SWEEPS, run_ablation, sweep, sweep_ablations
 
@@ -28,7 +28,8 @@ __all__ = [
     "ablation_inputs",
     "evaluation_batches",
     "AblationResult",
-    "compare",
+    "before_after",
+    "MODE_LABELS",
     "MODES",
     "Ablation",
     "replacement_values",

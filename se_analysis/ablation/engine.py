@@ -1,13 +1,13 @@
 """The ablation engine: one loop over the evaluated images that runs every ablation on each batch.
 
-Data flows down once: :func:`evaluate_ablations` takes the batches (:mod:`.ablation_inputs`) and
-the replacement values (:mod:`.replacement`), and hands each batch to an *evaluator* that knows
+Data flows down once: :func:`evaluate_ablations` takes the batches (:mod:`.inputs`) and
+the replacement values (:mod:`.spec`), and hands each batch to an *evaluator* that knows
 one way of running the model:
 
 * :class:`SuffixEvaluator` re-runs only what is downstream of the replaced gates, on a
   ``torch.fx`` graph (:mod:`.suffix`), after one baseline pass per batch;
 * :class:`HookEvaluator` runs whole forward passes with the gates replaced by hooks
-  (:func:`.gates.override`), for models that do not trace.
+  (:func:`se_analysis.gates.hooks.override`), for models that do not trace.
 
 Both give, per batch, the baseline logits and gates, then the logits and gates of each
 ablation; the engine alone accumulates them.
@@ -27,7 +27,8 @@ from se_analysis.ablation.spec import Ablation, replacement_values
 from se_analysis.ablation.suffix import SuffixRunner, try_trace
 from se_analysis.data.sources import ImageSource
 from se_analysis.gates.find import Gate
-from se_analysis.gates.hooks import model_lock, override, record
+from se_analysis.gates.hooks import override, record
+from se_analysis.gates.locks import model_lock
 from se_analysis.models.senet import SENet
 from se_analysis.runs.extract import Progress, autocast_context, resolve_device
 from se_analysis.runs.run import Run

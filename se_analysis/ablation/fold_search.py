@@ -1,6 +1,6 @@
 """Which SE blocks can go: fold a Run's mean gates, and search greedily within an accuracy budget.
 
-The folded model computes exactly what the mean-ablated model computes (see :mod:`se_analysis.fold`),
+The folded model computes exactly what the mean-ablated model computes (see :mod:`se_analysis.models.fold`),
 so its accuracy is measured by the ablation engine (on the eval images, with means from the
 reference images) and its cost by counting parameters and FLOPs and timing it on the CPU.
 """
@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from se_analysis import ablation as ablate
+from se_analysis.ablation.spec import Ablation, replacement_values
+from se_analysis.ablation.sweep import run_ablation, sweep
 from se_analysis.data.sources import ImageSource
 from se_analysis.models.fold import count_flops, count_parameters, fold_model
 from se_analysis.models.senet import SENet
@@ -31,7 +32,7 @@ def fold_means(evaluated: Run, blocks: Sequence[str], reference: Run, mode: str 
     """The constant gate (C,) of each block: its mean over ``reference``, or ``constant``."""
     if mode not in FOLDABLE_MODES:
         raise ValueError(f"mode {mode!r} gives each image its own gate and cannot be folded; use mean or constant")
-    values = ablate.replacement_values(ablate.Ablation(tuple(blocks), mode, constant), evaluated, reference)
+    values = replacement_values(Ablation(tuple(blocks), mode, constant), evaluated, reference)
     return {b: np.asarray(values[b][0], dtype=np.float32) for b in blocks}
 
 
@@ -84,15 +85,15 @@ def greedy_fold(net: SENet, source: ImageSource, evaluated: Run, reference: Run,
     if not evaluated.has_labels:
         raise ValueError("a fold budget is an accuracy budget: these images have no labels")
     example = torch.stack([net.transform(source.items[0].load())])
-    one = ablate.sweep(net, source, evaluated, "one-at-a-time", "mean", reference, batch_size=batch_size,
+    one = sweep(net, source, evaluated, "one-at-a-time", "mean", reference, batch_size=batch_size,
                        device=device).overall
     order = one.sort_values(["top1_change", "depth"], ascending=[False, False])["blocks"].tolist()
     rows = [{**_cost_row(net, net.module, example, [], None, evaluated), "added": "", "within_budget": True}]
     chosen: list[str] = []
     for step, block in enumerate(order):
         trial = [b for b in evaluated.gate_names if b in chosen + [block]]
-        overall = ablate.run_ablation(net, source, evaluated, ablate.Ablation(tuple(trial), "mean"), reference,
-                                      batch_size=batch_size, device=device).overall.iloc[0]
+        overall = run_ablation(net, source, evaluated, Ablation(tuple(trial), "mean"), reference,
+                               batch_size=batch_size, device=device).overall.iloc[0]
         ok = -overall["top1_change"] * 100 <= budget_points + 1e-9
         if ok:
             chosen = trial

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from se_analysis.data.dataset import ImageDataset, collate_skipping
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.sources import ImageSource, source_from_spec
 from se_analysis.models.senet import SENet
+from se_analysis.runs.extract import extract_cached
 from se_analysis.runs.run import Run
 
 __all__ = ["ablation_inputs", "evaluation_batches"]
@@ -29,9 +30,6 @@ def ablation_inputs(net: SENet, run: Run, store=None, **kwargs) -> tuple[ImageSo
     Returns:
         (evaluated source, evaluated Run, reference Run, a sentence describing the reference).
     """
-    from se_analysis.data.sources import source_from_spec
-    from se_analysis.runs.extract import extract_cached
-
     spec = run.manifest.get("data_spec", {})
     if spec.get("kind") == "sample":
         ev_source = source_from_spec({**spec, "split": "eval"}, net.class_names)

@@ -16,7 +16,7 @@ from se_analysis.ablation.engine import AblatedRun
 from se_analysis.runs.run import Run
 from se_analysis.utils.numeric import log_softmax, mean_interval, softmax
 
-__all__ = ["AblationResult", "compare"]
+__all__ = ["AblationResult", "before_after"]
 
 
 @dataclass
@@ -34,8 +34,11 @@ class AblationResult:
                 "confusion": self.confusion, "downstream": self.downstream}
 
 
-def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
-    """Before/after metrics of each ablated run against the un-ablated ``evaluated`` Run."""
+def before_after(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
+    """Before/after metrics of each ablated run against the un-ablated ``evaluated`` Run (one ablation, or many).
+
+    Named for what it measures: "compare" elsewhere means two Runs side by side (:mod:`se_analysis.views.two_runs`).
+    """
     labels = evaluated.images["label"].to_numpy()
     has = labels >= 0
     k = len(evaluated.class_names)
@@ -116,5 +119,3 @@ def compare(evaluated: Run, ablated: Sequence[AblatedRun]) -> AblationResult:
         flips=pd.DataFrame(flips, columns=cols["flips"]), confusion=pd.DataFrame(confusion, columns=cols["confusion"]),
         downstream=pd.DataFrame(downstream, columns=["ablation", "block", "depth", "mean_abs_change", "role"]),
     )
-
-

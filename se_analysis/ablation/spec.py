@@ -9,21 +9,27 @@ An :class:`Ablation` names the blocks whose gates are replaced and the replaceme
 * ``shuffle``: the gates of another, random image of the evaluated set (a control).
 
 The values are per image, (N, C) per block, so that every mode runs through the same engine
-(:mod:`.ablation_engine`).
+(:mod:`.engine`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 
 import numpy as np
 import pandas as pd
 
+from se_analysis.analysis.stats import channel_stats
 from se_analysis.runs.run import Run
 
-__all__ = ["MODES", "Ablation", "replacement_values", "replacement_stats"]
+__all__ = ["MODES", "MODE_LABELS", "Ablation", "replacement_values", "replacement_stats"]
 
-MODES = ("mean", "class-mean", "predicted-class-mean", "constant", "shuffle")
+# Every replacement mode, with the words the app shows for it (the CLI's --mode choices are its keys).
+MODE_LABELS = {"mean": "mean over the reference set", "class-mean": "class mean (oracle: uses the true label)",
+               "predicted-class-mean": "mean of the predicted class", "constant": "constant",
+               "shuffle": "gates of another random image (control)"}
+MODES = tuple(MODE_LABELS)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Ablation:
 
     @property
     def label(self) -> str:
+        """A short name for tables and legends, e.g. ``mean @ SE_4_6`` or ``constant 1 @ SE_2_1…SE_5_3 (12)``."""
         mode = f"constant {self.constant:g}" if self.mode == "constant" else self.mode
         blocks = self.blocks[0] if len(self.blocks) == 1 else f"{self.blocks[0]}…{self.blocks[-1]} ({len(self.blocks)})"
         return f"{mode} @ {blocks}"
@@ -99,11 +106,8 @@ def replacement_values(ablation: Ablation, evaluated: Run, reference: Run | None
 def replacement_stats(ablation: Ablation, evaluated: Run, reference: Run | None = None,
                       by: str = "label") -> pd.DataFrame:
     """Channel statistics (as :func:`stats.channel_stats`) of the values put in place of the gates."""
-    from dataclasses import replace as dc_replace
-
-    from se_analysis.analysis.stats import channel_stats
-
-    replaced = dc_replace(evaluated, gate_values={**evaluated.gate_values, **replacement_values(ablation, evaluated, reference)})
+    values = replacement_values(ablation, evaluated, reference)
+    replaced = dc_replace(evaluated, gate_values={**evaluated.gate_values, **values})
     return channel_stats(replaced, by=by, blocks=list(ablation.blocks))
 
 

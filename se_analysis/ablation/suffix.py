@@ -15,7 +15,6 @@ callers fall back to full forward passes with :func:`se_analysis.gates.override`
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Mapping, Sequence
 
 import torch
@@ -23,10 +22,9 @@ import torch.fx as fx
 from torch import nn
 
 from se_analysis.gates.find import Gate
-from se_analysis.gates.hooks import model_lock
+from se_analysis.gates.fx import trace
 
 _log = logging.getLogger("se_analysis")
-_TRACE_LOCK = threading.Lock()
 
 __all__ = ["try_trace", "SuffixRunner"]
 
@@ -38,21 +36,10 @@ def try_trace(model: nn.Module, gates: Sequence[Gate]) -> tuple[fx.GraphModule |
     sweep says why it did not take the fast path.
     """
     gate_paths = {g.path for g in gates}
-
-    class _Tracer(fx.Tracer):
-        def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-            # TF "same" padding (timm's Conv2dSame, MaxPool2dSame ...) computes its padding from the input
-            # size with Python control flow: such a module is one node of the graph, not traced into.
-            return (qualname in gate_paths or type(m).__name__.endswith("Same")
-                    or super().is_leaf_module(m, qualname))
-
     try:
-        # torch.fx patches nn.Module.__call__ process-wide while it traces: a forward of this model in
-        # another thread (another app session) would be traced into this graph. The model's lock keeps
-        # its forwards out, and one trace runs at a time.
-        with model_lock(model), _TRACE_LOCK:
-            graph = _Tracer().trace(model)
-            gm = fx.GraphModule(model, graph)
+        # Under the model's lock and the one trace lock (see se_analysis.gates.fx): TF "same" padding
+        # modules stay single nodes, as do the gate activations.
+        gm = trace(model, gate_paths)
     except Exception as e:  # noqa: BLE001 - any tracing failure means: use full forward passes
         reason = f"torch.fx cannot trace {type(model).__name__}: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
         _log.info("suffix re-evaluation unavailable, using full forward passes: %s", reason)

@@ -2,10 +2,10 @@
 
 The work is split by job, and this module ties it together:
 
-* :mod:`.replacement`: :class:`Ablation` (which blocks, which mode) and the values put in place;
-* :mod:`.ablation_inputs`: which images are evaluated, which supply the means, their batches;
-* :mod:`.ablation_engine`: one loop over the batches running every ablation (fx suffix or hooks);
-* :mod:`.ablation_metrics`: :func:`compare`, the before/after tables.
+* :mod:`.spec`: :class:`Ablation` (which blocks, which mode) and the values put in place;
+* :mod:`.inputs`: which images are evaluated, which supply the means, their batches;
+* :mod:`.engine`: one loop over the batches running every ablation (fx suffix or hooks);
+* :mod:`.metrics`: :func:`before_after`, the before/after tables.
 
 Sweeps ablate one block at a time, or the last / first k blocks; the engine re-runs only the
 part of the network downstream of the replaced gates where the model traces (:mod:`.suffix`).
@@ -15,22 +15,16 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from se_analysis.ablation.engine import AblatedRun, evaluate_ablations
-from se_analysis.ablation.inputs import ablation_inputs
-from se_analysis.ablation.metrics import AblationResult, compare
+from se_analysis.ablation.engine import evaluate_ablations
+from se_analysis.ablation.metrics import AblationResult, before_after
 from se_analysis.ablation.spec import (
-    MODES,
     Ablation,
-    replacement_stats,
-    replacement_values,
 )
 from se_analysis.data.sources import ImageSource
 from se_analysis.models.senet import SENet
 from se_analysis.runs.run import Run
 
-__all__ = ["MODES", "Ablation", "AblatedRun", "AblationResult", "replacement_values", "replacement_stats",
-           "ablation_inputs", "evaluate_ablations",
-           "compare", "run_ablation", "sweep", "sweep_ablations", "SWEEPS"]
+__all__ = ["run_ablation", "sweep", "sweep_ablations", "SWEEPS"]
 
 SWEEPS = ("one-at-a-time", "cumulative-from-end", "cumulative-from-start")
 
@@ -38,7 +32,7 @@ SWEEPS = ("one-at-a-time", "cumulative-from-end", "cumulative-from-start")
 def run_ablation(net: SENet, source: ImageSource, evaluated: Run, ablation: Ablation, reference: Run | None = None,
                  **kwargs) -> AblationResult:
     """One ablation, before and after."""
-    return compare(evaluated, evaluate_ablations(net, source, evaluated, [ablation], reference, **kwargs))
+    return before_after(evaluated, evaluate_ablations(net, source, evaluated, [ablation], reference, **kwargs))
 
 
 def sweep_ablations(gate_names: Sequence[str], kind: str, mode: str = "mean", constant: float = 1.0,
@@ -60,7 +54,7 @@ def sweep(net: SENet, source: ImageSource, evaluated: Run, kind: str = "one-at-a
           reference: Run | None = None, constant: float = 1.0, **kwargs) -> AblationResult:
     """A sweep over depth; ``overall`` gains ``k`` (blocks ablated) and ``depth`` (first ablated block)."""
     ablations = sweep_ablations(evaluated.gate_names, kind, mode, constant)
-    result = compare(evaluated, evaluate_ablations(net, source, evaluated, ablations, reference, **kwargs))
+    result = before_after(evaluated, evaluate_ablations(net, source, evaluated, ablations, reference, **kwargs))
     depth = {g.name: g.depth for g in evaluated.gates}
     result.overall.insert(1, "sweep", kind)
     result.overall.insert(2, "k", [len(a.blocks) for a in ablations])

@@ -7,6 +7,7 @@ from .similarity import class_similarity
 from .stats import (
     ALL,
     FEW_IMAGES_PER_CLASS,
+    GroupBy,
     block_quantiles,
     block_stats,
     channel_specificity,
@@ -36,6 +37,7 @@ __all__ = [
     "nearest_class_mean",
     "class_similarity",
     "ALL",
+    "GroupBy",
     "FEW_IMAGES_PER_CLASS",
     "present_classes",
     "distinct_classes",

@@ -19,7 +19,7 @@ def class_similarity(cs: pd.DataFrame, block: str, metric: str = "cosine") -> tu
     """(tidy table ``block, class_a, class_b, similarity``, classes in clustering order).
 
     Args:
-        cs: :func:`se_analysis.stats.channel_stats` output.
+        cs: :func:`se_analysis.analysis.stats.channel_stats` output.
         metric: ``cosine`` of the mean gate vectors, or ``correlation`` (Pearson, centred per class).
     """
     from scipy.cluster.hierarchy import leaves_list, linkage

@@ -25,8 +25,9 @@ import pandas as pd
 from se_analysis.runs.moments import GateMoments
 from se_analysis.runs.run import Run
 
-__all__ = ["ALL", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups", "group_names", "folder_names", "channel_stats", "block_stats", "block_quantiles", "image_gates", "moments_for", "channel_specificity", "heatmap_table",
-           "specificity"]
+__all__ = ["ALL", "GroupBy", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups",
+           "group_names", "folder_names", "channel_stats", "block_stats", "block_quantiles", "image_gates",
+           "moments_for", "channel_specificity", "heatmap_table", "specificity"]
 
 ALL = "all"
 GroupBy = Literal["label", "pred", "folder"]

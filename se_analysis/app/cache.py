@@ -1,9 +1,4 @@
-"""The view in the URL: query parameters that reopen the same model, run, classes, blocks and ablation.
-
-Pages read their defaults from the query string (so a shared link shows the same view) and
-write their current choices back. Presentation mode (``?present=1``) enlarges fonts and hides
-the sidebar.
-"""
+"""A bounded least-recently-used cache of results that every session shares (ablations, sweeps, folds)."""
 
 from __future__ import annotations
 
@@ -16,12 +11,6 @@ __all__ = ["BoundedCache"]
 
 T = TypeVar("T")
 
-
-
-
-
-
-T = TypeVar("T")
 
 class BoundedCache(OrderedDict):
     """A least-recently-used dict of at most ``max_entries`` results, safe to share between sessions.

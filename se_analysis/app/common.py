@@ -13,11 +13,23 @@ import streamlit as st
 from se_analysis import plots
 from se_analysis.analysis import stats
 from se_analysis.app.cache import BoundedCache
+from se_analysis.app.layout import controls_and_figure
+from se_analysis.app.state import kept, query_value, set_query
+from se_analysis.export.files import figure_bytes
+from se_analysis.export.report import report_html
 from se_analysis.export.tables import table_bytes
+from se_analysis.models.checkpoints import load_checkpoint
 from se_analysis.models.zoo import SENet, load_model
 from se_analysis.runs.run import Run, RunStore
+from se_analysis.views.standard import ablation_figures, standard_figures, standard_tables
+
+__all__ = ["RUN_KEY", "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
+           "default_classes", "first_line", "get_checkpoint_model", "get_model", "group_by_widget", "load_run",
+           "open_channel", "open_page", "progress_callback", "report_download", "require_gate_arrays",
+           "require_run", "run_model", "shared_results", "show_figure", "store", "table_downloads"]
 
 RUN_KEY = "run_key"
+_PAGE_DIR = Path(__file__).parent / "pages"
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -28,8 +40,6 @@ def get_model(name: str, pretrained: bool) -> SENet:
 
 @st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=4)
 def _checkpoint_model(name: str, file_name: str, digest: str, _data: bytes) -> SENet:
-    from se_analysis.models.checkpoints import load_checkpoint
-
     return load_checkpoint(load_model(name, pretrained=False), _data, name=file_name)
 
 
@@ -71,27 +81,29 @@ def progress_callback(bar, unit: str = "images"):
 
 
 def store() -> RunStore:
+    """The store of Runs on this machine."""
     return RunStore()
 
 
 @st.cache_resource(max_entries=8)
-def _load_run(path: str, mtime: float) -> Run:
+def _cached_run(path: str, mtime: float) -> Run:
     return Run.load(path)
 
 
-def current_run() -> tuple[Run, str] | None:
-    """The Run this session is looking at, loaded once and shared (Runs are never modified)."""
-    from se_analysis.app.state import query_value, set_query
-
-    key = st.session_state.get(RUN_KEY) or query_value("run")
-    if not key or not key.isalnum():
-        return None
+def load_run(key: str) -> Run:
+    """A stored Run, loaded once and shared by every session (Runs are never modified; a new one is loaded anew)."""
     path = store().path(key)
-    if not (path / "manifest.json").exists():
+    return _cached_run(str(path), (path / "manifest.json").stat().st_mtime)
+
+
+def current_run() -> tuple[Run, str] | None:
+    """The Run this session is looking at (the session's, else the link's ``run``), kept in the link."""
+    key = st.session_state.get(RUN_KEY) or query_value("run")
+    if not key or not key.isalnum() or not (store().path(key) / "manifest.json").exists():
         return None
     st.session_state[RUN_KEY] = key
     set_query(run=key)
-    return _load_run(str(path), (path / "manifest.json").stat().st_mtime), key
+    return load_run(key), key
 
 
 def require_run() -> tuple[Run, str]:
@@ -99,7 +111,7 @@ def require_run() -> tuple[Run, str]:
     got = current_run()
     if got is None:
         st.info("No run yet: run a model over some images first.")
-        st.page_link(str(Path(__file__).parent / "pages" / "run.py"), label="Go to the Run page", icon=":material/play_arrow:")
+        st.page_link(str(_PAGE_DIR / "run.py"), label="Go to the Run page", icon=":material/play_arrow:")
         st.stop()
     run, key = got
     if not run.manifest.get("pretrained", True):
@@ -114,13 +126,11 @@ def first_line(e: BaseException) -> str:
 
 def open_page(title: str, gate_arrays: bool = False):
     """A page's start: its title, the current Run (else a pointer to the Run page), and where its
-    controls and its figure go (see :func:`view.controls_and_figure`).
+    controls and its figure go (see :func:`se_analysis.app.layout.controls_and_figure`).
 
     Returns:
         (run, run key, controls container, figure container).
     """
-    from se_analysis.app.layout import controls_and_figure
-
     st.title(title)
     run, key = require_run()
     if gate_arrays:
@@ -148,11 +158,8 @@ def group_by_widget(run: Run) -> str:
                    + (", or by the folder they came from." if "folder" in options else "."))
     if len(options) == 1:
         return "pred"
-    default = "label" if run.has_labels else "folder"
-    st.session_state.setdefault("group_by", default)
-    if st.session_state["group_by"] not in options:
-        st.session_state["group_by"] = default
-    return st.radio("Group images by", list(options), format_func=options.get, horizontal=True, key="group_by")
+    return kept(st.radio, "Group images by", list(options), key="group_by",
+                default="label" if run.has_labels else "folder", format_func=options.get, horizontal=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -175,8 +182,6 @@ def show_figure(fig: go.Figure, run: Run, key: str, select: bool = False):
 
     With ``select``, a click on a point reruns the page and the selection event is returned.
     """
-    from se_analysis.export.files import figure_bytes
-
     if not run.manifest.get("pretrained", True):
         plots.add_warning(fig, "random weights: not a trained network")
     present = bool(st.session_state.get("present"))
@@ -198,7 +203,7 @@ def open_channel(block: str, channel: int, chart: str) -> None:
     cleared, so that coming back does not open the channel again)."""
     st.session_state.pop(f"chart-{chart}", None)
     st.session_state["drill"] = (block, int(channel))
-    st.switch_page(str(Path(__file__).parent / "pages" / "channel.py"))
+    st.switch_page(str(_PAGE_DIR / "channel.py"))
 
 
 def clicked_point(event) -> dict | None:
@@ -211,13 +216,6 @@ def clicked_point(event) -> dict | None:
 def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)",
                     classes: list[str] | None = None, blocks: list[str] | None = None, by: str = "label") -> None:
     """A one-file HTML report of the run as it is viewed (the chosen classes and blocks; an ablation), built on click."""
-    from se_analysis.export.report import report_html
-    from se_analysis.views.standard import (
-        ablation_figures,
-        standard_figures,
-        standard_tables,
-    )
-
     classes = classes if classes is not None else st.session_state.get("classes")
 
     def build() -> str:

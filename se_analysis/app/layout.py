@@ -1,22 +1,16 @@
-"""The view in the URL: query parameters that reopen the same model, run, classes, blocks and ablation.
+"""Layout: presentation mode (larger fonts, no sidebar, figures first), the sidebar's setup, and where a
+page's controls and figure go.
 
-Pages read their defaults from the query string (so a shared link shows the same view) and
-write their current choices back. Presentation mode (``?present=1``) enlarges fonts and hides
-the sidebar.
+Presentation mode is kept in the link as ``?present=1`` (through :mod:`se_analysis.app.state`).
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import streamlit as st
 
-from se_analysis.app.state import persist, prepare, query_value, set_query
+from se_analysis.app.state import kept, query_value, set_query
 
 __all__ = ["PRESENT_CSS", "controls_and_figure", "presenting", "setup"]
-
-
-T = TypeVar("T")
 
 PRESENT_CSS = """
 <style>
@@ -37,13 +31,6 @@ h1 { font-size: 2.4rem !important; }
 </style>
 """
 
-
-
-
-
-
-
-T = TypeVar("T")
 
 def presenting() -> bool:
     """Whether presentation mode is on (from the session, else the link's ``present=1``)."""
@@ -66,10 +53,8 @@ def setup() -> None:
         set_query(present="1")
     else:
         with st.sidebar:
-            prepare("png_scale", 2, allowed=[1, 2, 3, 4])
-            st.select_slider("PNG export scale", [1, 2, 3, 4], key="png_scale",
-                             help="Figures export 1200 px wide times this (2: 2400 px, for slides and print).")
-            persist("png_scale")
+            kept(st.select_slider, "PNG export scale", [1, 2, 3, 4], key="png_scale", default=2,
+                 help="Figures export 1200 px wide times this (2: 2400 px, for slides and print).")
             st.toggle("Presentation mode", key="present_toggle", help="Larger fonts, top navigation, figures "
                       "first; kept in the link.",
                       on_change=lambda: st.session_state.update(present=st.session_state["present_toggle"]))

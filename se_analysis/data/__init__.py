@@ -16,8 +16,10 @@ from .layouts import (
     GROUND_TRUTH,
     KAGGLE_SOLUTION,
     find_label_file,
+    fingerprint,
     flat_val_labels,
     parquet_items,
+    val_stem,
 )
 from .paths import (
     DATA_DIR,
@@ -65,7 +67,9 @@ __all__ = [
     "KAGGLE_SOLUTION",
     "find_label_file",
     "flat_val_labels",
+    "val_stem",
     "parquet_items",
+    "fingerprint",
     "DATA_DIR",
     "IMAGENET_DIR",
     "IMAGENET_TFLITE",

@@ -1,4 +1,9 @@
-"""TODO docstring."""
+"""The DataLoader side of an image source: decode and preprocess each item, skipping the ones that fail.
+
+:class:`ImageDataset` never raises for a bad file: it yields the failure's reason instead, and
+:func:`collate_skipping` stacks the images that decoded and passes the failures on, so that a
+Run records every skipped file with its reason and one broken image never stops an extraction.
+"""
 
 from __future__ import annotations
 

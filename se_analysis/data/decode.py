@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""Decoding images the same way everywhere: any file or bytes to a PIL image in mode ``L`` or ``RGB``.
+
+:func:`decode_image` refuses oversized images before decoding them (decompression bombs),
+applies the EXIF orientation and maps every PIL mode onto ``L`` or ``RGB``
+(:func:`to_standard_mode`), so that models see the same pixels whatever the file format.
+:func:`load_source_image` finds the image behind a Run row again, for thumbnails.
+"""
 
 from __future__ import annotations
 

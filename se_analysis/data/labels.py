@@ -1,9 +1,16 @@
-"""TODO docstring."""
+"""Labels for images in folders: class folder names and ``labels.csv`` files matched to a model's classes.
+
+A class folder's name is a class name (case-insensitive, ``_`` as a space) or an ImageNet
+WordNet id (for 1000-class models); a ``labels.csv`` label may also be a class index. Rows that
+match no class, name a missing file or repeat a file are reported rather than guessed.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
+
+import pandas as pd
 
 from se_analysis.data.imagenet import imagenet_wnids
 
@@ -16,6 +23,7 @@ def wnids_for(class_names: Sequence[str]) -> list[str] | None:
 
 
 def match_class(folder: str, class_names: Sequence[str], wnids: Sequence[str] | None) -> int | None:
+    """The class index that ``folder`` (a class name or WordNet id) names, or None."""
     key = folder.strip().lower().replace("_", " ")
     lowered = [c.lower() for c in class_names]
     if key in lowered:
@@ -38,8 +46,6 @@ def read_labels_csv(path: Path, class_names: Sequence[str] | None, wnids: Sequen
         (file name -> label index or None, class names, {"unknown": [(file, label)],
         "missing": [file], "duplicate": [file]}).
     """
-    import pandas as pd
-
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     cols = {c.lower().strip(): c for c in table.columns}
     file_col = next((cols[c] for c in ("file", "filename", "image", "path", "name") if c in cols), None)

@@ -20,7 +20,10 @@ import re
 from pathlib import Path
 from typing import Callable, Sequence
 
-__all__ = ["GROUND_TRUTH", "KAGGLE_SOLUTION", "find_label_file", "flat_val_labels", "parquet_items"]
+import pandas as pd
+
+__all__ = ["GROUND_TRUTH", "KAGGLE_SOLUTION", "find_label_file", "flat_val_labels", "val_stem", "parquet_items",
+           "fingerprint"]
 
 GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
 KAGGLE_SOLUTION = "LOC_val_solution.csv"
@@ -52,8 +55,6 @@ def flat_val_labels(root: Path) -> tuple[dict[str, str], str] | None:
     """
     solution = find_label_file(root, KAGGLE_SOLUTION)
     if solution is not None:
-        import pandas as pd
-
         table = pd.read_csv(solution, dtype=str)
         return ({str(i): str(p).split()[0] for i, p in zip(table["ImageId"], table["PredictionString"])},
                 f"labels from Kaggle's {solution.name}")
@@ -100,7 +101,8 @@ def parquet_items(root: Path, num_classes: int) -> list[tuple[str, str, int | No
         if "image" not in names:
             raise ValueError(f"{shard.name} has no 'image' column (expected Hugging Face datasets shards with "
                              "image.bytes and label)")
-        labels = f.read(columns=["label"]).column("label").to_pylist() if "label" in names else [None] * f.metadata.num_rows
+        labels = (f.read(columns=["label"]).column("label").to_pylist() if "label" in names
+                  else [None] * f.metadata.num_rows)
         row = 0
         for g in range(f.num_row_groups):
             for j in range(f.metadata.row_group(g).num_rows):
@@ -113,6 +115,7 @@ def parquet_items(root: Path, num_classes: int) -> list[tuple[str, str, int | No
 
 
 def fingerprint(files: Sequence[Path]) -> str:
+    """A short hash of the files' paths, sizes and modification times (changes when any file does)."""
     h = hashlib.sha256()
     for f in files:
         st = f.stat()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "IMAGENET_DIR", "IMAGENET_TFLITE", "IMAGENET_WEIGHTS", "IMAGENET_SAMPLE", "FMNIST_DIR", "FMNIST_WEIGHTS",
-           "FMNIST_SAMPLE"]
+__all__ = ["DATA_DIR", "IMAGENET_DIR", "IMAGENET_TFLITE", "IMAGENET_WEIGHTS", "IMAGENET_SAMPLE", "FMNIST_DIR",
+           "FMNIST_WEIGHTS", "FMNIST_SAMPLE"]
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 

@@ -33,7 +33,8 @@ from se_analysis.data.layouts import (
 )
 from se_analysis.data.paths import IMAGENET_SAMPLE
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageItem", "ImageSource", "SAMPLE_SET", "image_folder", "sample_set", "source_from_spec", "split_mask", "uploads"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageItem", "ImageSource", "SAMPLE_SET", "image_folder", "sample_set",
+           "source_from_spec", "split_mask", "uploads"]
 
 
 SAMPLE_SET = IMAGENET_SAMPLE  # the default model's bundled images

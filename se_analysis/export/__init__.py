@@ -1,11 +1,13 @@
 """Files out: figures (PNG/SVG/HTML), tables (CSV/Parquet), the one-file HTML report."""
 
-from .files import FORMATS, export_run, figure_bytes
+from .files import FORMATS, export_run, figure_bytes, write_figure, write_figures
 from .report import report_html
 from .tables import gate_values_table, table_bytes, write_table
 
 __all__ = [
     "figure_bytes",
+    "write_figure",
+    "write_figures",
     "export_run",
     "FORMATS",
     "report_html",

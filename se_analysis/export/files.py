@@ -21,15 +21,11 @@ from se_analysis.export.report import report_html
 from se_analysis.export.tables import write_table
 from se_analysis.plots import ablation as plots_ablation
 from se_analysis.runs.run import Run
-from se_analysis.views.channel import channel_views
-from se_analysis.views.standard import (
-    ablation_figures,
-    standard_figures,
-    standard_tables,
-)
-from se_analysis.views.two_runs import compare_views
+from se_analysis.views.channel import channel_view
+from se_analysis.views.standard import ablation_figures, standard_figures, standard_tables
+from se_analysis.views.two_runs import two_runs_view
 
-__all__ = ["figure_bytes", "export_run", "FORMATS"]
+__all__ = ["figure_bytes", "write_figure", "write_figures", "export_run", "FORMATS"]
 
 
 FORMATS = ("png", "svg", "html")
@@ -71,8 +67,30 @@ def figure_bytes(fig: go.Figure, fmt: str, width: int = 1200, height: int | None
 
 
 
+def write_figure(fig: go.Figure, path: str | Path, fmt: str, self_contained: bool = False) -> Path:
+    """Write one figure as ``fmt`` (png, svg, html) to ``path``.
+
+    HTML pages load one ``plotly.min.js`` written beside them (not 4.8 MB inlined in each), unless
+    ``self_contained``: then plotly.js is inlined and the file stands alone.
+    """
+    path = Path(path)
+    if fmt == "html" and not self_contained:
+        fig.write_html(path, include_plotlyjs="directory")
+    else:
+        path.write_bytes(figure_bytes(fig, fmt))
+    return path
 
 
+def write_figures(figs: dict[str, go.Figure], out: str | Path, formats: Sequence[str],
+                  self_contained: bool = False) -> list[Path]:
+    """Write every figure in every format as ``out/<name>.<format>`` (see :func:`write_figure`); return the paths.
+
+    The one figure writer of ``export``, ``compare`` and ``contrast`` (name files with :meth:`View.renamed`).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return [write_figure(fig, out / f"{name}.{fmt}", fmt, self_contained)
+            for name, fig in figs.items() for fmt in formats]
 
 
 def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, table_format: str = "csv",
@@ -91,31 +109,22 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
     tables = standard_tables(run)
     figs = standard_figures(run, classes, blocks, tables=tables)
     for block, channel in channels:
-        f, t = channel_views(run, block, channel)
-        figs.update(f)
-        tables.update(t)
-        from se_analysis.analysis.drilldown import contact_sheet
-
-        contact_sheet(t[f"top_images_{block}_ch{channel}"]).save(out / f"contact_sheet_{block}_ch{channel}.png")
+        view = channel_view(run, block, channel).renamed(suffix=f"_{block}_ch{channel}")
+        figs.update(view.figures)
+        tables.update(view.tables)
+        for name, picture in view.pictures.items():
+            picture.save(out / f"{name}.png")
     if compare is not None:
-        f, t = compare_views(run, compare)
-        figs.update(f)
-        tables.update(t)
+        view = two_runs_view(run, compare).renamed(prefix="compare_")
+        figs.update(view.figures)
+        tables.update(view.tables)
     if ablation:
         figs.update(ablation_figures(ablation))
         tables.update({f"ablation_{k}": v for k, v in ablation.items()})
     if fold is not None:
         figs["fold_pareto"] = plots_ablation.fold_pareto(fold)
         tables["fold_pareto"] = fold
-    written = []
-    for name, fig in figs.items():
-        for fmt in formats:
-            path = out / f"{name}.{fmt}"
-            if fmt == "html":  # one plotly.min.js beside the pages instead of 4.8 MB inlined in each
-                fig.write_html(path, include_plotlyjs="directory")
-            else:
-                path.write_bytes(figure_bytes(fig, fmt))
-            written.append(path)
+    written = write_figures(figs, out, formats)
     for name, df in tables.items():
         written.append(write_table(df, out / f"{name}.{table_format}"))
     if report:

@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The one-file HTML report of a Run: its manifest, its figures, block statistics, an ablation and a fold
+(plotly.js inlined once, readable offline)."""
 
 from __future__ import annotations
 

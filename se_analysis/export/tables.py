@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
+
+from se_analysis.runs.run import Run
 
 __all__ = ["write_table", "table_bytes", "gate_values_table"]
 
@@ -29,10 +32,10 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def gate_values_table(run, blocks=None) -> pd.DataFrame:
+def gate_values_table(run: Run, blocks: Sequence[str] | None = None) -> pd.DataFrame:
     """Every image's gate values as one row per (image, block, channel), with the image's label and prediction.
 
-    ``run`` is a :class:`~se_analysis.runs.Run` with per-image gates; ``blocks`` default to all.
+    ``run`` needs per-image gates; ``blocks`` default to all.
     """
     if not run.has_gate_arrays:
         raise ValueError("this summary-only run kept no per-image gates")

@@ -1,5 +1,6 @@
 """SE gates: find them in any model, record and override them with hooks that are always removed."""
 
+from .activation import is_gate_activation
 from .blocks import (
     BlockSpec,
     block_presets,
@@ -9,9 +10,12 @@ from .blocks import (
 )
 from .find import Gate, GateNotFiredError, NoSEGatesError, find_gates
 from .functional import functional_se_blocks, make_hookable
-from .hooks import GateOverride, GateRecorder, GateValue, model_lock, override, record
+from .fx import TRACE_LOCK, LeafTracer, trace, tracing
+from .hooks import GateOverride, GateRecorder, GateValue, override, record
+from .locks import model_lock
 
 __all__ = [
+    "is_gate_activation",
     "BlockSpec",
     "select_blocks",
     "parse_block_spec",
@@ -23,10 +27,14 @@ __all__ = [
     "find_gates",
     "functional_se_blocks",
     "make_hookable",
+    "TRACE_LOCK",
+    "LeafTracer",
+    "trace",
+    "tracing",
     "GateOverride",
     "GateRecorder",
     "GateValue",
-    "model_lock",
     "override",
     "record",
+    "model_lock",
 ]

@@ -28,6 +28,9 @@ from typing import Mapping
 
 from torch import nn
 
+from se_analysis.gates.activation import is_gate_activation
+from se_analysis.gates.functional import functional_se_blocks
+
 __all__ = ["Gate", "NoSEGatesError", "GateNotFiredError", "find_gates"]
 
 
@@ -71,11 +74,6 @@ class Gate:
     position: int
 
 
-def _is_gate_activation(m: nn.Module) -> bool:
-    name = type(m).__name__.lower()
-    return ("sigmoid" in name or name in {"hardswish_gate", "gate"}) and not any(True for _ in m.parameters())
-
-
 def _gate_candidate(module: nn.Module) -> tuple[str, list[nn.Module]] | None:
     """(relative path of the gate activation, the block's Conv2d/Linear layers in order), or None.
 
@@ -85,13 +83,13 @@ def _gate_candidate(module: nn.Module) -> tuple[str, list[nn.Module]] | None:
     ``SeModule`` with pooling, 1x1 convs, BN and Hardsigmoid in one Sequential).
     """
     children = dict(module.named_children())
-    direct = [a for a in _GATE_ATTRS if a in children and _is_gate_activation(children[a])]
-    direct += [a for a, c in children.items() if a not in direct and _is_gate_activation(c)]
+    direct = [a for a in _GATE_ATTRS if a in children and is_gate_activation(children[a])]
+    direct += [a for a, c in children.items() if a not in direct and is_gate_activation(c)]
     layers = [c for c in children.values() if isinstance(c, (nn.Conv2d, nn.Linear))]
     if direct:
         return direct[0], layers
     for name, child in children.items():
-        if isinstance(child, nn.Sequential) and len(child) and _is_gate_activation(child[-1]):
+        if isinstance(child, nn.Sequential) and len(child) and is_gate_activation(child[-1]):
             inner = [c for c in child if isinstance(c, (nn.Conv2d, nn.Linear))]
             return f"{name}.{len(child) - 1}", layers + inner
     return None
@@ -195,8 +193,6 @@ def find_gates(model: nn.Module) -> list[Gate]:
                 claimed.add(gate_path)
                 found.append((path, hit[0], hit[1]))
     if not found:
-        from se_analysis.gates.functional import functional_se_blocks
-
         functional = functional_se_blocks(model)
         if functional:
             path, what = functional[0]

@@ -13,6 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from se_analysis.gates.activation import is_gate_activation
+from se_analysis.gates.fx import trace
+
 __all__ = ["functional_se_blocks", "make_hookable"]
 
 _FUNCTIONS = {torch.sigmoid: nn.Sigmoid, F.sigmoid: nn.Sigmoid, F.hardsigmoid: nn.Hardsigmoid}
@@ -21,11 +24,9 @@ _METHODS = {"sigmoid": nn.Sigmoid}
 
 def _looks_like_se(module: nn.Module) -> bool:
     """Two direct Conv2d/Linear children, reducing C -> h then expanding h -> C (1x1), and no gate module."""
-    from se_analysis.gates.find import _is_gate_activation
-
     children = list(module.children())
     layers = [c for c in children if isinstance(c, (nn.Conv2d, nn.Linear))]
-    if len(layers) != 2 or any(_is_gate_activation(c) for c in children):
+    if len(layers) != 2 or any(is_gate_activation(c) for c in children):
         return False
     r, e = layers
     size = lambda m, a, b: getattr(m, a, getattr(m, b, None))  # noqa: E731
@@ -35,9 +36,11 @@ def _looks_like_se(module: nn.Module) -> bool:
     return c == size(e, "out_channels", "out_features") and h == size(e, "in_channels", "in_features") and h <= c
 
 
-def _gate_nodes(block: nn.Module) -> tuple[fx.GraphModule, list[fx.Node]] | None:
+def _gate_nodes(model: nn.Module, block: nn.Module) -> tuple[fx.GraphModule, list[fx.Node]] | None:
+    """``block`` traced (under ``model``'s trace lock) and its sigmoid-type calls, or None if it does not trace."""
     try:
-        gm = fx.symbolic_trace(block)
+        # plain torch.fx leaves (torch.nn modules), as fx.symbolic_trace has always traced these blocks
+        gm = trace(block, owner=model, same_padding_leaves=False)
     except Exception:  # noqa: BLE001 - a block fx cannot trace is reported by the caller
         return None
     nodes = [n for n in gm.graph.nodes if (n.op == "call_function" and n.target in _FUNCTIONS)
@@ -51,7 +54,7 @@ def functional_se_blocks(model: nn.Module) -> list[tuple[str, str]]:
     for path, module in model.named_modules():
         if isinstance(module, fx.GraphModule) or not _looks_like_se(module):
             continue
-        traced = _gate_nodes(module)
+        traced = _gate_nodes(model, module)
         if traced is None:
             out.append((path, "looks like an SE block but cannot be traced with torch.fx, so its gate cannot be "
                               "found; give it a gate module (e.g. self.gate = nn.Sigmoid())"))
@@ -70,7 +73,7 @@ def make_hookable(model: nn.Module) -> list[str]:
     done = []
     for path, _ in functional_se_blocks(model):
         block = model.get_submodule(path) if path else model
-        traced = _gate_nodes(block)
+        traced = _gate_nodes(model, block)
         if traced is None or not traced[1]:
             continue
         gm, nodes = traced

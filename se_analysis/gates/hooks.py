@@ -1,9 +1,14 @@
-"""TODO docstring."""
+"""Recording and replacing gate values with forward hooks that are always removed.
+
+:func:`record` and :func:`override` register a forward hook on each gate's activation module
+(found by :func:`~se_analysis.gates.find.find_gates`) for the duration of a ``with`` block, under
+the model's lock (:func:`~se_analysis.gates.locks.model_lock`), since app sessions share one model
+object. Recorded values are copies, (B, C) float32; replacements may be a scalar, a (C,) or (B, C)
+tensor, or a callable of the original gate output (B, C, 1, 1).
+"""
 
 from __future__ import annotations
 
-import threading
-import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator, Mapping, Sequence, Union
 
@@ -11,21 +16,9 @@ import torch
 from torch import nn
 
 from se_analysis.gates.find import Gate, GateNotFiredError, find_gates
+from se_analysis.gates.locks import model_lock
 
-__all__ = ["GateOverride", "GateRecorder", "GateValue", "model_lock", "override", "record"]
-
-
-_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(model: nn.Module) -> threading.RLock:
-    """The re-entrant lock that serialises hooked use of ``model`` (shared between app sessions)."""
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = _LOCKS[model] = threading.RLock()
-        return lock
+__all__ = ["GateOverride", "GateRecorder", "GateValue", "override", "record"]
 
 
 def _refuse_data_parallel(model: nn.Module) -> None:
@@ -147,7 +140,8 @@ def _replacement(value: GateValue, output: torch.Tensor) -> torch.Tensor:
     if v.ndim == 1:
         v = v.unsqueeze(0).expand(flat_shape)
     if tuple(v.shape) != flat_shape:
-        raise ValueError(f"gate replacement of shape {tuple(value.shape)} does not fit gate output {tuple(output.shape)}")
+        raise ValueError(f"gate replacement of shape {tuple(value.shape)} does not fit gate output "
+                         f"{tuple(output.shape)}")
     return v.reshape(output.shape)
 
 

@@ -14,15 +14,21 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+import json
 import os
 import pickle
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-__all__ = ["CheckpointError", "MatchReport", "read_state_dict", "match_state_dict", "load_checkpoint", "non_finite_tensors"]
+from se_analysis.models.fold import FOLD_METADATA_KEY, remove_se_blocks
+from se_analysis.models.senet import SENet
+
+__all__ = ["CheckpointError", "MatchReport", "read_state_dict", "match_state_dict", "load_checkpoint",
+           "non_finite_tensors"]
 
 _PREFIXES = ("module.", "model.", "net.", "network.", "backbone.", "_orig_mod.", "ema.", "model_ema.")
 _NESTED = ("state_dict", "model_state_dict", "model", "state_dict_ema", "model_ema", "net", "weights")
@@ -90,6 +96,7 @@ class MatchReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every key matched: nothing missing, unexpected or of another shape."""
         return not (self.missing or self.unexpected or self.mismatched)
 
     def text(self, limit: int = 5) -> str:
@@ -143,11 +150,6 @@ def match_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> tuple[
 
 def _folded_blocks(data: bytes) -> list[dict]:
     """The ``fold`` metadata of a safetensors file (blocks removed, where their gates went), else []."""
-    import json
-    import struct
-
-    from se_analysis.models.fold import FOLD_METADATA_KEY
-
     if len(data) < 8:
         return []
     size = struct.unpack("<Q", data[:8])[0]
@@ -168,7 +170,7 @@ def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
 
 def load_checkpoint(net, source: str | os.PathLike | bytes, name: str | None = None, strict: bool = True,
                     trust_pickle: bool = False):
-    """A copy of ``net`` (an :class:`~se_analysis.zoo.SENet`) with the checkpoint's weights.
+    """A copy of ``net`` (an :class:`~se_analysis.models.senet.SENet`) with the checkpoint's weights.
 
     The model is copied, so a model shared between app sessions is never changed.
 
@@ -176,16 +178,12 @@ def load_checkpoint(net, source: str | os.PathLike | bytes, name: str | None = N
         CheckpointError: not a checkpoint, refused pickle, or (strict) a checkpoint that does
             not fit the architecture, with the report of missing/unexpected/mismatched keys.
     """
-    from se_analysis.models.senet import SENet
-
     data = bytes(source) if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
     name = name or str(source)
     state = read_state_dict(data, name=name, trust_pickle=trust_pickle)
     module = copy.deepcopy(net.module)
     folded = _folded_blocks(data)
     if folded:  # written by `fold`: the same SE blocks come out of the architecture before loading
-        from se_analysis.models.fold import remove_se_blocks
-
         remove_se_blocks(module, [f["se_path"] for f in folded])
     state, report = match_state_dict(module, state)
     if strict and not report.ok:

@@ -28,6 +28,7 @@ import torch
 from torch import fx, nn
 
 from se_analysis.gates.find import Gate, find_gates
+from se_analysis.gates.fx import trace
 
 __all__ = ["FoldError", "Folded", "fold_plan", "fold_model", "remove_se_blocks", "save_folded", "FOLD_METADATA_KEY",
            "count_flops", "count_parameters"]
@@ -54,26 +55,11 @@ def _parent(model: nn.Module, path: str) -> tuple[nn.Module, str, str]:
     return (model.get_submodule(parent_path) if parent_path else model), parent_path, name
 
 
-class _LeafTracer(fx.Tracer):
-    """Traces a block with its SE module (and TF-same-padding modules) as single nodes."""
-
-    def __init__(self, leaf: str) -> None:
-        super().__init__()
-        self.leaf = leaf
-
-    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return qualname == self.leaf or type(m).__name__.endswith("Same") or super().is_leaf_module(m, qualname)
-
-
 def _locate(model: nn.Module, gate: Gate) -> Folded:
     """Find the layer that can absorb ``gate``'s constant scale (see the module docstring)."""
-    from se_analysis.ablation.suffix import _TRACE_LOCK
-    from se_analysis.gates.hooks import model_lock
-
     parent, parent_path, name = _parent(model, gate.se_path)
-    try:
-        with model_lock(model), _TRACE_LOCK:  # fx patches nn.Module.__call__ process-wide while tracing
-            graph = _LeafTracer(name).trace(parent)
+    try:  # the SE block (and TF same-padding modules) as single nodes, under the model's trace lock
+        graph = trace(parent, [name], owner=model).graph
     except Exception as e:  # noqa: BLE001
         raise FoldError(f"{gate.name}: the module that calls its SE block ({parent_path or 'the model'}) cannot be "
                         f"traced with torch.fx ({type(e).__name__}), so its neighbours are unknown") from None
@@ -162,6 +148,7 @@ def save_folded(model: nn.Module, plan: list[Folded], path: str | Path, base_mod
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of parameters (elements, not tensors) of ``model``."""
     return sum(p.numel() for p in model.parameters())
 
 

@@ -48,6 +48,7 @@ class SENet:
 
     @property
     def gates(self) -> list[Gate]:
+        """The module's SE gates (found once, then cached)."""
         if self._gates is None:
             self._gates = find_gates(self.module)
         return self._gates

@@ -19,17 +19,19 @@ from PIL import Image
 from torchvision.transforms import v2 as T
 
 from se_analysis.data.imagenet import imagenet_class_names
-from se_analysis.data.paths import DATA_DIR, IMAGENET_SAMPLE
+from se_analysis.data.paths import IMAGENET_SAMPLE
 from se_analysis.models.bundled.fmnist.se_resnet import SEResNet
+from se_analysis.models.bundled.imagenet.convert import build_timm_mobilenetv3
 from se_analysis.models.bundled.load import (
     DEFAULT_TITLE,
     fmnist_transform,
     load_default,
     load_fmnist,
+    mobilenetv3_senet,
 )
 from se_analysis.models.senet import SENet, file_sha256
 
-__all__ = ["SENet", "ZooEntry", "ZOO", "DATA_DIR", "load_model", "load_default", "load_fmnist", "file_sha256",
+__all__ = ["SENet", "ZooEntry", "ZOO", "load_model", "load_default", "load_fmnist", "file_sha256",
            "fmnist_transform", "PretrainedUnavailable", "is_offline"]
 
 NETWORK_TIMEOUT_S = 10
@@ -205,9 +207,6 @@ def _default_entry() -> ZooEntry:
     def build(pretrained: bool) -> SENet:
         if pretrained:
             return load_default()
-        from se_analysis.models.bundled.imagenet.convert import build_timm_mobilenetv3
-        from se_analysis.models.bundled.load import mobilenetv3_senet
-
         torch.manual_seed(0)
         return mobilenetv3_senet(build_timm_mobilenetv3(), "default", "random initialisation", "default:random", False)
     return ZooEntry("default", "se_analysis", f"{DEFAULT_TITLE}: 9 hard-sigmoid SE blocks; works offline", 9, build)

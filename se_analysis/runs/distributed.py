@@ -19,9 +19,9 @@ import torch
 import torch.distributed as dist
 
 from se_analysis.data.sources import ImageSource
+from se_analysis.models.senet import SENet
 from se_analysis.runs.extract import extract
 from se_analysis.runs.run import Run
-from se_analysis.models.senet import SENet
 
 __all__ = ["world", "shard_bounds", "merge_runs", "extract_distributed"]
 
@@ -80,7 +80,7 @@ def extract_distributed(net: SENet, source: ImageSource, out: str | Path, batch_
                                   source.fingerprint, source.skipped if rank == 0 else [], source.spec)
         dev = f"cuda:{local}" if use_cuda else (device or "cpu")
         run = extract(net, part_source, batch_size=batch_size, device=dev,
-                      resume_dir=shards / f"partial-{rank}", **kwargs)
+                      resume_dir=None if kwargs.get("summary_only") else shards / f"partial-{rank}", **kwargs)
         run.save(shards / f"rank-{rank}")
         dist.barrier()
         merged = None

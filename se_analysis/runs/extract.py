@@ -1,13 +1,18 @@
-"""Batched, device-aware forward passes that record every SE gate and fill a Run."""
+"""Batched, device-aware forward passes that record every SE gate and fill a Run.
+
+:func:`extract` is four steps, each its own function: pick up the chunks a resumable extraction
+already finished (:mod:`.chunks`); run the remaining batches with the gates recorded
+(:func:`run_batches`), halving a batch that runs out of memory (:func:`forward_splitting_on_oom`);
+and assemble the chunks into a :class:`Run` (:func:`assemble_run`).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import shutil
+import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -15,16 +20,20 @@ import torch
 
 from se_analysis.data.dataset import ImageDataset, collate_skipping
 from se_analysis.data.sources import ImageSource
-from se_analysis.gates.hooks import record
-from se_analysis.runs.manifest import new_manifest
-from se_analysis.utils.numeric import softmax
-from se_analysis.runs.run import IMAGE_COLUMNS, Run, RunStore, run_key
+from se_analysis.gates.hooks import GateRecorder, record
 from se_analysis.models.senet import SENet
+from se_analysis.runs.chunks import Chunk, ChunkCollector, ChunkStore, pending_positions
+from se_analysis.runs.manifest import new_manifest
 from se_analysis.runs.moments import GateMoments
+from se_analysis.runs.run import IMAGE_COLUMNS, Run, RunStore, run_key
+from se_analysis.utils.numeric import softmax
 
-__all__ = ["resolve_device", "autocast_context", "extract", "extract_cached", "Progress", "ChunkStore"]
+__all__ = ["resolve_device", "autocast_context", "extract", "extract_cached", "Progress", "SUMMARY_ONLY_RESUME",
+           "resume_chunks", "run_batches", "forward_splitting_on_oom", "assemble_run"]
 
 Progress = Callable[[int, int], None]  # (images done, total)
+SUMMARY_ONLY_RESUME = ("summary_only extraction keeps no per-image chunks, so it cannot resume: resume_dir is not "
+                       "used and an interrupted summary-only run starts over")
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -62,96 +71,105 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
         progress: called as ``progress(done, total)`` after each batch.
         resume_dir: where finished chunks of ``chunk_batches`` batches are saved as they
             complete. An interrupted extraction (cancelled, killed) started again with the same
-            folder skips them; batch boundaries are unchanged, so the Run is identical.
+            folder skips them; batch boundaries are unchanged, so the Run is identical. Not with
+            ``summary_only`` (see there).
         summary_only: keep no per-image gates, only streaming statistics per block and class
-            (:class:`~se_analysis.moments.GateMoments`), so memory grows with classes x
-            channels, not with images. Per-image views and ablations need a full run.
+            (:class:`~se_analysis.runs.moments.GateMoments`), so memory grows with classes x
+            channels, not with images. Per-image views and ablations need a full run. Such a run
+            keeps no chunks to resume from: a ``resume_dir`` given with it is not used (a
+            ``UserWarning`` says so) and an interrupted summary-only run starts over.
         channels_last: run convolutions in NHWC memory format (often faster on GPUs with
             mixed precision); the model's memory format is restored afterwards.
 
     Returns:
         A Run with N rows (N = images that decoded), gates (N, C) per gate, logits (N, K).
     """
+    if summary_only and resume_dir:
+        warnings.warn(SUMMARY_ONLY_RESUME, UserWarning, stacklevel=2)
+        resume_dir = None
     dev = resolve_device(device)
-    model = net.module
-    gates = net.gates
     total = len(source.items)
     chunk = max(1, chunk_batches) * batch_size
-    chunks = ChunkStore(resume_dir, source.fingerprint, batch_size, chunk, str(np.dtype(store_dtype))) \
-        if resume_dir and not summary_only else None
-    k = len(net.class_names)
-    moments = {by: GateMoments({g.name: g.channels for g in gates}, k) for by in ("label", "pred")} \
-        if summary_only else {}
-    labels_all = np.array([it.label if it.label is not None else -1 for it in source.items], dtype=np.int64) \
-        if summary_only else None
-    finished = chunks.load() if chunks else {}
-    pending = [i for c in range(0, total, chunk) if c // chunk not in finished for i in range(c, min(c + chunk, total))]
-    done = sum(len(f["positions"]) + len(f["failed"]) for f in finished.values())
+    store, finished = resume_chunks(resume_dir, source, batch_size, chunk, store_dtype)
+    pending = pending_positions(total, chunk, finished)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.Subset(ImageDataset(source.items, net.transform), pending), batch_size=batch_size,
         shuffle=False, num_workers=num_workers, collate_fn=collate_skipping, pin_memory=dev.type == "cuda",
     )
-    current: dict = _empty_chunk(gates)
+    collector = ChunkCollector(net.gates, chunk, total, store_dtype, finished, store)
+    moments = {by: GateMoments({g.name: g.channels for g in net.gates}, len(net.class_names))
+               for by in ("label", "pred")} if summary_only else {}
+    done = sum(len(f["positions"]) + len(f["failed"]) for f in finished.values())
+    with record(net.module, net.gates, device=None) as rec, _evaluating(net.module, dev, channels_last), \
+            torch.inference_mode(), autocast_context(dev, amp_dtype):
+        run_batches(net.module, rec, loader, dev, collector, moments, source, channels_last=channels_last,
+                    done=done, total=total, progress=progress)
+    return assemble_run(net, source, finished, moments, store_dtype=store_dtype, device=str(dev),
+                        amp_dtype=str(amp_dtype) if amp_dtype else None, batch_size=batch_size,
+                        channels_last=channels_last)
+
+
+def resume_chunks(resume_dir: str | Path | None, source: ImageSource, batch_size: int, chunk: int,
+                  store_dtype: np.dtype) -> tuple[ChunkStore | None, dict[int, Chunk]]:
+    """(the chunk store in ``resume_dir``, the chunks it already holds), or (None, {}) without a folder.
+
+    The store is keyed by the images' fingerprint, the batch size, the chunk size and the gate dtype:
+    a folder left by other settings is emptied rather than reused.
+    """
+    if not resume_dir:
+        return None, {}
+    store = ChunkStore(resume_dir, source.fingerprint, batch_size, chunk, str(np.dtype(store_dtype)))
+    return store, store.load()
+
+
+@contextlib.contextmanager
+def _evaluating(model: torch.nn.Module, dev: torch.device, channels_last: bool) -> Iterator[None]:
+    """``model`` on ``dev`` in eval mode (NHWC with ``channels_last``); its mode and memory format restored after."""
     was_training = model.training
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    with record(model, gates, device=None) as rec:
-        try:
-            model.to(dev, memory_format=fmt).eval()
-            with torch.inference_mode(), autocast_context(dev, amp_dtype):
-                if progress:
-                    progress(done, total)
-                for x, idx, failed in loader:
-                    positions = list(idx)  # ImageDataset returns positions in source.items (Subset keeps them)
-                    current["failed"] += list(failed)
-                    if x is not None:
-                        if channels_last:
-                            x = x.contiguous(memory_format=torch.channels_last)
-                        logits, values = _forward_splitting_on_oom(model, rec, x, dev)
-                        current["logits"].append(logits)
-                        if summary_only:
-                            moments["label"].update(values, labels_all[positions])
-                            moments["pred"].update(values, logits.argmax(1))
-                        else:
-                            for g in gates:
-                                current["gates"][g.name].append(values[g.name].astype(store_dtype, copy=False))
-                        current["positions"] += positions
-                    done += len(idx) + len(failed)
-                    first = (positions or [p for p, _ in current["failed"]])[0]
-                    c = first // chunk
-                    if sum(map(len, (current["positions"], current["failed"]))) == min(chunk, total - c * chunk):
-                        finished[c] = _close_chunk(current, gates, store_dtype)
-                        if chunks:
-                            chunks.save(c, finished[c])
-                        current = _empty_chunk(gates)
-                    if progress:
-                        progress(done, total)
-        finally:
-            model.train(was_training)
+    try:
+        model.to(dev, memory_format=torch.channels_last if channels_last else torch.contiguous_format).eval()
+        yield
+    finally:
+        model.train(was_training)
+        if channels_last:
+            model.to(memory_format=torch.contiguous_format)
+
+
+def run_batches(model: torch.nn.Module, rec: GateRecorder, loader: Iterable, dev: torch.device,
+                collector: ChunkCollector, moments: dict[str, GateMoments], source: ImageSource, *,
+                channels_last: bool, done: int, total: int, progress: Progress | None = None) -> None:
+    """Forward every batch of ``loader`` and hand its logits and gates to ``collector``.
+
+    With ``moments`` (summary-only runs: "label" and "pred" -> :class:`GateMoments`) the gates
+    update the moments and are not kept per image; otherwise the collector keeps them.
+    ``done`` images (from resumed chunks) count towards ``progress`` from the start.
+    """
+    labels = np.array([it.label if it.label is not None else -1 for it in source.items], dtype=np.int64) \
+        if moments else None
+    if progress:
+        progress(done, total)
+    for x, idx, failed in loader:
+        positions = list(idx)  # ImageDataset returns positions in source.items (Subset keeps them)
+        logits = values = None
+        if x is not None:
             if channels_last:
-                model.to(memory_format=torch.contiguous_format)
-    parts = [finished[c] for c in sorted(finished)]
-    rows = [p for part in parts for p in part["positions"]]
-    skipped = list(source.skipped) + [(source.items[p].source, r) for part in parts for p, r in part["failed"]]
-    num_classes = len(net.class_names)
-    logits = np.concatenate([p["logits"] for p in parts]) if rows else np.zeros((0, num_classes), np.float32)
-    gate_arrays = {} if summary_only else {
-        g.name: (np.concatenate([p["gates"][g.name] for p in parts if g.name in p["gates"]]) if rows
-                 else np.zeros((0, g.channels), store_dtype))
-        for g in gates}
-    images = _images_table(source, rows, logits, net.class_names)
-    manifest = new_manifest(net, source, device=str(dev), amp_dtype=str(amp_dtype) if amp_dtype else None,
-                            batch_size=batch_size, channels_last=channels_last, n_images=len(rows),
-                            n_skipped=len(skipped), summary_only=summary_only)
-    return Run(images=images, gate_values=gate_arrays, logits=logits, manifest=manifest,
-               skipped=pd.DataFrame(skipped, columns=["source", "reason"]), moments=moments)
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits, values = forward_splitting_on_oom(model, rec, x, dev)
+            if moments:
+                moments["label"].update(values, labels[positions])
+                moments["pred"].update(values, logits.argmax(1))
+        collector.add(positions, list(failed), logits, None if moments else values)
+        done += len(idx) + len(failed)
+        if progress:
+            progress(done, total)
 
 
 def _is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
 
 
-def _forward_splitting_on_oom(model: torch.nn.Module, rec, x: torch.Tensor, dev: torch.device
-                              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def forward_splitting_on_oom(model: torch.nn.Module, rec: GateRecorder, x: torch.Tensor, dev: torch.device
+                             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Logits (B, K) and gates {name: (B, C)} of one batch; on out-of-memory, halves and retries.
 
     The batch is split, not the run: finished batches are kept and the batch boundaries of
@@ -168,58 +186,36 @@ def _forward_splitting_on_oom(model: torch.nn.Module, rec, x: torch.Tensor, dev:
         if dev.type == "cuda":
             torch.cuda.empty_cache()
         half = len(x) // 2
-        a_logits, a_gates = _forward_splitting_on_oom(model, rec, x[:half], dev)
-        b_logits, b_gates = _forward_splitting_on_oom(model, rec, x[half:], dev)
+        a_logits, a_gates = forward_splitting_on_oom(model, rec, x[:half], dev)
+        b_logits, b_gates = forward_splitting_on_oom(model, rec, x[half:], dev)
         return np.concatenate([a_logits, b_logits]), {k: np.concatenate([a_gates[k], b_gates[k]]) for k in a_gates}
 
 
-def _empty_chunk(gates) -> dict:
-    return {"positions": [], "failed": [], "logits": [], "gates": {g.name: [] for g in gates}}
+def assemble_run(net: SENet, source: ImageSource, finished: dict[int, Chunk], moments: dict[str, GateMoments], *,
+                 store_dtype: np.dtype, **settings) -> Run:
+    """The Run of the finished chunks, in position order: images table, gates, logits, skipped files, manifest.
 
-
-def _close_chunk(current: dict, gates, store_dtype) -> dict:
-    """Concatenate a chunk's batches into arrays."""
-    k = current["logits"][0].shape[1] if current["logits"] else 0
-    return {
-        "positions": list(current["positions"]), "failed": list(current["failed"]),
-        "logits": np.concatenate(current["logits"]) if current["logits"] else np.zeros((0, k), np.float32),
-        "gates": {g.name: np.concatenate(current["gates"][g.name]) for g in gates if current["gates"][g.name]},
-    }
-
-
-class ChunkStore:
-    """Finished chunks of an extraction on disk (one .npz each, written atomically), for resuming."""
-
-    def __init__(self, folder: str | Path, fingerprint: str, batch_size: int, chunk: int, dtype: str) -> None:
-        self.folder = Path(folder)
-        self.meta = {"fingerprint": fingerprint, "batch_size": batch_size, "chunk": chunk, "dtype": dtype}
-
-    def load(self) -> dict[int, dict]:
-        """The chunks saved by an earlier, interrupted extraction of the same images and settings."""
-        meta_path = self.folder / "meta.json"
-        if not meta_path.exists() or json.loads(meta_path.read_text()) != self.meta:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder.mkdir(parents=True, exist_ok=True)
-            meta_path.write_text(json.dumps(self.meta))
-            return {}
-        out = {}
-        for f in sorted(self.folder.glob("chunk-*.npz")):
-            with np.load(f, allow_pickle=False) as z:
-                out[int(f.stem.split("-")[1])] = {
-                    "positions": z["positions"].tolist(),
-                    "failed": list(zip(z["failed_positions"].tolist(), z["failed_reasons"].tolist())),
-                    "logits": z["logits"],
-                    "gates": {k[5:]: z[k] for k in z.files if k.startswith("gate:")},
-                }
-        return out
-
-    def save(self, index: int, part: dict) -> None:
-        tmp = self.folder / f".chunk-{index:06d}.tmp.npz"
-        np.savez(tmp, positions=np.asarray(part["positions"], np.int64), logits=part["logits"],
-                 failed_positions=np.asarray([p for p, _ in part["failed"]], np.int64),
-                 failed_reasons=np.asarray([r for _, r in part["failed"]], dtype=str),
-                 **{f"gate:{k}": v for k, v in part["gates"].items()})
-        os.replace(tmp, self.folder / f"chunk-{index:06d}.npz")
+    Args:
+        finished: chunk index -> chunk, covering every position of ``source``.
+        moments: the summary-only statistics ({} for a full run, whose gates the chunks hold).
+        settings: how it was extracted, for the manifest (``device``, ``amp_dtype``, ``batch_size``,
+            ``channels_last``).
+    """
+    summary_only = bool(moments)
+    parts = [finished[c] for c in sorted(finished)]
+    rows = [p for part in parts for p in part["positions"]]
+    skipped = list(source.skipped) + [(source.items[p].source, r) for part in parts for p, r in part["failed"]]
+    num_classes = len(net.class_names)
+    logits = np.concatenate([p["logits"] for p in parts]) if rows else np.zeros((0, num_classes), np.float32)
+    gate_arrays = {} if summary_only else {
+        g.name: (np.concatenate([p["gates"][g.name] for p in parts if g.name in p["gates"]]) if rows
+                 else np.zeros((0, g.channels), store_dtype))
+        for g in net.gates}
+    images = _images_table(source, rows, logits, net.class_names)
+    manifest = new_manifest(net, source, **settings, n_images=len(rows), n_skipped=len(skipped),
+                            summary_only=summary_only)
+    return Run(images=images, gate_values=gate_arrays, logits=logits, manifest=manifest,
+               skipped=pd.DataFrame(skipped, columns=["source", "reason"]), moments=moments)
 
 
 def _images_table(source: ImageSource, rows: list[int], logits: np.ndarray, class_names: list[str]) -> pd.DataFrame:
@@ -256,7 +252,7 @@ def extract_cached(net: SENet, source: ImageSource, store: RunStore | None = Non
     run = store.get(key)
     if run is None:
         partial = store.root / f".partial-{key}"
-        run = extract(net, source, resume_dir=partial, **kwargs)
+        run = extract(net, source, resume_dir=None if kwargs.get("summary_only") else partial, **kwargs)
         store.put(key, run)
         shutil.rmtree(partial, ignore_errors=True)
     return run, key

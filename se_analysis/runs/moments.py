@@ -124,10 +124,12 @@ class GateMoments:
 
     # -- results ---------------------------------------------------------------------------
     def class_std(self, block: str) -> np.ndarray:
+        """Per class standard deviation (population), (K, C); NaN for classes without images."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.sqrt(self.m2[block] / self.n[:, None])
 
     def all_std(self, block: str) -> np.ndarray:
+        """Standard deviation over all images (population), (C,)."""
         return np.sqrt(self.all_m2[block] / max(self.all_n, 1))
 
     def _sums_of_squares(self, block: str) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -188,6 +190,7 @@ class GateMoments:
                          for q in qs])
 
     def saturation(self, block: str) -> tuple[float, float]:
+        """(share of gate values above ``high``, share below ``low``) over all images and channels."""
         size = self.all_n * self.mean[block].shape[1]
         return (self.n_high[block] / size, self.n_low[block] / size) if size else (np.nan, np.nan)
 
@@ -208,6 +211,7 @@ class GateMoments:
     @classmethod
     def from_stored(cls, arrays: Mapping[str, np.ndarray], blocks: Sequence[str], prefix: str = "moments"
                     ) -> "GateMoments":
+        """The moments that :meth:`to_arrays` wrote under ``prefix``, for the named blocks."""
         p = prefix
         high, low = arrays[f"{p}/thresholds"]
         s = cls({b: arrays[f"{p}/{b}/mean"].shape[1] for b in blocks}, len(arrays[f"{p}/n"]), high, low)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from se_analysis.gates.find import Gate
 from se_analysis.runs.manifest import gate_records, gates_from_manifest
+from se_analysis.runs.moments import GateMoments
 
 __all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS"]
 
@@ -89,10 +90,12 @@ class Run:
 
     @property
     def gate_names(self) -> list[str]:
+        """The gates' names, in forward order."""
         return [g.name for g in self.gates]
 
     @property
     def class_names(self) -> list[str]:
+        """The model's class names, index-aligned with the logits' columns and the ``label``/``pred`` columns."""
         return list(self.manifest["class_names"])
 
     @property
@@ -102,6 +105,7 @@ class Run:
 
     @property
     def has_labels(self) -> bool:
+        """Whether any image has a label (unlabelled images have ``label`` -1)."""
         return bool((self.images["label"] >= 0).any())
 
     def gate_info(self) -> pd.DataFrame:
@@ -159,8 +163,6 @@ class Run:
         arrays = load_file(str(folder / "arrays.safetensors"))
         gates = {g["name"]: arrays[f"gate/{g['name']}"] for g in manifest["gates"] if f"gate/{g['name']}" in arrays}
         skipped = pd.DataFrame(manifest.pop("skipped", []), columns=["source", "reason"])
-        from se_analysis.runs.moments import GateMoments
-
         names = [g.name for g in gates_from_manifest(manifest)]
         kept = manifest.pop("moments", None) or manifest.pop("summaries", [])  # "summaries" in format 1
         moments = {by: GateMoments.from_stored(arrays, names, f"moments_{by}" if any(
@@ -190,13 +192,16 @@ class RunStore:
         self.root = Path(root) if root else default_store_root()
 
     def path(self, key: str) -> Path:
+        """The folder of the Run stored under ``key`` (which may not exist yet)."""
         return self.root / key
 
     def get(self, key: str) -> Run | None:
+        """The Run stored under ``key``, or None."""
         p = self.path(key)
         return Run.load(p) if (p / "manifest.json").exists() else None
 
     def put(self, key: str, run: Run) -> Path:
+        """Save ``run`` under ``key`` (replacing what was there); returns its folder."""
         return run.save(self.path(key))
 
     def list(self) -> pd.DataFrame:

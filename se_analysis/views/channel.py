@@ -1,24 +1,34 @@
-"""TODO docstring."""
+"""The One-channel view: the images that open and close one gate, its values per class, its specificity rank
+(the page, ``export --channel`` and ``top-images``)."""
 
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from se_analysis.analysis import stats
+from se_analysis.analysis.drilldown import channel_rank, channel_values, contact_sheet, top_images
+from se_analysis.plots.separation import channel_violin
 from se_analysis.runs.run import Run
+from se_analysis.views.view import View
 
-__all__ = ["channel_views"]
+__all__ = ["channel_view"]
 
 
-def channel_views(run: Run, block: str, channel: int, by: str = "label", k: int = 16
-                  ) -> tuple[dict[str, go.Figure], dict[str, pd.DataFrame]]:
-    """The One channel page's figure and tables for (block, channel)."""
-    from se_analysis.analysis.drilldown import channel_rank, channel_values, top_images
-    from se_analysis.plots.separation import channel_violin
+def channel_view(run: Run, block: str, channel: int, by: str = "label", k: int = 16,
+                 cs: pd.DataFrame | None = None) -> View:
+    """One channel of one block, up close.
 
+    Tables ``top_images`` (the ``k`` images at each end) and ``channel_values`` (every image's gate
+    with its class); figure ``channel`` (the values per class); picture ``contact_sheet`` (the top and
+    bottom images); facts ``rank`` (:func:`~se_analysis.analysis.drilldown.channel_rank`).
+    ``cs``: the run's channel statistics for ``by`` when the caller has them (the app caches them);
+    else they are computed for this block only.
+
+    Raises:
+        ValueError: an unknown block or channel, or a run without per-image gates.
+    """
     values = channel_values(run, block, channel, by)
-    rank = channel_rank(stats.channel_stats(run, by=by, blocks=[block]), block, channel)
-    name = f"{block}_ch{channel}"
-    return ({f"channel_{name}": channel_violin(values, rank)},
-            {f"top_images_{name}": top_images(run, block, channel, k), f"channel_values_{name}": values})
+    rank = channel_rank(cs if cs is not None else stats.channel_stats(run, by=by, blocks=[block]), block, channel)
+    table = top_images(run, block, channel, k)
+    return View({"channel": channel_violin(values, rank)}, {"top_images": table, "channel_values": values},
+                {"contact_sheet": contact_sheet(table)}, {"rank": rank})

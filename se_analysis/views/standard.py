@@ -1,4 +1,5 @@
-"""TODO docstring."""
+"""The standard views of one Run: the figures and tables the app shows for it, and an ablation's figures
+(the report, ``export`` and the app's report button build them here)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import plotly.graph_objects as go
 
 from se_analysis import plots
 from se_analysis.analysis import stats
+from se_analysis.analysis.separation import decodability, gate_pca
+from se_analysis.analysis.similarity import class_similarity
 from se_analysis.gates.blocks import paper_blocks
 from se_analysis.plots import ablation as plots_ablation
+from se_analysis.plots.separation import decodability_curve, pca_small_multiples
 from se_analysis.runs.run import Run
 
 __all__ = ["ablation_figures", "standard_figures", "standard_tables"]
@@ -36,14 +40,9 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
     }
     for block in chosen_blocks:
         figs[f"class_heatmap_{block}"] = plots.class_heatmap(stats.heatmap_table(cs, block))
-    from se_analysis.analysis.similarity import class_similarity
-
     sim, order = class_similarity(cs, last)
     figs[f"class_similarity_{last}"] = plots.similarity_heatmap(sim, order)
     if run.has_gate_arrays:
-        from se_analysis.analysis.separation import gate_pca
-        from se_analysis.plots.separation import decodability_curve, pca_small_multiples
-
         if "decodability" in tables:  # absent with fewer than two classes: nothing to decode
             figs["decodability"] = decodability_curve(tables["decodability"])
         figs["pca_over_depth"] = pca_small_multiples(gate_pca(run, by=by))
@@ -59,8 +58,6 @@ def standard_tables(run: Run, by: str = "label") -> dict[str, pd.DataFrame]:
               "block_stats": stats.block_stats(run, by=by), "block_quantiles": stats.block_quantiles(run),
               "skipped": run.skipped}
     if run.has_gate_arrays:
-        from se_analysis.analysis.separation import decodability
-
         try:
             tables["decodability"] = decodability(run, by=by)
         except ValueError:

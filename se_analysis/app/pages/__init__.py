@@ -4,6 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
+__all__ = ["PAGES"]
+
 _HERE = Path(__file__).parent
 
 PAGES = [

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import io
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 import streamlit as st
 
 from se_analysis import ablation as ablate
-from se_analysis.ablation.sweep import Ablation
+from se_analysis.ablation import MODE_LABELS, Ablation
+from se_analysis.ablation.fold_search import fold_run, greedy_fold
 from se_analysis.analysis import stats
 from se_analysis.app.common import (
     block_stats,
@@ -27,17 +30,14 @@ from se_analysis.app.common import (
     store,
     table_downloads,
 )
-from se_analysis.app.state import query_list, query_value, set_query
+from se_analysis.app.state import kept, query_value, set_query
 from se_analysis.data.decode import load_source_image
 from se_analysis.data.sources import ImageSource
 from se_analysis.gates.blocks import block_presets
+from se_analysis.models.fold import save_folded
 from se_analysis.models.senet import SENet
 from se_analysis.plots import ablation as plots_ablation
 from se_analysis.runs.run import Run
-
-MODE_LABELS = {"mean": "mean over the reference set", "class-mean": "class mean (oracle: uses the true label)",
-               "predicted-class-mean": "mean of the predicted class", "constant": "constant",
-               "shuffle": "gates of another random image (control)"}
 
 
 @dataclass(frozen=True)
@@ -80,26 +80,28 @@ def mode_labels(run: Run) -> dict[str, str]:
 
 
 def ablation_ui(evaluated: Run, key: str) -> Ablation | None:
-    """Preset, blocks, mode and constant; the Ablation to run once the button is pressed (or the link says so)."""
+    """Preset, blocks, mode and constant (in the link: ablate, mode, c); the Ablation to run once the button is
+    pressed (or the link says it ran)."""
     names = evaluated.gate_names
     presets = {"custom": None, **block_presets(evaluated.gates)}
     labels = mode_labels(evaluated)
     c1, c2, c3 = st.columns([1, 2, 1])
-    preset = c1.selectbox("Preset", list(presets), key="abl_preset")
-    default_blocks = presets[preset] or query_list("ablate", names) or names[-1:]
-    blocks = c2.multiselect("Blocks to ablate", names, default=default_blocks, key=f"abl_blocks_{preset}")
+    preset = kept(c1.selectbox, "Preset", list(presets), key="abl_preset", default="custom")
+    # Each preset has its own blocks widget; a preset starts on its blocks, custom on the link's.
+    blocks = kept(c2.multiselect, "Blocks to ablate", names, key=f"abl_blocks_{preset}",
+                  default=presets[preset] or names[-1:], param="ablate", from_link=presets[preset] is None)
     if not evaluated.has_labels:
         st.caption("These images have no labels: accuracy cannot be measured, so the ablation shows flipped "
                    "predictions, the change in confidence and the KL divergence between before and after; the "
                    "class-mean (oracle) mode needs labels and is not offered.")
-    mode = c3.selectbox("Replace with", list(labels), format_func=labels.get, key="abl_mode",
-                        index=list(labels).index(query_value("mode", list(labels)) or "mean"))
+    mode = kept(c3.selectbox, "Replace with", list(labels), key="abl_mode", default="mean", param="mode",
+                format_func=labels.get)
     constant = 1.0
     if mode == "constant":
-        constant = st.select_slider("Constant (1.0 = identity, the SE block switched off)",
-                                    [0.0, 0.25, 0.5, 0.75, 1.0], value=float(query_value("c") or 1.0),
-                                    key="abl_constant")
-    set_query(ablate=blocks, mode=mode, c=str(constant) if mode == "constant" else None)
+        constant = kept(st.select_slider, "Constant (1.0 = identity, the SE block switched off)",
+                        [0.0, 0.25, 0.5, 0.75, 1.0], key="abl_constant", default=1.0, param="c")
+    else:
+        set_query(c=None)
     if blocks and st.button("Run ablation", type="primary", key="abl_run"):
         st.session_state["abl_result"] = (key, Ablation(tuple(blocks), mode, constant))
         set_query(ran="1")
@@ -183,8 +185,7 @@ def sweep_choice_ui(evaluated: Run, key: str) -> tuple[tuple[str, ...], str] | N
     """Which sweeps and which replacement; (kinds, mode) once the button is pressed."""
     labels = mode_labels(evaluated)
     s1, s2 = st.columns(2)
-    mode = s1.selectbox("Replace with", [m for m in ("mean", "constant", "predicted-class-mean", "class-mean",
-                                                     "shuffle") if m in labels],
+    mode = s1.selectbox("Replace with", list(labels),
                         format_func=labels.get, key="sweep_mode")
     kinds = s2.multiselect("Sweeps", list(ablate.SWEEPS), default=list(ablate.SWEEPS), key="sweep_kinds")
     if kinds and st.button("Run sweeps", key="sweep_run"):
@@ -254,8 +255,6 @@ def sweeps_ui(inp: Inputs, key: str) -> None:
 
 def fold_ui(inp: Inputs, key: str) -> None:
     """Which SE blocks can be folded into constants within an accuracy budget, and the folded model."""
-    from se_analysis.ablation.fold_search import greedy_fold
-
     st.subheader("Fold: which SE blocks can go")
     st.caption("A block whose gates are replaced by their reference mean is a fixed channel scale: the SE block can "
                "be removed and the scale folded exactly into the next convolution or the batch norm before it. The "
@@ -293,12 +292,6 @@ def fold_ui(inp: Inputs, key: str) -> None:
 
 def folded_model_bytes(inp: Inputs, blocks: list[str]) -> bytes:
     """The model with these blocks folded, as a safetensors file."""
-    import tempfile
-    from pathlib import Path
-
-    from se_analysis.ablation.fold_search import fold_run
-    from se_analysis.models.fold import save_folded
-
     folded, plan, _ = fold_run(inp.net, inp.evaluated, blocks, inp.reference)
     with tempfile.TemporaryDirectory() as d:
         return save_folded(folded, plan, Path(d) / "f.safetensors", inp.net.name,

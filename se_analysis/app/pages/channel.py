@@ -6,12 +6,6 @@ import io
 
 import streamlit as st
 
-from se_analysis.analysis.drilldown import (
-    channel_rank,
-    channel_values,
-    contact_sheet,
-    top_images,
-)
 from se_analysis.app.common import (
     channel_stats,
     group_by_widget,
@@ -19,10 +13,11 @@ from se_analysis.app.common import (
     show_figure,
     table_downloads,
 )
-from se_analysis.app.state import persist, prepare
+from se_analysis.app.state import kept
 from se_analysis.data.decode import load_source_image
-from se_analysis.plots.separation import channel_violin
 from se_analysis.runs.run import Run
+from se_analysis.views.channel import channel_view
+from se_analysis.views.view import View
 
 
 def channel_ui(run: Run) -> tuple[str, int, int]:
@@ -30,17 +25,14 @@ def channel_ui(run: Run) -> tuple[str, int, int]:
     clicked = st.session_state.pop("drill", None)
     if clicked:
         st.session_state["channel_block"], st.session_state["channel_index"] = clicked
-    prepare("channel_block", run.gate_names[-1], "chblock", run.gate_names)
     c1, c2, c3 = st.columns([1, 1, 1])
-    block = c1.selectbox("Block", run.gate_names, key="channel_block")
+    block = kept(c1.selectbox, "Block", run.gate_names, key="channel_block", default=run.gate_names[-1],
+                 param="chblock")
     channels = run.gate(block).channels
-    prepare("channel_index", 0, "ch", list(range(channels)))
-    if st.session_state["channel_index"] >= channels:
-        st.session_state["channel_index"] = 0
-    channel = c2.number_input(f"Channel (0-{channels - 1})", 0, channels - 1, step=1, key="channel_index")
+    # a channel kept from a wider block, beyond this one's, is not allowed: channel 0 then
+    channel = kept(c2.number_input, f"Channel (0-{channels - 1})", key="channel_index", default=0, param="ch",
+                   allowed=range(channels), min_value=0, max_value=channels - 1, step=1)
     k = c3.select_slider("Images at each end", [4, 8, 12, 16, 24, 32], value=8, key="channel_k")
-    persist("channel_block", "chblock")
-    persist("channel_index", "ch")
     return block, int(channel), k
 
 
@@ -56,14 +48,19 @@ def thumbnails_ui(table, end: str, cols: int = 8) -> None:
             st.caption(f"**{r.value:.3f}** · {r.label_name} → {r.pred_name}")
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def view(_run: Run, key: str, block: str, channel: int, by: str, k: int) -> View:
+    """The One-channel view, ranked against the page-cached channel statistics (not recomputed per channel)."""
+    return channel_view(_run, block, channel, by, k, cs=channel_stats(_run, key, by))
+
+
 def main() -> None:
     run, key, controls, figure = open_page("One channel, up close", gate_arrays=True)
     with controls:
         by = group_by_widget(run)
         block, channel, k = channel_ui(run)
-    cs = channel_stats(run, key, by)
-    rank = channel_rank(cs, block, channel)
-    values = channel_values(run, block, channel, by)
+    v = view(run, key, block, channel, by, k)
+    rank, values, table = v.facts["rank"], v.tables["channel_values"], v.tables["top_images"]
     with figure:
         m = st.columns(3)
         m[0].metric("Class-specificity (η²)", f"{rank['specificity']:.3f}",
@@ -71,14 +68,13 @@ def main() -> None:
         m[1].metric("Rank in the block", f"{rank['rank']} of {rank['channels']}")
         m[2].metric("Mean gate", f"{values['value'].mean():.3f}", f"range {values['value'].min():.3f}-"
                     f"{values['value'].max():.3f}", delta_color="off")
-        show_figure(channel_violin(values, rank), run, "channel_violin")
-    table = top_images(run, block, channel, k)
+        show_figure(v.figures["channel"], run, "channel_violin")
     st.subheader(f"The {k} images that open this gate most")
     thumbnails_ui(table, "top")
     st.subheader(f"The {k} that close it most")
     thumbnails_ui(table, "bottom")
     buf = io.BytesIO()
-    contact_sheet(table).save(buf, format="PNG")
+    v.pictures["contact_sheet"].save(buf, format="PNG")
     st.download_button("Download the contact sheet (PNG)", buf.getvalue(), file_name=f"{block}_ch{channel}.png",
                        mime="image/png", key="contact_sheet", icon=":material/download:")
     with st.expander("Tables"):

@@ -18,27 +18,22 @@ from se_analysis.app.common import (
     show_figure,
     table_downloads,
 )
-from se_analysis.app.state import persist, prepare
+from se_analysis.app.state import kept
 from se_analysis.runs.run import Run
 
 
 def heatmap_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str], bool, str]:
     """Block, classes, centring and channel order of the heatmap (kept in the link)."""
     names, present = run.gate_names, stats.present_classes(cs)
-    prepare("heatmap_block", names[-1], "block", names)
-    prepare("heatmap_classes", present, "hclasses", present, many=True)
-    prepare("heatmap_centre", False)
-    prepare("heatmap_sort", "channel", "sort", ["channel", "specificity"])
     c1, c2, c3 = st.columns([1, 1, 1])
-    block = c1.selectbox("Block", names, key="heatmap_block")
-    centre = c2.toggle("Centre each channel on its all-image mean", key="heatmap_centre",
-                       help="Shows which channels a class opens (red) or closes (blue) more than the images overall.")
-    sort = c3.radio("Channel order", ["channel", "specificity"], key="heatmap_sort", horizontal=True,
-                    format_func={"channel": "index", "specificity": "most class-specific first"}.get)
-    classes = st.multiselect("Classes (rows)", present, key="heatmap_classes")
-    for key, param in (("heatmap_block", "block"), ("heatmap_classes", "hclasses"), ("heatmap_centre", None),
-                       ("heatmap_sort", "sort")):
-        persist(key, param)
+    block = kept(c1.selectbox, "Block", names, key="heatmap_block", default=names[-1], param="block")
+    centre = kept(c2.toggle, "Centre each channel on its all-image mean", key="heatmap_centre", default=False,
+                  help="Shows which channels a class opens (red) or closes (blue) more than the images overall.")
+    sort = kept(c3.radio, "Channel order", ["channel", "specificity"], key="heatmap_sort", default="channel",
+                param="sort", horizontal=True,
+                format_func={"channel": "index", "specificity": "most class-specific first"}.get)
+    classes = kept(st.multiselect, "Classes (rows)", present, key="heatmap_classes", default=present,
+                   param="hclasses")
     return block, classes, centre, sort
 
 

@@ -5,23 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from se_analysis.analysis.two_runs import block_shift, channel_shift, specificity_pair
 from se_analysis.app.common import (
-    _load_run,
     first_line,
+    load_run,
     require_run,
     show_figure,
     store,
     table_downloads,
 )
 from se_analysis.app.layout import controls_and_figure
-from se_analysis.app.state import persist, prepare
-from se_analysis.plots.two_runs import (
-    difference_per_channel,
-    shift_per_block,
-    specificity_both,
-)
+from se_analysis.app.state import kept
 from se_analysis.runs.run import Run
+from se_analysis.views.two_runs import two_runs_view
+from se_analysis.views.view import View
 
 
 def describe(row: pd.Series) -> str:
@@ -34,24 +30,15 @@ def pick_ui(runs: pd.DataFrame, current: str) -> tuple[str, str]:
     keys = runs["key"].tolist()
     label = {row["key"]: describe(row) for _, row in runs.iterrows()}
     others = [k for k in keys if k != current]
-    prepare("compare_a", current, "ra", keys)
-    prepare("compare_b", others[0], "rb", keys)
-    a = st.selectbox("Run A", keys, key="compare_a", format_func=label.get)
-    b = st.selectbox("Run B", keys, key="compare_b", format_func=label.get)
-    persist("compare_a", "ra")
-    persist("compare_b", "rb")
+    a = kept(st.selectbox, "Run A", keys, key="compare_a", default=current, param="ra", format_func=label.get)
+    b = kept(st.selectbox, "Run B", keys, key="compare_b", default=others[0], param="rb", format_func=label.get)
     return a, b
 
 
-def load(key: str) -> Run:
-    path = store().path(key)
-    return _load_run(str(path), (path / "manifest.json").stat().st_mtime)
-
-
 @st.cache_data(show_spinner="Comparing every channel…", max_entries=8)
-def shift_tables(_a: Run, _b: Run, key_a: str, key_b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    shift = channel_shift(_a, _b)
-    return shift, block_shift(shift)
+def compare_view(_a: Run, _b: Run, key_a: str, key_b: str) -> View:
+    """The Compare view of A against B (its tables, and the deepest block's differences)."""
+    return two_runs_view(_a, _b)
 
 
 def main() -> None:
@@ -72,21 +59,21 @@ def main() -> None:
     if key_a == key_b:
         st.info("Choose two different runs.")
         return
-    a, b = load(key_a), load(key_b)
+    a, b = load_run(key_a), load_run(key_b)
     try:
-        shift, blocks = shift_tables(a, b, key_a, key_b)
+        view = compare_view(a, b, key_a, key_b)
     except ValueError as e:
         st.error(f"These runs do not compare: {first_line(e)}")
         return
+    shift, blocks = view.tables["channel_shift"], view.tables["block_shift"]
     with figure:
-        show_figure(shift_per_block(blocks), a, "compare_shift")
-    pair = specificity_pair(a, b, ("A", "B"))
-    show_figure(specificity_both(pair), a, "compare_specificity")
+        show_figure(view.figures["shift"], a, "compare_shift")
+    show_figure(view.figures["specificity"], a, "compare_specificity")
     names = blocks["block"].tolist()
-    prepare("compare_block", names[-1], "cmpblock", names)
-    block = st.selectbox("Block", names, key="compare_block")
-    persist("compare_block", "cmpblock")
-    show_figure(difference_per_channel(shift, block), a, "compare_difference")
+    block = kept(st.selectbox, "Block", names, key="compare_block", default=names[-1], param="cmpblock")
+    if f"difference_{block}" not in view.figures:  # another block than the deepest: drawn from the cached tables
+        view = two_runs_view(a, b, blocks=[block], tables=view.tables)
+    show_figure(view.figures[f"difference_{block}"], a, "compare_difference")
     with st.expander("Tables"):
         st.dataframe(blocks, hide_index=True, width="stretch")
         table_downloads(blocks, "block_shift")

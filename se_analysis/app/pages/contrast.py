@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from se_analysis import plots
 from se_analysis.analysis import stats
 from se_analysis.analysis.contrast import contrast
 from se_analysis.app.common import (
@@ -17,8 +16,9 @@ from se_analysis.app.common import (
     show_figure,
     table_downloads,
 )
-from se_analysis.app.state import persist, prepare
+from se_analysis.app.state import kept
 from se_analysis.runs.run import Run
+from se_analysis.views.contrast import contrast_view
 
 EXPLANATION = ("For each channel at the block: the mean gate of class A minus class B with a bootstrap 95 % interval, "
                "Cohen's d, and Welch's t-test with Benjamini-Hochberg correction over the block's channels. Channels "
@@ -31,21 +31,18 @@ def pair_ui(run: Run, cs: pd.DataFrame, present: list[str]) -> tuple[str, str, s
     if picked:
         st.session_state["contrast_block"], st.session_state["contrast_a"], st.session_state["contrast_b"] = picked
     pair = default_classes(cs, 2)
-    prepare("contrast_block", run.gate_names[-1], "cblock", run.gate_names)
-    prepare("contrast_a", pair[0], "a", present)
-    prepare("contrast_b", pair[1], "b", present)
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
-    block = c1.selectbox("Block", run.gate_names, key="contrast_block")
-    class_a = c2.selectbox("Class A", present, key="contrast_a")
-    class_b = c3.selectbox("Class B", present, key="contrast_b")
+    block = kept(c1.selectbox, "Block", run.gate_names, key="contrast_block", default=run.gate_names[-1],
+                 param="cblock")
+    class_a = kept(c2.selectbox, "Class A", present, key="contrast_a", default=pair[0], param="a")
+    class_b = kept(c3.selectbox, "Class B", present, key="contrast_b", default=pair[1], param="b")
     top = c4.select_slider("Channels shown", [10, 20, 30, 50, 100], value=30, key="contrast_top")
-    for k, param in (("contrast_block", "cblock"), ("contrast_a", "a"), ("contrast_b", "b")):
-        persist(k, param)
     return block, class_a, class_b, top
 
 
 @st.cache_data(show_spinner="Bootstrapping…", max_entries=16)
 def contrast_table(_run: Run, run_key: str, block: str, a: str, b: str, by: str) -> pd.DataFrame:
+    """The contrast's table, cached apart from its view: showing more or fewer channels does not bootstrap again."""
     return contrast(_run, block, a, b, by=by)
 
 
@@ -61,12 +58,14 @@ def main() -> None:
             return
         block, class_a, class_b, top = pair_ui(run, cs, present)
     try:
-        table = contrast_table(run, key, block, class_a, class_b, by)
+        view = contrast_view(run, block, class_a, class_b, by, top=top,
+                             table=contrast_table(run, key, block, class_a, class_b, by))
     except ValueError as e:
         st.error(first_line(e))
         return
+    table = view.tables["contrast"]
     with figure:
-        show_figure(plots.contrast_figure(table, top), run, "contrast")
+        show_figure(view.figures["contrast"], run, "contrast")
     st.dataframe(table, hide_index=True, width="stretch")
     table_downloads(table, f"contrast_{block}_{class_a}_vs_{class_b}".replace(" ", "_"))
 

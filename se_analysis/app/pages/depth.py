@@ -19,7 +19,7 @@ from se_analysis.app.common import (
     show_figure,
     table_downloads,
 )
-from se_analysis.app.state import persist, prepare
+from se_analysis.app.state import kept
 from se_analysis.plots.separation import decodability_curve, pca_small_multiples
 from se_analysis.runs.run import Run
 
@@ -43,13 +43,11 @@ def notes_ui(bstats: pd.DataFrame) -> None:
 def band_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str]]:
     """Block and classes of the within-class band (block in the link, classes shared with the other pages)."""
     present = stats.present_classes(cs)
-    prepare("depth_block", run.gate_names[-1], "dblock", run.gate_names)
-    prepare("depth_classes", default_classes(cs, 2), "classes", present, many=True, shared="classes")
     c1, c2 = st.columns([1, 3])
-    block = c1.selectbox("Block", run.gate_names, key="depth_block")
-    classes = c2.multiselect("Classes", present, key="depth_classes")
-    persist("depth_block", "dblock")
-    persist("depth_classes", "classes", shared="classes")
+    block = kept(c1.selectbox, "Block", run.gate_names, key="depth_block", default=run.gate_names[-1],
+                 param="dblock")
+    classes = kept(c2.multiselect, "Classes", present, key="depth_classes", default=default_classes(cs, 2),
+                   param="classes", shared="classes")
     return block, classes
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 from se_analysis import plots
 from se_analysis.analysis import stats
 from se_analysis.app.common import group_by_widget, open_page, show_figure
-from se_analysis.app.state import persist, prepare
+from se_analysis.app.state import kept
 from se_analysis.data.decode import load_source_image
 from se_analysis.runs.run import Run
 
@@ -18,9 +18,7 @@ def image_ui(run: Run, by: str) -> tuple[pd.Series, str] | None:
     images = run.images
     col_class = "label_name" if by == "label" else "pred_name"
     classes = sorted(images[col_class].unique().tolist())
-    prepare("image_class", classes[0], "iclass", classes)
-    cls = st.selectbox("Class", classes, key="image_class")
-    persist("image_class", "iclass")
+    cls = kept(st.selectbox, "Class", classes, key="image_class", default=classes[0], param="iclass")
     candidates = images[images[col_class] == cls]
     only_wrong = st.checkbox("Only misclassified images", value=False, key="image_wrong", disabled=not run.has_labels)
     if only_wrong:
@@ -29,14 +27,11 @@ def image_ui(run: Run, by: str) -> tuple[pd.Series, str] | None:
         st.info("No image matches.")
         return None
     ids = candidates["image_id"].tolist()
-    prepare("image_pick", ids[0], "img", ids)
     by_id = candidates.set_index("image_id")
-    image_id = st.selectbox("Image", ids, key="image_pick",
-                            format_func=lambda i: f"{i} → {by_id.loc[i, 'pred_name']} ({by_id.loc[i, 'confidence']:.2f})")
-    persist("image_pick", "img")
-    prepare("image_block", run.gate_names[-1], "iblock", run.gate_names)
-    block = st.selectbox("Block", run.gate_names, key="image_block")
-    persist("image_block", "iblock")
+    image_id = kept(st.selectbox, "Image", ids, key="image_pick", default=ids[0], param="img",
+                    format_func=lambda i: f"{i} → {by_id.loc[i, 'pred_name']} ({by_id.loc[i, 'confidence']:.2f})")
+    block = kept(st.selectbox, "Block", run.gate_names, key="image_block", default=run.gate_names[-1],
+                 param="iblock")
     return candidates[candidates["image_id"] == image_id].iloc[0], block
 
 

@@ -20,7 +20,7 @@ from se_analysis.app.common import (
     show_figure,
     table_downloads,
 )
-from se_analysis.app.state import persist, prepare
+from se_analysis.app.state import kept
 from se_analysis.gates.blocks import paper_blocks
 from se_analysis.runs.run import Run
 
@@ -28,12 +28,10 @@ from se_analysis.runs.run import Run
 def choices_ui(run: Run, cs: pd.DataFrame) -> tuple[list[str], list[str], bool, bool]:
     """Classes (shared with the other pages), blocks, the all-image line and autoscale, kept in the link."""
     present = stats.present_classes(cs)
-    prepare("paper_classes", default_classes(cs), "classes", present, many=True, shared="classes")
-    prepare("paper_blocks", paper_blocks(run.gates), "blocks", run.gate_names, many=True)
-    classes = st.multiselect("Classes", present, key="paper_classes")
-    blocks = st.multiselect("Blocks", run.gate_names, key="paper_blocks")
-    persist("paper_classes", "classes", shared="classes")
-    persist("paper_blocks", "blocks")
+    classes = kept(st.multiselect, "Classes", present, key="paper_classes", default=default_classes(cs),
+                   param="classes", shared="classes")
+    blocks = kept(st.multiselect, "Blocks", run.gate_names, key="paper_blocks", default=paper_blocks(run.gates),
+                  param="blocks")
     c1, c2 = st.columns(2)
     include_all = c1.checkbox("Show the mean over all images", value=True, key="paper_all")
     autoscale = c2.checkbox("Fit each panel's y axis to its data", value=False, key="paper_autoscale",

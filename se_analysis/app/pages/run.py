@@ -17,12 +17,7 @@ from se_analysis.app.common import (
     store,
     table_downloads,
 )
-from se_analysis.app.state import (
-    keep_widget_state,
-    query_value,
-    remember_widget_state,
-    set_query,
-)
+from se_analysis.app.state import kept, set_query
 from se_analysis.data.access import (
     MAX_UPLOAD_IMAGES,
     FolderRefused,
@@ -48,8 +43,7 @@ def suitability(fingerprint: str, weights_id: str, _source, preprocessing: dict)
 INTRO = ("An SE block rescales each channel of a feature map by a gate `s = sigmoid(W2 relu(W1 z))`, where `z` is "
          "the channel's global average (Hu et al., 2017). Run a network over images to record every gate, then "
          "explore them per class and per depth on the other pages.")
-_KEPT = ("model_name", "weights", "data_kind", "batch_size", "amp", "channels_last", "sample_split", "folder")
-# The link carries the choices too, as short codes: model, weights, data, split, folder.
+# The link carries the choices (model, weights, data, split, folder); weights and data as these short codes.
 WEIGHTS = {"trained": "trained", "random": "random (for comparison)", "checkpoint": "upload a checkpoint"}
 DATA = {"sample": "bundled sample set", "folder": "folder on this machine", "upload": "upload"}
 
@@ -68,49 +62,37 @@ class Choices:
     channels_last: bool
 
 
-def restore_choices() -> None:
-    """Before the widgets: the choices kept from an earlier visit, else those of the link (or the linked run's)."""
-    keep_widget_state(*_KEPT)  # the choices survive a visit to another page
-    for key, param, codes in (("weights", "weights", WEIGHTS), ("data_kind", "data", DATA)):
-        if key not in st.session_state and query_value(param, list(codes)):
-            st.session_state[key] = codes[query_value(param)]
-    linked = current_run() if "model_name" not in st.session_state else None
-    if linked is not None:  # a link to a run without the Run page's choices: show that run's model and weights
-        m = linked[0].manifest
-        if not query_value("model", list(ZOO)) and m.get("model") in ZOO:
-            st.session_state["model_name"] = m["model"]
-        if "weights" not in st.session_state and not m.get("pretrained", True) and not m.get("checkpoint"):
-            st.session_state["weights"] = WEIGHTS["random"]
-    if "sample_split" not in st.session_state and query_value("split", ["all", "eval", "reference"]):
-        st.session_state["sample_split"] = query_value("split")
-    if "folder" not in st.session_state and query_value("folder"):
-        st.session_state["folder"] = query_value("folder")
+def linked_defaults() -> tuple[str, str]:
+    """The model and weights to start with: those of the run the link opened (a link to a run without the
+    Run page's choices shows that run's model and weights), else the default model, trained."""
+    linked = current_run()
+    m = linked[0].manifest if linked is not None else {}
+    random = bool(m) and not m.get("pretrained", True) and not m.get("checkpoint")
+    return (m["model"] if m.get("model") in ZOO else "default"), WEIGHTS["random" if random else "trained"]
 
 
 def sidebar_ui() -> Choices:
-    """Model, weights, images and speed, in the sidebar."""
+    """Model, weights, images and speed, in the sidebar (kept across pages and in the link)."""
+    model_default, weights_default = linked_defaults()
     with st.sidebar:
         st.header("Model and images")
-        st.session_state.setdefault("model_name", query_value("model", list(ZOO)) or "default")
-        model_name = st.selectbox("Model", list(ZOO), format_func=lambda n: f"{n}: {ZOO[n].description}",
-                                  key="model_name")
-        set_query(model=model_name)
-        weights_kind = st.radio("Weights", list(WEIGHTS.values()), key="weights",
-                                help="Random weights are marked on every figure. Checkpoints: .safetensors or a "
-                                     ".pt/.pth state dict; pickled whole models are refused.")
+        model_name = kept(st.selectbox, "Model", list(ZOO), key="model_name", default=model_default, param="model",
+                          format_func=lambda n: f"{n}: {ZOO[n].description}")
+        weights_kind = kept(st.radio, "Weights", list(WEIGHTS.values()), key="weights", default=weights_default,
+                            param="weights", codes=WEIGHTS,
+                            help="Random weights are marked on every figure. Checkpoints: .safetensors or a "
+                                 ".pt/.pth state dict; pickled whole models are refused.")
         ckpt = None
         if weights_kind == WEIGHTS["checkpoint"]:
             ckpt = st.file_uploader("Checkpoint", type=["safetensors", "pt", "pth", "bin"], key="checkpoint")
-        data_kind = st.radio("Images", list(DATA.values()), key="data_kind")
-        set_query(weights={v: k for k, v in WEIGHTS.items()}[weights_kind],
-                  data={v: k for k, v in DATA.items()}[data_kind])
-        st.session_state.setdefault("batch_size", 128)
-        batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256], key="batch_size")
+        data_kind = kept(st.radio, "Images", list(DATA.values()), key="data_kind", default=DATA["sample"],
+                         param="data", codes=DATA)
+        batch_size = kept(st.select_slider, "Batch size", [16, 32, 64, 128, 256], key="batch_size", default=128)
         st.caption(f"Device: **{resolve_device()}** (CUDA, else MPS, else CPU)")
         with st.expander("Speed"):
-            amp = st.radio("Precision", ["fp32", "bf16 autocast", "fp16 autocast"], key="amp", horizontal=True,
-                           help="Mixed precision is faster on recent GPUs and CPUs; gates move by ~1e-3.")
-            channels_last = st.checkbox("channels_last memory format", key="channels_last")
+            amp = kept(st.radio, "Precision", ["fp32", "bf16 autocast", "fp16 autocast"], key="amp", default="fp32",
+                       horizontal=True, help="Mixed precision is faster on recent GPUs and CPUs; gates move by ~1e-3.")
+            channels_last = kept(st.checkbox, "channels_last memory format", key="channels_last", default=False)
     return Choices(model_name=model_name, weights_kind=weights_kind, pretrained=weights_kind == WEIGHTS["trained"],
                    ckpt=ckpt, data_kind=data_kind, batch_size=batch_size, amp=amp, channels_last=channels_last)
 
@@ -141,21 +123,29 @@ def model_ui(c: Choices):
 
 
 def source_ui(net, data_kind: str):
-    """The images: the model's sample set (a split), a folder in the data roots, or uploads; None until chosen."""
+    """The images: the model's sample set (a split), a folder in the data roots, or uploads; None until chosen.
+
+    The link names the split only for the sample set, the folder only for a folder.
+    """
     source = None
+    if data_kind != DATA["sample"]:
+        set_query(split=None)
+    if data_kind != DATA["folder"]:
+        set_query(folder=None)
     if data_kind == DATA["sample"]:
-        split = st.radio("Which images", ["all", "eval", "reference"], horizontal=True, key="sample_split",
-                         help="The sample set that suits this model (ImageNet val, 10 classes x 50, for ImageNet "
-                              "models; Fashion-MNIST test images for the Fashion-MNIST model); 'reference' and "
-                              "'eval' are its two disjoint halves.")
+        split = kept(st.radio, "Which images", ["all", "eval", "reference"], key="sample_split", default="all",
+                     param="split", horizontal=True,
+                     help="The sample set that suits this model (ImageNet val, 10 classes x 50, for ImageNet "
+                          "models; Fashion-MNIST test images for the Fashion-MNIST model); 'reference' and "
+                          "'eval' are its two disjoint halves.")
         if net.sample is None:
             st.info(f"{net.name} has no bundled sample set: choose a folder or upload images.")
         else:
             source = sample_set(split, net.sample)
     elif data_kind == DATA["folder"]:
-        folder = st.text_input("Folder (one sub-folder per class, or a flat folder of images)", key="folder",
-                               help="Folders inside the data roots only (your home folder by default; set "
-                                    "SE_ANALYSIS_DATA_ROOTS where the app is started).")
+        folder = kept(st.text_input, "Folder (one sub-folder per class, or a flat folder of images)", key="folder",
+                      default="", param="folder", help="Folders inside the data roots only (your home folder by "
+                                                       "default; set SE_ANALYSIS_DATA_ROOTS where the app is started).")
         if folder:
             try:
                 source = image_folder(check_folder(folder), net.class_names, wnids_for(net.class_names),
@@ -239,13 +229,9 @@ def current_run_ui(model_name: str) -> None:
 def main() -> None:
     st.title("Squeeze-and-Excitation gates, seen")
     st.markdown(INTRO)
-    restore_choices()
     choices = sidebar_ui()
     net = model_ui(choices)
     source = source_ui(net, choices.data_kind)
-    remember_widget_state(*_KEPT)
-    set_query(split=st.session_state.get("sample_split") if choices.data_kind == DATA["sample"] else None,
-              folder=st.session_state.get("folder") or None if choices.data_kind == DATA["folder"] else None)
     if source is not None:
         run_ui(net, source, choices)
     current_run_ui(choices.model_name)

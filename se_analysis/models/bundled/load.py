@@ -1,7 +1,7 @@
 """The two bundled models, which work offline on a fresh machine.
 
 * ``default``: Google's ImageNet-trained MobileNetV3-Small 1.0/224 (9 SE blocks, hard-sigmoid
-  gates), converted from its uint8 TFLite file (see :mod:`se_analysis.tflite_convert`) onto timm's
+  gates), converted from its uint8 TFLite file (see :mod:`se_analysis.models.bundled.imagenet.convert`) onto timm's
   ``tf_mobilenetv3_small_100``, analysed with float activations. Its images: 50 ImageNet
   validation images for each of 10 classes (the paper's Fig. 6 protocol).
 * ``fmnist-se-resnet``: a small SE-ResNet trained here on Fashion-MNIST (28x28 grayscale),
@@ -32,6 +32,7 @@ from se_analysis.models.bundled.fmnist.se_resnet import (
     SEResNet,
     SEResNetConfig,
 )
+from se_analysis.models.bundled.imagenet.convert import build_timm_mobilenetv3
 from se_analysis.models.bundled.imagenet.preprocess import TFInput
 from se_analysis.models.senet import SENet, file_sha256
 
@@ -52,8 +53,6 @@ def mobilenetv3_senet(module: torch.nn.Module, name: str, weights: str, weights_
 def load_default(weights: str | Path | None = None) -> SENet:
     """The embedded default: MobileNetV3-Small with Google's ImageNet weights, from ``data/imagenet``."""
     from safetensors.torch import load_file
-
-    from se_analysis.models.bundled.imagenet.convert import build_timm_mobilenetv3
 
     path = Path(weights) if weights else IMAGENET_WEIGHTS
     if not path.exists():

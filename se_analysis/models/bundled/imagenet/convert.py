@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from se_analysis.models.senet import file_sha256
+
 __all__ = ["TIMM_ARCH", "TFLITE_SOURCE", "ConversionReport", "tflite_interpreter", "dequantize", "convert_tflite",
            "build_timm_mobilenetv3", "write_converted"]
 
@@ -151,8 +153,6 @@ def convert_tflite(path: str | Path) -> tuple[dict[str, torch.Tensor], Conversio
 def write_converted(tflite_path: str | Path, out: str | Path, metadata: dict | None = None) -> ConversionReport:
     """Convert and write ``out`` (.safetensors) with the source described in its metadata."""
     from safetensors.torch import save_file
-
-    from se_analysis.models.zoo import file_sha256
 
     state, report = convert_tflite(tflite_path)
     meta = {"architecture": TIMM_ARCH, "tflite_sha256": file_sha256(tflite_path), **TFLITE_SOURCE,

@@ -1,6 +1,6 @@
 """How faithful the converted default is: PyTorch against the TFLite interpreter, image by image.
 
-Both sides get the same uint8 224x224 input (:func:`se_analysis.tf_preprocess.tf_uint8_image`).
+Both sides get the same uint8 224x224 input (:func:`~se_analysis.models.bundled.imagenet.preprocess.tf_uint8_image`).
 The interpreter runs the quantised graph (reference kernels without the default delegates, or
 XNNPACK); PyTorch runs the dequantised weights with float activations. Its top-1 agreement is
 bounded by the interpreter's fixed-point rounding, which flips nearly tied images: its own two
@@ -17,8 +17,10 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from se_analysis.gates.hooks import record
+from se_analysis.models.bundled.imagenet.convert import dequantize, tflite_interpreter
 from se_analysis.models.bundled.imagenet.preprocess import float_input, tf_uint8_image
 from se_analysis.models.senet import SENet
 from se_analysis.utils.numeric import softmax
@@ -48,11 +50,6 @@ def run_interpreter(tflite_path: str | Path, images: np.ndarray, delegates: bool
 
     Gates are read (dequantised) only without delegates, where every tensor is preserved.
     """
-    from se_analysis.models.bundled.imagenet.convert import (
-        dequantize,
-        tflite_interpreter,
-    )
-
     it = tflite_interpreter(tflite_path, delegates=delegates, preserve=True)
     details = {d["name"]: d for d in it.get_tensor_details()}
     inp = it.get_input_details()[0]["index"]
@@ -96,8 +93,6 @@ def fidelity_tables(net: SENet, files: Sequence[str | Path], labels: np.ndarray,
         ``gates``: per block, the mean and max |gate difference| against the reference kernels;
         ``images``: one row per image and backend (file, label, both predictions).
     """
-    from PIL import Image
-
     images = np.stack([tf_uint8_image(Image.open(f)) for f in files])
     start = time.perf_counter()
     pt_logits, pt_gates = run_torch(net, images)

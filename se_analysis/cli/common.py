@@ -1,0 +1,60 @@
+"""What the command groups share: a model, a set of images, the files beside an output, tables in and out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from se_analysis.data.labels import wnids_for
+from se_analysis.data.sources import ImageSource, image_folder, sample_set
+from se_analysis.export.tables import write_table
+from se_analysis.models.checkpoints import load_checkpoint
+from se_analysis.models.senet import SENet
+from se_analysis.models.zoo import load_model
+
+__all__ = ["load_net", "image_source", "beside", "write_tables", "read_table", "split_list"]
+
+
+def load_net(model: str, random_weights: bool = False, checkpoint: str | None = None,
+             trust_pickle: bool = False) -> SENet:
+    """A zoo model, with a user checkpoint's weights when one is given."""
+    if checkpoint:
+        if trust_pickle:
+            print("warning: --trust-pickle runs code stored in the checkpoint file", file=sys.stderr)
+        return load_checkpoint(load_model(model, pretrained=False), checkpoint, trust_pickle=trust_pickle)
+    return load_model(model, pretrained=not random_weights)
+
+
+def image_source(spec: str, split: str, net: SENet) -> ImageSource:
+    """``sample`` (the model's bundled images) or a folder of images."""
+    if spec == "sample":
+        if net.sample is None:
+            raise ValueError(f"{net.name} has no bundled sample set; pass --data with a folder of images")
+        return sample_set(split, net.sample)
+    return image_folder(spec, net.class_names, wnids_for(net.class_names))
+
+
+def beside(path: str | Path, name: str) -> Path:
+    """Where table ``name`` of a set goes: ``overall`` at PATH, the others beside it as PATH_<name> (same extension)."""
+    path = Path(path)
+    return path if name == "overall" else path.with_name(f"{path.stem}_{name}{path.suffix or '.csv'}")
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out: str) -> None:
+    """Write a set of tables at and beside ``out`` (see :func:`beside`), one line each."""
+    for name, df in tables.items():
+        target = beside(out, name)
+        write_table(df, target)
+        print(f"  {name}: {len(df)} rows -> {target}")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A table written by :func:`write_table` (Parquet by extension, else CSV)."""
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def split_list(text: str) -> list[str]:
+    """A comma-separated option as its non-empty items (``png,html`` -> ``["png", "html"]``)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
