@@ -53,7 +53,7 @@ def main(repeats: int = 5) -> None:
         "compare.py": lambda a, i: a.selectbox(key="compare_block").set_value(["SE_5_1", "SE_6_3"][i % 2]),
     }
     from se_analysis import load_model
-    from se_analysis.data.sources import sample_set
+    from se_analysis.data.image_sets import sample_set
     from se_analysis.runs.extract import extract_cached
 
     random_net = load_model("default", pretrained=False)  # a second run for the Compare page

@@ -25,17 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from timing import alternate, fmt, spread, write_results  # noqa: E402
 
 from se_analysis.data.dataset import ImageDataset, collate_skipping
-from se_analysis.data.sources import ImageItem, ImageSource, sample_set
+from se_analysis.data.image_sets import ImageItem, ImageSet, sample_set
 from se_analysis.models.zoo import load_model
 from se_analysis.runs.extract import extract, resolve_device
 
 
-def synthetic_source(n: int, size: int) -> ImageSource:
+def synthetic_source(n: int, size: int) -> ImageSet:
     rng = np.random.default_rng(0)
     arrays = [rng.integers(0, 255, (size, size, 3), dtype=np.uint8) for _ in range(min(n, 32))]
     items = [ImageItem(f"img{i}", f"synthetic[{i}]", i % 10, (lambda a=arrays[i % len(arrays)]: Image.fromarray(a)))
              for i in range(n)]
-    return ImageSource("synthetic", items, [], f"synthetic:{n}:{size}")
+    return ImageSet("synthetic", items, [], f"synthetic:{n}:{size}")
 
 
 def benchmark_inputs(model: str, images: int) -> tuple:

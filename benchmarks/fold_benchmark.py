@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import alternate, fmt, spread, write_results  # noqa: E402
 
 from se_analysis.ablation.fold_search import fold_run
-from se_analysis.data.sources import sample_set
+from se_analysis.data.image_sets import sample_set
 from se_analysis.gates.blocks import parse_block_spec, select_blocks
 from se_analysis.models.fold import count_flops, count_parameters
 from se_analysis.models.zoo import load_model

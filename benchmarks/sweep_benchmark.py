@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from se_analysis import ablation as ablate
 from se_analysis.ablation.suffix import SuffixRunner, try_trace
 from se_analysis.data.dataset import ImageDataset
-from se_analysis.data.sources import sample_set
+from se_analysis.data.image_sets import sample_set
 from se_analysis.gates.hooks import override
 from se_analysis.models.zoo import load_model
 from se_analysis.runs.extract import extract

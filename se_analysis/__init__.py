@@ -14,7 +14,7 @@ Its role packages, each importing only those above it in this list:
 
 from se_analysis import ablation, analysis, export, plots, views
 from se_analysis.analysis import stats
-from se_analysis.data import ImageSource, image_folder, sample_set, uploads
+from se_analysis.data import ImageSet, image_folder, sample_set, uploads
 from se_analysis.gates import Gate, NoSEGatesError, find_gates, make_hookable, override, record, select_blocks
 from se_analysis.models import (
                                 ZOO,
@@ -30,7 +30,7 @@ from se_analysis.runs import GateMoments, Run, RunStore, extract, extract_cached
 
 __all__ = [
     "ablation", "analysis", "export", "plots", "views", "stats",
-    "ImageSource", "image_folder", "sample_set", "uploads",
+    "ImageSet", "image_folder", "sample_set", "uploads",
     "Gate", "NoSEGatesError", "find_gates", "make_hookable", "override", "record", "select_blocks",
     "CheckpointError", "PretrainedUnavailable", "SENet", "ZOO", "load_checkpoint", "load_default", "load_fmnist",
     "load_model",

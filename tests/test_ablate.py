@@ -14,7 +14,7 @@ from se_analysis import ablation as ablate
 from se_analysis.ablation import AblatedRun, Ablation, evaluate_ablations, replacement_values
 from se_analysis.ablation.metrics import before_after
 from se_analysis.data.dataset import ImageDataset
-from se_analysis.data.sources import sample_set
+from se_analysis.data.image_sets import sample_set
 from se_analysis.models.zoo import ZOO, load_model
 from se_analysis.runs.extract import extract
 from tests.conftest import make_run
@@ -209,7 +209,7 @@ def test_suffix_equals_full_passes_bit_for_bit_on_every_zoo_architecture(name):
     """Re-evaluating only what lies downstream of the replaced gate gives exactly the full forward pass."""
     from torchvision.transforms import v2 as T
 
-    from se_analysis.data.sources import uploads
+    from se_analysis.data.image_sets import uploads
     from se_analysis.runs.extract import extract
 
     net = load_model(name, pretrained=False)
@@ -234,7 +234,7 @@ def test_suffix_equals_full_passes_bit_for_bit_on_every_zoo_architecture(name):
 def test_halves_of_an_all_run_equal_extracting_each_half(tiny_net, synthetic_sample):
     """The Ablation page's first open takes both halves from the 'all' run's rows instead of two new passes."""
     from se_analysis.ablation import ablation_inputs
-    from se_analysis.data.sources import sample_set
+    from se_analysis.data.image_sets import sample_set
     from se_analysis.runs.extract import extract
 
     whole = extract(tiny_net, sample_set("all", synthetic_sample), batch_size=7)

@@ -312,7 +312,7 @@ def test_bounded_cache_keeps_the_most_recently_used():
 def test_a_link_to_a_random_weights_run_reopens_its_view_and_ablation():
     """The whole view lives in the link: weights, heatmap choices, and an ablation that re-runs (issue 14.14)."""
     from se_analysis import load_model
-    from se_analysis.data.sources import sample_set
+    from se_analysis.data.image_sets import sample_set
     from se_analysis.runs.extract import extract_cached
 
     net = load_model("fmnist-se-resnet", pretrained=False)
@@ -360,7 +360,7 @@ def test_compare_page_trained_against_random(app_with_run):
     """Compare runs: the current (trained) run against a random-weights run of the same images."""
     from se_analysis import load_model
     from se_analysis.analysis.two_runs import block_shift, channel_shift
-    from se_analysis.data.sources import sample_set
+    from se_analysis.data.image_sets import sample_set
     from se_analysis.runs.run import RunStore
 
     at = app_with_run

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from se_analysis.data.decode import decode_image, to_standard_mode
-from se_analysis.data.sources import image_folder
+from se_analysis.data.image_sets import image_folder
 from se_analysis.runs.extract import extract
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -124,7 +124,7 @@ def test_app_lists_the_skipped_files(catalogue):
 
 
 def test_uploads_with_bad_files(tiny_net):
-    from se_analysis.data.sources import uploads
+    from se_analysis.data.image_sets import uploads
 
     rng = np.random.default_rng(1)
     good = _png(Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)))

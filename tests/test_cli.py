@@ -49,7 +49,7 @@ def test_errors_are_one_line(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("command", ["models", "extract", "stats", "train-default"])
+@pytest.mark.parametrize("command", ["models", "extract", "stats", "train-fmnist"])
 def test_help(command):
     out = subprocess.run([sys.executable, "-m", "se_analysis", command, "--help"], capture_output=True, text=True,
                          check=True).stdout

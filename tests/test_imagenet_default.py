@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from se_analysis.data.image_sets import sample_set
 from se_analysis.data.paths import IMAGENET_TFLITE, IMAGENET_WEIGHTS
-from se_analysis.data.sources import sample_set
 from se_analysis.models.bundled.imagenet.fidelity import run_interpreter, run_torch
 from se_analysis.models.bundled.imagenet.preprocess import tf_uint8_image
 from se_analysis.models.zoo import load_model

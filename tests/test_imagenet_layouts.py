@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from se_analysis.data.image_sets import image_folder
 from se_analysis.data.imagenet import imagenet_class_names, imagenet_wnids
 from se_analysis.data.paths import IMAGENET_SAMPLE
-from se_analysis.data.sources import image_folder
 
 WNIDS = imagenet_wnids()
 

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from se_analysis.data.dataset import ImageDataset
-from se_analysis.data.sources import image_folder, sample_set
+from se_analysis.data.image_sets import image_folder, sample_set
 from se_analysis.gates.hooks import record
 from se_analysis.runs.extract import extract, extract_cached, resolve_device
 from se_analysis.runs.run import Run, RunStore

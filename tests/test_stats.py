@@ -101,7 +101,7 @@ def test_paper_blocks_for_resnet50_layout():
 
 
 def test_summary_only_extraction_gives_the_same_tables(tiny_net, synthetic_sample, tmp_path):
-    from se_analysis.data.sources import sample_set
+    from se_analysis.data.image_sets import sample_set
     from se_analysis.runs.extract import extract
     from se_analysis.runs.moments import HIST_BINS
 
@@ -144,7 +144,7 @@ def test_folders_that_are_not_classes_become_groups(tmp_path, tiny_net):
     from PIL import Image
 
     from se_analysis.analysis.contrast import contrast
-    from se_analysis.data.sources import image_folder
+    from se_analysis.data.image_sets import image_folder
     from se_analysis.runs.extract import extract
 
     rng = np.random.default_rng(0)
@@ -171,7 +171,7 @@ def test_folders_that_are_not_classes_become_groups(tmp_path, tiny_net):
 def test_input_warnings_name_colour_photos_for_a_grayscale_model(tmp_path):
     from PIL import Image
 
-    from se_analysis.data.sources import image_folder
+    from se_analysis.data.image_sets import image_folder
     from se_analysis.data.suitability import input_warnings
 
     rng = np.random.default_rng(1)

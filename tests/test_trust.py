@@ -11,7 +11,7 @@ from PIL import Image
 from se_analysis import ablation as ablate
 from se_analysis.ablation import AblatedRun, Ablation
 from se_analysis.analysis import stats
-from se_analysis.data.sources import image_folder
+from se_analysis.data.image_sets import image_folder
 from se_analysis.models.bundled.fmnist.idx import CLASS_NAMES
 from se_analysis.runs.moments import GateMoments
 from tests.conftest import make_run
@@ -174,7 +174,7 @@ def test_hooks_copy_values_name_silent_gates_and_refuse_data_parallel():
 def test_ablating_a_bf16_run_compares_like_with_like(tiny_net, synthetic_sample, method):
     """Before and after in the Run's own precision: gates upstream of the ablated block do not move at all,
     and "before" is the model's own bf16 output."""
-    from se_analysis.data.sources import sample_set
+    from se_analysis.data.image_sets import sample_set
     from se_analysis.runs.extract import extract
 
     source = sample_set("all", synthetic_sample)

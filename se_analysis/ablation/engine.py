@@ -25,7 +25,7 @@ import torch
 from se_analysis.ablation.inputs import evaluation_batches
 from se_analysis.ablation.spec import Ablation, replacement_values
 from se_analysis.ablation.suffix import SuffixRunner, try_trace
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.image_sets import ImageSet
 from se_analysis.gates.find import Gate
 from se_analysis.gates.hooks import override, record
 from se_analysis.gates.locks import model_lock
@@ -122,13 +122,13 @@ def run_amp_dtype(run: Run) -> torch.dtype | None:
     return {"torch.bfloat16": torch.bfloat16, "torch.float16": torch.float16}.get(name) if name else None
 
 
-def evaluate_ablations(net: SENet, source: ImageSource, evaluated: Run, ablations: Sequence[Ablation],
+def evaluate_ablations(net: SENet, images: ImageSet, evaluated: Run, ablations: Sequence[Ablation],
                        reference: Run | None = None, *, batch_size: int = 128, device: str | None = None,
                        method: str = "auto", progress: Progress | None = None) -> list[AblatedRun]:
     """Run every ablation on each batch of the evaluated images, in the Run's own precision.
 
     Args:
-        net, source: the model and the images of ``evaluated`` (same ids).
+        net, images: the model and the image set of ``evaluated`` (same ids).
         evaluated: the un-ablated Run of those images; ``reference`` supplies the means.
         ablations: what to replace.
         method: ``suffix``, ``full`` or ``auto`` (see :func:`open_evaluator`).
@@ -148,7 +148,7 @@ def evaluate_ablations(net: SENet, source: ImageSource, evaluated: Run, ablation
     total, done = n * len(ablations), 0
     with torch.inference_mode(), autocast_context(dev, run_amp_dtype(evaluated)), \
             open_evaluator(net, ablations, method) as (evaluator, used, why):
-        for x, rows in evaluation_batches(net, source, evaluated, batch_size):
+        for x, rows in evaluation_batches(net, images, evaluated, batch_size):
             x = x.to(dev)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)

@@ -16,7 +16,7 @@ import torch
 
 from se_analysis.ablation.spec import Ablation, replacement_values
 from se_analysis.ablation.sweep import run_ablation, sweep
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.image_sets import ImageSet
 from se_analysis.models.fold import count_flops, count_parameters, fold_model
 from se_analysis.models.senet import SENet
 from se_analysis.runs.run import Run
@@ -73,7 +73,7 @@ def _cost_row(net: SENet, module: torch.nn.Module, example: torch.Tensor, blocks
     }
 
 
-def greedy_fold(net: SENet, source: ImageSource, evaluated: Run, reference: Run, budget_points: float = 0.5,
+def greedy_fold(net: SENet, images: ImageSet, evaluated: Run, reference: Run, budget_points: float = 0.5,
                 batch_size: int = 128, device: str | None = None, progress=None) -> pd.DataFrame:
     """Fold blocks one at a time, cheapest first, while the top-1 loss stays within ``budget_points``.
 
@@ -84,15 +84,15 @@ def greedy_fold(net: SENet, source: ImageSource, evaluated: Run, reference: Run,
     """
     if not evaluated.has_labels:
         raise ValueError("a fold budget is an accuracy budget: these images have no labels")
-    example = torch.stack([net.transform(source.items[0].load())])
-    one = sweep(net, source, evaluated, "one-at-a-time", "mean", reference, batch_size=batch_size,
+    example = torch.stack([net.transform(images.items[0].load())])
+    one = sweep(net, images, evaluated, "one-at-a-time", "mean", reference, batch_size=batch_size,
                        device=device).overall
     order = one.sort_values(["top1_change", "depth"], ascending=[False, False])["blocks"].tolist()
     rows = [{**_cost_row(net, net.module, example, [], None, evaluated), "added": "", "within_budget": True}]
     chosen: list[str] = []
     for step, block in enumerate(order):
         trial = [b for b in evaluated.gate_names if b in chosen + [block]]
-        overall = run_ablation(net, source, evaluated, Ablation(tuple(trial), "mean"), reference,
+        overall = run_ablation(net, images, evaluated, Ablation(tuple(trial), "mean"), reference,
                                batch_size=batch_size, device=device).overall.iloc[0]
         ok = -overall["top1_change"] * 100 <= budget_points + 1e-9
         if ok:

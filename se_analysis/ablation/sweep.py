@@ -20,7 +20,7 @@ from se_analysis.ablation.metrics import AblationResult, before_after
 from se_analysis.ablation.spec import (
     Ablation,
 )
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.image_sets import ImageSet
 from se_analysis.models.senet import SENet
 from se_analysis.runs.run import Run
 
@@ -29,10 +29,10 @@ __all__ = ["run_ablation", "sweep", "sweep_ablations", "SWEEPS"]
 SWEEPS = ("one-at-a-time", "cumulative-from-end", "cumulative-from-start")
 
 
-def run_ablation(net: SENet, source: ImageSource, evaluated: Run, ablation: Ablation, reference: Run | None = None,
+def run_ablation(net: SENet, images: ImageSet, evaluated: Run, ablation: Ablation, reference: Run | None = None,
                  **kwargs) -> AblationResult:
     """One ablation, before and after."""
-    return before_after(evaluated, evaluate_ablations(net, source, evaluated, [ablation], reference, **kwargs))
+    return before_after(evaluated, evaluate_ablations(net, images, evaluated, [ablation], reference, **kwargs))
 
 
 def sweep_ablations(gate_names: Sequence[str], kind: str, mode: str = "mean", constant: float = 1.0,
@@ -50,11 +50,11 @@ def sweep_ablations(gate_names: Sequence[str], kind: str, mode: str = "mean", co
     return [Ablation(s, mode, constant, seed) for s in sets]
 
 
-def sweep(net: SENet, source: ImageSource, evaluated: Run, kind: str = "one-at-a-time", mode: str = "mean",
+def sweep(net: SENet, images: ImageSet, evaluated: Run, kind: str = "one-at-a-time", mode: str = "mean",
           reference: Run | None = None, constant: float = 1.0, **kwargs) -> AblationResult:
     """A sweep over depth; ``overall`` gains ``k`` (blocks ablated) and ``depth`` (first ablated block)."""
     ablations = sweep_ablations(evaluated.gate_names, kind, mode, constant)
-    result = before_after(evaluated, evaluate_ablations(net, source, evaluated, ablations, reference, **kwargs))
+    result = before_after(evaluated, evaluate_ablations(net, images, evaluated, ablations, reference, **kwargs))
     depth = {g.name: g.depth for g in evaluated.gates}
     result.overall.insert(1, "sweep", kind)
     result.overall.insert(2, "k", [len(a.blocks) for a in ablations])

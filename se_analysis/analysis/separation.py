@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from se_analysis.analysis.stats import GroupBy, class_groups, group_names
-from se_analysis.data.sources import split_mask
+from se_analysis.data.image_sets import split_mask
 from se_analysis.runs.run import Run
 from se_analysis.utils.numeric import mean_interval
 

@@ -17,7 +17,7 @@ Views (:mod:`.view_commands`):
 Bundled models (:mod:`.bundled_commands`):
   ``convert-tflite``  convert Google's MobileNetV3-Small TFLite file into timm weights
   ``fidelity``        compare the converted default with the TFLite interpreter
-  ``train-default``   train the bundled Fashion-MNIST SE-ResNet
+  ``train-fmnist``   train the bundled Fashion-MNIST SE-ResNet
 
 The CLI calls the same library functions as the app, and writes the same tidy tables. Each group
 module registers its sub-commands next to their handlers (``add_parsers``).

@@ -12,7 +12,7 @@ from se_analysis.ablation.inputs import ablation_inputs
 from se_analysis.ablation.spec import MODES, Ablation
 from se_analysis.ablation.sweep import SWEEPS, run_ablation, sweep
 from se_analysis.cli.common import load_net, write_tables
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.image_sets import ImageSet
 from se_analysis.export.tables import write_table
 from se_analysis.gates.blocks import parse_block_spec, select_blocks
 from se_analysis.models.fold import count_flops, count_parameters, save_folded
@@ -22,7 +22,7 @@ from se_analysis.runs.run import Run
 __all__ = ["add_parsers"]
 
 
-def _ablation_setup(args: argparse.Namespace) -> tuple[SENet, ImageSource, Run, Run]:
+def _ablation_setup(args: argparse.Namespace) -> tuple[SENet, ImageSet, Run, Run]:
     """Model, evaluated images and reference Run for a saved Run (the same choice as the app's)."""
     run = Run.load(args.run)
     m = run.manifest

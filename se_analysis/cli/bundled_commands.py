@@ -1,4 +1,4 @@
-"""Commands that make and check the bundled models: ``convert-tflite``, ``fidelity``, ``train-default``."""
+"""Commands that make and check the bundled models: ``convert-tflite``, ``fidelity``, ``train-fmnist``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from se_analysis.cli.common import beside
+from se_analysis.data.image_sets import image_folder, sample_set
 from se_analysis.data.imagenet import imagenet_class_names, imagenet_wnids
 from se_analysis.data.paths import IMAGENET_TFLITE, IMAGENET_WEIGHTS
-from se_analysis.data.sources import image_folder, sample_set
 from se_analysis.export.tables import write_table
-from se_analysis.models.bundled.fmnist.train import TrainSettings, train_default
+from se_analysis.models.bundled.fmnist.train import TrainSettings, train_fmnist
 from se_analysis.models.bundled.imagenet.card import write_model_card
 from se_analysis.models.bundled.imagenet.convert import write_converted
 from se_analysis.models.bundled.imagenet.fidelity import fidelity_tables
@@ -59,13 +59,13 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    card = train_default(args.out, TrainSettings(epochs=args.epochs, seed=args.seed), fmnist_dir=args.fmnist_dir)
+    card = train_fmnist(args.out, TrainSettings(epochs=args.epochs, seed=args.seed), fmnist_dir=args.fmnist_dir)
     print(f"test top-1 {card['test_top1'] * 100:.2f}% after {card['wall_time_seconds'] / 60:.1f} min -> {args.out}")
     return 0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Register ``convert-tflite``, ``fidelity`` and ``train-default``."""
+    """Register ``convert-tflite``, ``fidelity`` and ``train-fmnist``."""
     p = sub.add_parser("convert-tflite", help="convert Google's uint8 MobileNetV3-Small TFLite file into timm "
                                               "weights (safetensors)")
     p.add_argument("tflite", help="mobilenet_v3_small_224_1.0_uint8.tflite")
@@ -82,7 +82,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="FILE.csv for the summary; FILE_gates.csv beside it")
     p.set_defaults(func=_cmd_fidelity)
 
-    p = sub.add_parser("train-default", help="train the bundled Fashion-MNIST SE-ResNet (fmnist-se-resnet)")
+    p = sub.add_parser("train-fmnist", help="train the bundled Fashion-MNIST SE-ResNet (fmnist-se-resnet)")
     p.add_argument("--out", default="data/fashion_mnist", help="where to write weights, model card and sample set")
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--seed", type=int, default=0)

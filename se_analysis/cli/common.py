@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from se_analysis.data.image_sets import ImageSet, image_folder, sample_set
 from se_analysis.data.labels import wnids_for
-from se_analysis.data.sources import ImageSource, image_folder, sample_set
 from se_analysis.export.tables import write_table
 from se_analysis.models.checkpoints import load_checkpoint
 from se_analysis.models.senet import SENet
@@ -27,7 +27,7 @@ def load_net(model: str, random_weights: bool = False, checkpoint: str | None = 
     return load_model(model, pretrained=not random_weights)
 
 
-def image_source(spec: str, split: str, net: SENet) -> ImageSource:
+def image_source(spec: str, split: str, net: SENet) -> ImageSet:
     """``sample`` (the model's bundled images) or a folder of images."""
     if spec == "sample":
         if net.sample is None:

@@ -1,4 +1,4 @@
-"""Image sources: the bundled sample sets, folders, uploads, ImageNet layouts; decoding that skips bad files."""
+"""Image sets: the bundled sample sets, folders, uploads, ImageNet layouts; decoding that skips bad files."""
 
 from .access import (
     ENV_ROOTS,
@@ -10,6 +10,17 @@ from .access import (
 )
 from .dataset import ImageDataset, collate_skipping
 from .decode import MAX_PIXELS, decode_image, load_source_image, to_standard_mode
+from .image_sets import (
+    IMAGE_EXTENSIONS,
+    SAMPLE_SET,
+    ImageItem,
+    ImageSet,
+    image_folder,
+    image_set_from_spec,
+    sample_set,
+    split_mask,
+    uploads,
+)
 from .imagenet import imagenet_class_names, imagenet_wnids
 from .labels import match_class, problems_for_files, read_labels_csv, wnids_for
 from .layouts import (
@@ -30,17 +41,6 @@ from .paths import (
     IMAGENET_SAMPLE,
     IMAGENET_TFLITE,
     IMAGENET_WEIGHTS,
-)
-from .sources import (
-    IMAGE_EXTENSIONS,
-    SAMPLE_SET,
-    ImageItem,
-    ImageSource,
-    image_folder,
-    sample_set,
-    source_from_spec,
-    split_mask,
-    uploads,
 )
 from .suitability import input_warnings
 
@@ -80,11 +80,11 @@ __all__ = [
     "FMNIST_SAMPLE",
     "IMAGE_EXTENSIONS",
     "ImageItem",
-    "ImageSource",
+    "ImageSet",
     "SAMPLE_SET",
     "image_folder",
     "sample_set",
-    "source_from_spec",
+    "image_set_from_spec",
     "split_mask",
     "uploads",
     "input_warnings",

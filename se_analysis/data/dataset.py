@@ -1,4 +1,4 @@
-"""The DataLoader side of an image source: decode and preprocess each item, skipping the ones that fail.
+"""The DataLoader side of an image set: decode and preprocess each item, skipping the ones that fail.
 
 :class:`ImageDataset` never raises for a bad file: it yields the failure's reason instead, and
 :func:`collate_skipping` stacks the images that decoded and passes the failures on, so that a
@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
-from se_analysis.data.sources import ImageItem
+from se_analysis.data.image_sets import ImageItem
 
 __all__ = ["ImageDataset", "collate_skipping"]
 

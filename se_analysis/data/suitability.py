@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.image_sets import ImageSet
 
 __all__ = ["input_warnings"]
 
@@ -22,13 +22,13 @@ def _is_colour(img) -> bool:
     return bool(np.abs(a - a.mean(2, keepdims=True)).max() > 8)  # channels differ: not a gray image stored as RGB
 
 
-def input_warnings(source: ImageSource, preprocessing: dict, sample: int = 8) -> list[str]:
+def input_warnings(images: ImageSet, preprocessing: dict, sample: int = 8) -> list[str]:
     """Sentences about how the first ``sample`` decodable images of ``source`` do not suit the model."""
     size = preprocessing.get("size")
-    if not size or not source.items:
+    if not size or not images.items:
         return []
     imgs = []
-    for item in source.items[:sample * 2]:
+    for item in images.items[:sample * 2]:
         try:
             imgs.append(item.load())
         except Exception:  # noqa: BLE001 - undecodable files are reported by the run itself

@@ -24,7 +24,7 @@ def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str]
     """The paper's Fig. 6: mean gate value per channel index, one line per class, a panel per block.
 
     Args:
-        cs: :func:`se_analysis.stats.channel_stats` output.
+        cs: :func:`se_analysis.analysis.stats.channel_stats` output.
         blocks: the blocks to show, one panel each, in depth order (whatever order they are given in).
         classes: class names to draw; ``all`` (every image) is added when ``include_all``.
         autoscale: each panel's y axis fits its data (class differences of 0.01 show), instead of 0-1.

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.image_sets import ImageSet
 from se_analysis.models.senet import SENet
 from se_analysis.runs.extract import extract
 from se_analysis.runs.run import Run
@@ -59,7 +59,7 @@ def merge_runs(parts: list[Run]) -> Run:
     )
 
 
-def extract_distributed(net: SENet, source: ImageSource, out: str | Path, batch_size: int = 128,
+def extract_distributed(net: SENet, images: ImageSet, out: str | Path, batch_size: int = 128,
                         device: str | None = None, **kwargs) -> Run | None:
     """Extract this rank's shard, then (rank 0) merge all shards into the Run saved at ``out``.
 
@@ -75,9 +75,9 @@ def extract_distributed(net: SENet, source: ImageSource, out: str | Path, batch_
     out = Path(out)
     shards = Path(f"{str(out).rstrip('/')}.shards")
     try:
-        start, stop = shard_bounds(len(source.items), batch_size, rank, size)
-        part_source = ImageSource(source.name, source.items[start:stop], source.class_names,
-                                  source.fingerprint, source.skipped if rank == 0 else [], source.spec)
+        start, stop = shard_bounds(len(images.items), batch_size, rank, size)
+        part_source = ImageSet(images.name, images.items[start:stop], images.class_names,
+                                  images.fingerprint, images.skipped if rank == 0 else [], images.spec)
         dev = f"cuda:{local}" if use_cuda else (device or "cpu")
         run = extract(net, part_source, batch_size=batch_size, device=dev,
                       resume_dir=None if kwargs.get("summary_only") else shards / f"partial-{rank}", **kwargs)

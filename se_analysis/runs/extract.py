@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from se_analysis.data.dataset import ImageDataset, collate_skipping
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.image_sets import ImageSet
 from se_analysis.gates.hooks import GateRecorder, record
 from se_analysis.models.senet import SENet
 from se_analysis.runs.chunks import Chunk, ChunkCollector, ChunkStore, pending_positions
@@ -54,15 +54,15 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None) -> context
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: str | torch.device | None = None,
+def extract(net: SENet, images: ImageSet, *, batch_size: int = 128, device: str | torch.device | None = None,
             num_workers: int = 0, amp_dtype: torch.dtype | None = None, store_dtype: np.dtype = np.float32,
             progress: Progress | None = None, resume_dir: str | Path | None = None, chunk_batches: int = 8,
             summary_only: bool = False, channels_last: bool = False) -> Run:
-    """Run ``net`` over every image of ``source``, recording all SE gates.
+    """Run ``net`` over every image of ``images``, recording all SE gates.
 
     Args:
         net: the model with its preprocessing and class names.
-        source: the images; those that fail to decode are skipped with their reason.
+        images: the image set; those that fail to decode are skipped with their reason.
         batch_size: images per forward pass.
         device: ``None``/``"auto"`` picks CUDA, then MPS, then CPU.
         num_workers: DataLoader worker processes (0 decodes in this process).
@@ -88,12 +88,12 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
         warnings.warn(SUMMARY_ONLY_RESUME, UserWarning, stacklevel=2)
         resume_dir = None
     dev = resolve_device(device)
-    total = len(source.items)
+    total = len(images.items)
     chunk = max(1, chunk_batches) * batch_size
-    store, finished = resume_chunks(resume_dir, source, batch_size, chunk, store_dtype)
+    store, finished = resume_chunks(resume_dir, images, batch_size, chunk, store_dtype)
     pending = pending_positions(total, chunk, finished)
     loader = torch.utils.data.DataLoader(
-        torch.utils.data.Subset(ImageDataset(source.items, net.transform), pending), batch_size=batch_size,
+        torch.utils.data.Subset(ImageDataset(images.items, net.transform), pending), batch_size=batch_size,
         shuffle=False, num_workers=num_workers, collate_fn=collate_skipping, pin_memory=dev.type == "cuda",
     )
     collector = ChunkCollector(net.gates, chunk, total, store_dtype, finished, store)
@@ -102,14 +102,14 @@ def extract(net: SENet, source: ImageSource, *, batch_size: int = 128, device: s
     done = sum(len(f["positions"]) + len(f["failed"]) for f in finished.values())
     with record(net.module, net.gates, device=None) as rec, _evaluating(net.module, dev, channels_last), \
             torch.inference_mode(), autocast_context(dev, amp_dtype):
-        run_batches(net.module, rec, loader, dev, collector, moments, source, channels_last=channels_last,
+        run_batches(net.module, rec, loader, dev, collector, moments, images, channels_last=channels_last,
                     done=done, total=total, progress=progress)
-    return assemble_run(net, source, finished, moments, store_dtype=store_dtype, device=str(dev),
+    return assemble_run(net, images, finished, moments, store_dtype=store_dtype, device=str(dev),
                         amp_dtype=str(amp_dtype) if amp_dtype else None, batch_size=batch_size,
                         channels_last=channels_last)
 
 
-def resume_chunks(resume_dir: str | Path | None, source: ImageSource, batch_size: int, chunk: int,
+def resume_chunks(resume_dir: str | Path | None, images: ImageSet, batch_size: int, chunk: int,
                   store_dtype: np.dtype) -> tuple[ChunkStore | None, dict[int, Chunk]]:
     """(the chunk store in ``resume_dir``, the chunks it already holds), or (None, {}) without a folder.
 
@@ -118,7 +118,7 @@ def resume_chunks(resume_dir: str | Path | None, source: ImageSource, batch_size
     """
     if not resume_dir:
         return None, {}
-    store = ChunkStore(resume_dir, source.fingerprint, batch_size, chunk, str(np.dtype(store_dtype)))
+    store = ChunkStore(resume_dir, images.fingerprint, batch_size, chunk, str(np.dtype(store_dtype)))
     return store, store.load()
 
 
@@ -136,7 +136,7 @@ def _evaluating(model: torch.nn.Module, dev: torch.device, channels_last: bool) 
 
 
 def run_batches(model: torch.nn.Module, rec: GateRecorder, loader: Iterable, dev: torch.device,
-                collector: ChunkCollector, moments: dict[str, GateMoments], source: ImageSource, *,
+                collector: ChunkCollector, moments: dict[str, GateMoments], images: ImageSet, *,
                 channels_last: bool, done: int, total: int, progress: Progress | None = None) -> None:
     """Forward every batch of ``loader`` and hand its logits and gates to ``collector``.
 
@@ -144,12 +144,12 @@ def run_batches(model: torch.nn.Module, rec: GateRecorder, loader: Iterable, dev
     update the moments and are not kept per image; otherwise the collector keeps them.
     ``done`` images (from resumed chunks) count towards ``progress`` from the start.
     """
-    labels = np.array([it.label if it.label is not None else -1 for it in source.items], dtype=np.int64) \
+    labels = np.array([it.label if it.label is not None else -1 for it in images.items], dtype=np.int64) \
         if moments else None
     if progress:
         progress(done, total)
     for x, idx, failed in loader:
-        positions = list(idx)  # ImageDataset returns positions in source.items (Subset keeps them)
+        positions = list(idx)  # ImageDataset returns positions in images.items (Subset keeps them)
         logits = values = None
         if x is not None:
             if channels_last:
@@ -191,12 +191,12 @@ def forward_splitting_on_oom(model: torch.nn.Module, rec: GateRecorder, x: torch
         return np.concatenate([a_logits, b_logits]), {k: np.concatenate([a_gates[k], b_gates[k]]) for k in a_gates}
 
 
-def assemble_run(net: SENet, source: ImageSource, finished: dict[int, Chunk], moments: dict[str, GateMoments], *,
+def assemble_run(net: SENet, images: ImageSet, finished: dict[int, Chunk], moments: dict[str, GateMoments], *,
                  store_dtype: np.dtype, **settings) -> Run:
     """The Run of the finished chunks, in position order: images table, gates, logits, skipped files, manifest.
 
     Args:
-        finished: chunk index -> chunk, covering every position of ``source``.
+        finished: chunk index -> chunk, covering every position of ``images``.
         moments: the summary-only statistics ({} for a full run, whose gates the chunks hold).
         settings: how it was extracted, for the manifest (``device``, ``amp_dtype``, ``batch_size``,
             ``channels_last``).
@@ -204,22 +204,22 @@ def assemble_run(net: SENet, source: ImageSource, finished: dict[int, Chunk], mo
     summary_only = bool(moments)
     parts = [finished[c] for c in sorted(finished)]
     rows = [p for part in parts for p in part["positions"]]
-    skipped = list(source.skipped) + [(source.items[p].source, r) for part in parts for p, r in part["failed"]]
+    skipped = list(images.skipped) + [(images.items[p].source, r) for part in parts for p, r in part["failed"]]
     num_classes = len(net.class_names)
     logits = np.concatenate([p["logits"] for p in parts]) if rows else np.zeros((0, num_classes), np.float32)
     gate_arrays = {} if summary_only else {
         g.name: (np.concatenate([p["gates"][g.name] for p in parts if g.name in p["gates"]]) if rows
                  else np.zeros((0, g.channels), store_dtype))
         for g in net.gates}
-    images = _images_table(source, rows, logits, net.class_names)
-    manifest = new_manifest(net, source, **settings, n_images=len(rows), n_skipped=len(skipped),
+    table = _images_table(images, rows, logits, net.class_names)
+    manifest = new_manifest(net, images, **settings, n_images=len(rows), n_skipped=len(skipped),
                             summary_only=summary_only)
-    return Run(images=images, gate_values=gate_arrays, logits=logits, manifest=manifest,
+    return Run(images=table, gate_values=gate_arrays, logits=logits, manifest=manifest,
                skipped=pd.DataFrame(skipped, columns=["source", "reason"]), moments=moments)
 
 
-def _images_table(source: ImageSource, rows: list[int], logits: np.ndarray, class_names: list[str]) -> pd.DataFrame:
-    items = [source.items[i] for i in rows]
+def _images_table(images: ImageSet, rows: list[int], logits: np.ndarray, class_names: list[str]) -> pd.DataFrame:
+    items = [images.items[i] for i in rows]
     labels = np.array([it.label if it.label is not None else -1 for it in items], dtype=np.int64)
     if len(logits):
         prob = softmax(logits)
@@ -242,17 +242,17 @@ def _images_table(source: ImageSource, rows: list[int], logits: np.ndarray, clas
     return df[IMAGE_COLUMNS]
 
 
-def extract_cached(net: SENet, source: ImageSource, store: RunStore | None = None, **kwargs) -> tuple[Run, str]:
+def extract_cached(net: SENet, images: ImageSet, store: RunStore | None = None, **kwargs) -> tuple[Run, str]:
     """:func:`extract`, unless the store already holds the same Run; returns (run, key)."""
     store = store or RunStore()
-    key = run_key(net.name, net.weights_id, source.fingerprint, net.preprocessing,
+    key = run_key(net.name, net.weights_id, images.fingerprint, net.preprocessing,
                   {"store_dtype": str(np.dtype(kwargs.get("store_dtype", np.float32))),
                    "amp": str(kwargs.get("amp_dtype")), "summary_only": bool(kwargs.get("summary_only")),
                    "channels_last": bool(kwargs.get("channels_last"))})
     run = store.get(key)
     if run is None:
         partial = store.root / f".partial-{key}"
-        run = extract(net, source, resume_dir=None if kwargs.get("summary_only") else partial, **kwargs)
+        run = extract(net, images, resume_dir=None if kwargs.get("summary_only") else partial, **kwargs)
         store.put(key, run)
         shutil.rmtree(partial, ignore_errors=True)
     return run, key

@@ -44,7 +44,7 @@ def gates_from_manifest(manifest: dict) -> list[Gate]:
 
 def new_manifest(net, source, *, device: str, amp_dtype: str | None, batch_size: int, channels_last: bool,
                  n_images: int, n_skipped: int, summary_only: bool) -> dict:
-    """The manifest of a Run just extracted from ``net`` (an SENet) over ``source`` (an ImageSource)."""
+    """The manifest of a Run just extracted from ``net`` (an SENet) over ``source`` (an ImageSet)."""
     return {
         "format": FORMAT,
         "model": net.name, "weights": net.weights, "weights_id": net.weights_id, "pretrained": net.pretrained,

@@ -14,14 +14,14 @@ import pandas as pd
 
 from se_analysis import ablation as ablate
 from se_analysis.analysis import stats
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.image_sets import ImageSet
 from se_analysis.models.senet import SENet
 from se_analysis.runs.run import Run
 
 __all__ = ["gate_table", "markdown_table", "paper_observations"]
 
 
-def gate_table(net: SENet, run: Run, ev_source: ImageSource, evaluated: Run, reference: Run,
+def gate_table(net: SENet, run: Run, ev_source: ImageSet, evaluated: Run, reference: Run,
                batch_size: int = 128, device: str | None = None, progress=None) -> pd.DataFrame:
     """One row per block: statistics of ``run`` and ablation costs on ``evaluated`` (means from ``reference``).
 

@@ -32,7 +32,7 @@ from se_analysis.app.common import (
 )
 from se_analysis.app.state import kept, query_value, set_query
 from se_analysis.data.decode import load_source_image
-from se_analysis.data.sources import ImageSource
+from se_analysis.data.image_sets import ImageSet
 from se_analysis.gates.blocks import block_presets
 from se_analysis.models.fold import save_folded
 from se_analysis.models.senet import SENet
@@ -45,7 +45,7 @@ class Inputs:
     """What the ablations of one run evaluate: the model, the images, the evaluated and reference Runs."""
 
     net: SENet
-    source: ImageSource
+    source: ImageSet
     evaluated: Run
     reference: Run
     text: str  # a sentence saying where the means come from

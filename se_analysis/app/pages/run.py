@@ -24,8 +24,8 @@ from se_analysis.data.access import (
     check_folder,
     data_roots,
 )
+from se_analysis.data.image_sets import image_folder, sample_set, uploads
 from se_analysis.data.labels import wnids_for
-from se_analysis.data.sources import image_folder, sample_set, uploads
 from se_analysis.data.suitability import input_warnings
 from se_analysis.export.tables import gate_values_table, table_bytes
 from se_analysis.gates.find import NoSEGatesError
@@ -50,7 +50,7 @@ DATA = {"sample": "bundled sample set", "folder": "folder on this machine", "upl
 
 @dataclass(frozen=True)
 class Choices:
-    """What the sidebar chose: model, weights, checkpoint, image source kind and speed settings."""
+    """What the sidebar chose: model, weights, checkpoint, image set kind and speed settings."""
 
     model_name: str
     weights_kind: str

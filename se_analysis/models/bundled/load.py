@@ -83,7 +83,7 @@ def load_fmnist(weights: str | Path | None = None) -> SENet:
     path = Path(weights) if weights else FMNIST_WEIGHTS
     if not path.exists():
         raise FileNotFoundError(f"Fashion-MNIST weights not found at {path}; train them with "
-                                "`python -m se_analysis train-default`")
+                                "`python -m se_analysis train-fmnist`")
     with safe_open(str(path), "pt") as f:
         meta = f.metadata() or {}
     config = SEResNetConfig.from_dict(json.loads(meta["config"])) if "config" in meta else SEResNetConfig()

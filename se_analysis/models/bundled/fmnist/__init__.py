@@ -9,7 +9,7 @@ from .se_resnet import (
     SEResNet,
     SEResNetConfig,
 )
-from .train import TrainSettings, evaluate, train_default, write_sample_set
+from .train import TrainSettings, evaluate, train_fmnist, write_sample_set
 
 __all__ = [
     "CLASS_NAMES",
@@ -24,7 +24,7 @@ __all__ = [
     "FASHION_MNIST_MEAN",
     "FASHION_MNIST_STD",
     "TrainSettings",
-    "train_default",
+    "train_fmnist",
     "evaluate",
     "write_sample_set",
 ]

@@ -1,4 +1,4 @@
-"""The embedded default: a small, paper-faithful SE-ResNet for 28x28 grayscale images.
+"""The Fashion-MNIST SE-ResNet (``fmnist-se-resnet``): a small, paper-faithful SE-ResNet for 28x28 grayscale images.
 
 Each residual block is conv3x3-BN-ReLU-conv3x3-BN, then an SE block rescales the residual
 branch *before* the identity addition (Hu et al., Fig. 3, "SE-ResNet module"). Stages are

@@ -1,7 +1,7 @@
-"""Training the embedded default on Fashion-MNIST, and writing its model card and sample set.
+"""Training the Fashion-MNIST SE-ResNet (``fmnist-se-resnet``), and writing its model card and sample set.
 
 Deterministic given the seed (single-threaded data order, seeded augmentation). Run with
-``python -m se_analysis train-default``; it writes ``data/fashion_mnist/se_resnet.safetensors``,
+``python -m se_analysis train-fmnist``; it writes ``data/fashion_mnist/se_resnet.safetensors``,
 ``MODEL_CARD.md``/``model_card.json`` and ``sample_set.npz`` beside it.
 """
 
@@ -26,11 +26,11 @@ from se_analysis.models.bundled.fmnist.se_resnet import (
     SEResNetConfig,
 )
 
-__all__ = ["TrainSettings", "train_default", "evaluate", "write_sample_set"]
+__all__ = ["TrainSettings", "train_fmnist", "evaluate", "write_sample_set"]
 
 
 class TrainSettings:
-    """Hyper-parameters of the default model's training run."""
+    """Hyper-parameters of the Fashion-MNIST SE-ResNet's training run."""
 
     def __init__(self, epochs: int = 15, batch_size: int = 128, max_lr: float = 0.1,
                  weight_decay: float = 5e-4, label_smoothing: float = 0.0, seed: int = 0,
@@ -91,7 +91,7 @@ def write_sample_set(path: Path, images: np.ndarray, labels: np.ndarray, per_cla
     return chosen
 
 
-def train_default(out_dir: str | Path = "data/fashion_mnist", settings: TrainSettings | None = None,
+def train_fmnist(out_dir: str | Path = "data/fashion_mnist", settings: TrainSettings | None = None,
                   config: SEResNetConfig | None = None, fmnist_dir: str | None = None,
                   log: Callable[[str], None] = print, sample_per_class: int = 200) -> dict:
     """Train the default SE-ResNet on the Fashion-MNIST training set; write weights, card and samples."""
@@ -153,7 +153,7 @@ def train_default(out_dir: str | Path = "data/fashion_mnist", settings: TrainSet
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "training": {**s.to_dict(), "optimizer": "SGD nesterov momentum 0.9, one-cycle LR",
                      "augmentation": "random shift <=2 px, horizontal flip", "train_images": int(len(xt))},
-        "command": f"python -m se_analysis train-default --epochs {s.epochs} --seed {s.seed}",
+        "command": f"python -m se_analysis train-fmnist --epochs {s.epochs} --seed {s.seed}",
         "wall_time_seconds": round(wall, 1),
         "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "test_top1": final["top1"],
@@ -173,7 +173,7 @@ def _card_markdown(card: dict) -> str:
     hist = "\n".join(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['test_top1']:.4f} | {h['seconds']:.0f} |"
                      for h in card["history"])
     c = card["config"]
-    return f"""# Model card: {card['name']} (the embedded default)
+    return f"""# Model card: {card['name']} (the bundled Fashion-MNIST SE-ResNet)
 
 **Architecture.** {card['architecture']}. Stem conv3x3 -> stages 2, 3, 4 of widths {c['widths']}
 with {c['depths']} blocks each (28x28, 14x14, 7x7), SE reduction ratio {c['reduction']} (at least 8

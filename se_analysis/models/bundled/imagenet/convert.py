@@ -157,7 +157,7 @@ def write_converted(tflite_path: str | Path, out: str | Path, metadata: dict | N
     state, report = convert_tflite(tflite_path)
     meta = {"architecture": TIMM_ARCH, "tflite_sha256": file_sha256(tflite_path), **TFLITE_SOURCE,
             "conversion": " ".join(["python -m se_analysis convert-tflite", *sys.argv[2:]])
-            if sys.argv[1:2] == ["convert-tflite"] else "se_analysis.tflite_convert.write_converted",
+            if sys.argv[1:2] == ["convert-tflite"] else "se_analysis.models.bundled.imagenet.convert.write_converted",
             **(metadata or {})}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out), metadata={k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})

@@ -9,12 +9,12 @@ import struct
 import numpy as np
 import torch
 
+from se_analysis.data.image_sets import sample_set
 from se_analysis.data.paths import FMNIST_DIR as DATA_DIR
 from se_analysis.data.paths import FMNIST_SAMPLE
-from se_analysis.data.sources import sample_set
 from se_analysis.models.bundled.fmnist.idx import CLASS_NAMES, read_idx
 from se_analysis.models.bundled.fmnist.se_resnet import SEResNetConfig
-from se_analysis.models.bundled.fmnist.train import TrainSettings, evaluate, train_default
+from se_analysis.models.bundled.fmnist.train import TrainSettings, evaluate, train_fmnist
 from se_analysis.models.zoo import load_fmnist
 
 
@@ -76,7 +76,7 @@ def test_training_runs_end_to_end_on_tiny_data(tmp_path):
         _write_idx(d / f"{split}-images-idx3-ubyte.gz", images)
         _write_idx(d / f"{split}-labels-idx1-ubyte.gz", labels)
     torch.set_num_threads(2)
-    card = train_default(tmp_path / "out", TrainSettings(epochs=2, batch_size=32, seed=1),
+    card = train_fmnist(tmp_path / "out", TrainSettings(epochs=2, batch_size=32, seed=1),
                          SEResNetConfig(widths=(8, 8, 8), depths=(1, 1, 1)), fmnist_dir=str(d),
                          log=lambda s: None, sample_per_class=20)
     assert len(card["history"]) == 2 and card["test_n"] == 400

@@ -1,6 +1,6 @@
-"""Image sources: the bundled sample set, folders (by class, or flat), and uploaded files.
+"""Image sets: the bundled sample set, folders (by class, or flat), and uploaded files.
 
-A source is a list of :class:`ImageItem` (id, where it came from, label index or None, and
+An image set is a list of :class:`ImageItem` (id, where it came from, label index or None, and
 how to decode it) plus a fingerprint for the Run cache. Decoding happens lazily, in the
 DataLoader; an image that fails to decode is skipped with its reason, never fatal.
 """
@@ -33,8 +33,8 @@ from se_analysis.data.layouts import (
 )
 from se_analysis.data.paths import IMAGENET_SAMPLE
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageItem", "ImageSource", "SAMPLE_SET", "image_folder", "sample_set",
-           "source_from_spec", "split_mask", "uploads"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageItem", "ImageSet", "SAMPLE_SET", "image_folder", "sample_set",
+           "image_set_from_spec", "split_mask", "uploads"]
 
 
 SAMPLE_SET = IMAGENET_SAMPLE  # the default model's bundled images
@@ -51,7 +51,7 @@ class ImageItem:
 
 
 @dataclass
-class ImageSource:
+class ImageSet:
     """A set of images with the class names its labels index into."""
 
     name: str
@@ -59,7 +59,7 @@ class ImageSource:
     class_names: list[str]
     fingerprint: str
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason) found while listing
-    spec: dict = field(default_factory=dict)  # how to list these images again (see source_from_spec)
+    spec: dict = field(default_factory=dict)  # how to list these images again (see image_set_from_spec)
     note: str = ""  # something the user should know about the labels (shown in the app and CLI)
 
     def __len__(self) -> int:
@@ -82,7 +82,7 @@ def split_mask(labels: np.ndarray, split: str) -> np.ndarray:
     return first_half if split == "reference" else ~first_half
 
 
-def sample_set(split: str = "all", path: str | Path | None = None) -> ImageSource:
+def sample_set(split: str = "all", path: str | Path | None = None) -> ImageSet:
     """A bundled image set: by default the default model's 500 ImageNet validation images.
 
     Args:
@@ -108,24 +108,24 @@ def sample_set(split: str = "all", path: str | Path | None = None) -> ImageSourc
         for i in np.flatnonzero(keep)
     ]
     digest = hashlib.sha256(images.tobytes() + labels.tobytes() + split.encode()).hexdigest()[:16]
-    return ImageSource(f"sample set ({split})", items, class_names, f"sample:{digest}",
+    return ImageSet(f"sample set ({split})", items, class_names, f"sample:{digest}",
                        spec={"kind": "sample", "split": split, "path": str(path)})
 
 
-def _folder_sample(split: str, path: Path) -> ImageSource:
+def _folder_sample(split: str, path: Path) -> ImageSet:
     """An ImageNet-style bundled set (WordNet-id folders), split into per-class halves by file name."""
     full = image_folder(path, imagenet_class_names(), imagenet_wnids())
     labels = np.array([it.label for it in full.items], dtype=np.int64)
     keep = split_mask(labels, split)
     items = [it for it, k in zip(full.items, keep) if k]
     digest = hashlib.sha256((full.fingerprint + split).encode()).hexdigest()[:16]
-    return ImageSource(f"sample set ({split}): ImageNet val, {len(set(labels[keep].tolist()))} classes", items,
+    return ImageSet(f"sample set ({split}): ImageNet val, {len(set(labels[keep].tolist()))} classes", items,
                        full.class_names, f"sample:{digest}", full.skipped,
                        spec={"kind": "sample", "split": split, "path": str(path)})
 
 
 def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
-                 wnids: Sequence[str] | None = None, roots: list[Path] | None = None) -> ImageSource:
+                 wnids: Sequence[str] | None = None, roots: list[Path] | None = None) -> ImageSet:
     """Images under ``root``: one sub-folder per class (ImageFolder), or a flat folder.
 
     Sub-folder names are matched to ``class_names`` (case-insensitive, ``_`` as space) or to
@@ -168,7 +168,7 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
         shards = parquet_items(root, len(names))
         if shards is not None:  # Hugging Face datasets parquet shards
             items = [ImageItem(i, src, lab, (lambda load=load: decode_image(load()))) for i, src, lab, load in shards]
-            return ImageSource(f"parquet shards {root}", items, names,
+            return ImageSet(f"parquet shards {root}", items, names,
                                f"parquet:{fingerprint(sorted(root.glob('*.parquet')))}", skipped,
                                spec={"kind": "folder", "root": str(root.resolve())})
         labels_csv = next((root / n for n in ("labels.csv", "labels.CSV") if (root / n).is_file()), None)
@@ -200,7 +200,7 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
     for it in items:
         st = os.stat(it.source)
         h.update(f"{it.id}|{it.label}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return ImageSource(f"folder {root}", items, names, f"folder:{h.hexdigest()[:16]}", skipped,
+    return ImageSet(f"folder {root}", items, names, f"folder:{h.hexdigest()[:16]}", skipped,
                        spec={"kind": "folder", "root": str(root.resolve())}, note=note)
 
 
@@ -231,7 +231,7 @@ def _image_files(folder: Path, skipped: list[tuple[str, str]], roots: list[Path]
 
 
 def uploads(files: Sequence[tuple[str, bytes]], labels: Sequence[int | None] | None = None,
-            class_names: Sequence[str] = ()) -> ImageSource:
+            class_names: Sequence[str] = ()) -> ImageSet:
     """Images uploaded as (file name, bytes) pairs, optionally labelled."""
     labels = list(labels) if labels is not None else [None] * len(files)
     items = [ImageItem(f"upload-{i}-{name}", name, lab, (lambda b=data: decode_image(b)))
@@ -239,10 +239,10 @@ def uploads(files: Sequence[tuple[str, bytes]], labels: Sequence[int | None] | N
     h = hashlib.sha256()
     for (name, data), lab in zip(files, labels):
         h.update(name.encode() + hashlib.sha256(data).digest() + str(lab).encode())
-    return ImageSource("uploads", items, list(class_names), f"uploads:{h.hexdigest()[:16]}", spec={"kind": "uploads"})
+    return ImageSet("uploads", items, list(class_names), f"uploads:{h.hexdigest()[:16]}", spec={"kind": "uploads"})
 
 
-def source_from_spec(spec: dict, class_names: Sequence[str]) -> ImageSource:
+def image_set_from_spec(spec: dict, class_names: Sequence[str]) -> ImageSet:
     """List a Run's images again from its manifest's ``data_spec`` (uploads cannot be re-listed)."""
     kind = spec.get("kind")
     if kind == "sample":
