@@ -263,3 +263,60 @@ def test_ablation_intervals_are_bootstrap_percentiles_over_images():
     lo, hi = np.quantile(means, [0.025, 0.975])
     assert row["top1_change_low"] == pytest.approx(lo) and row["top1_change_high"] == pytest.approx(hi)
     assert row["top1_change_low"] <= row["top1_change"] <= row["top1_change_high"]
+
+
+def _class_folders(root, counts: dict[str, int]):
+    """Class folders of distinct 28x28 gray PNGs (``counts``: folder -> images), file names in order."""
+    rng = np.random.default_rng(1)
+    for name, n in counts.items():
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+def test_a_labelled_folder_takes_its_means_from_a_disjoint_half_of_each_class(tmp_path, capsys):
+    """Issue 20: folder ablations took their means from the evaluated images themselves. A labelled folder now
+    keeps the first half of each class (file order) for the means and evaluates the other half, like the sample
+    set; an unlabelled folder, or --own-means, still uses the images themselves, and says so."""
+    from se_analysis.ablation import ablation_inputs
+    from se_analysis.cli import main
+    from se_analysis.data.image_sets import image_folder
+    from se_analysis.runs.run import Run
+
+    net = load_model("fmnist-se-resnet")
+    folder = _class_folders(tmp_path / "imgs", {"Coat": 4, "Sandal": 5, "misc": 2})
+    run = extract(net, image_folder(folder, net.class_names), batch_size=4)
+    source, evaluated, reference, text = ablation_inputs(net, run)
+    # By hand: half of each class, rounded down, in file order; misc/ (unlabelled) is split the same way.
+    assert reference.images["image_id"].tolist() == ["Coat/0.png", "Coat/1.png", "Sandal/0.png", "Sandal/1.png",
+                                                     "misc/0.png"]
+    assert evaluated.images["image_id"].tolist() == ["Coat/2.png", "Coat/3.png", "Sandal/2.png", "Sandal/3.png",
+                                                     "Sandal/4.png", "misc/1.png"]
+    assert sorted(it.id for it in source.items) == sorted(evaluated.images["image_id"])
+    assert "reference half of each class" in text and "(5 images" in text and "(6 images)" in text
+    # The means of a mean ablation are those of the reference rows, read from the whole run here.
+    rows = run.images["image_id"].isin(reference.images["image_id"]).to_numpy()
+    block = run.gate_names[-1]
+    values = replacement_values(Ablation((block,), "mean"), evaluated, reference)[block]
+    np.testing.assert_allclose(values, np.tile(run.gate_values[block][rows].mean(0), (6, 1)), rtol=1e-6)
+    ev_rows = run.images["image_id"].isin(evaluated.images["image_id"]).to_numpy()
+    np.testing.assert_array_equal(evaluated.logits, run.logits[ev_rows])
+
+    own = ablation_inputs(net, run, own_means=True)
+    assert own[1] is run and own[2] is run and "themselves" in own[3]
+    unlabelled = _class_folders(tmp_path / "flat", {"misc": 3})  # its one folder names no class: no labels
+    plain = extract(net, image_folder(unlabelled, net.class_names), batch_size=4)
+    _, ev, ref, said = ablation_inputs(net, plain)
+    assert ev is plain and ref is plain and "themselves" in said and "no labels" in said
+
+    run.save(tmp_path / "run")
+    assert main(["ablate", "--run", str(tmp_path / "run"), "--blocks", "-1", "--out", str(tmp_path / "a.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "reference: means from the reference half of each class of this folder (5 images" in out
+    assert "on 6 images" in out
+    assert main(["ablate", "--run", str(tmp_path / "run"), "--blocks", "-1", "--own-means",
+                 "--out", str(tmp_path / "b.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "means from the 11 evaluated images themselves" in out and "on 11 images" in out
+    assert len(Run.load(tmp_path / "run")) == 11

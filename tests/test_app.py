@@ -381,3 +381,143 @@ def extract_cached_quiet(net, source):
     from se_analysis.runs.extract import extract_cached
 
     return extract_cached(net, source)
+
+
+def test_ablation_page_says_a_labelled_folder_s_means_come_from_a_disjoint_half(tmp_path):
+    """Issue 20: a labelled folder's ablation takes its means from the first half of each class, and the page
+    says which images supply them."""
+    import shutil
+
+    from se_analysis.data.paths import IMAGENET_SAMPLE
+
+    for wnid in ("n01440764", "n03000684"):  # two class folders of four images each, named by WordNet id
+        (tmp_path / wnid).mkdir()
+        for f in sorted((IMAGENET_SAMPLE / wnid).glob("*.JPEG"))[:4]:
+            shutil.copy(f, tmp_path / wnid / f.name)
+    at = run_folder(tmp_path)
+    at.switch_page(str(PAGES / "ablation.py")).run()
+    no_errors(at)
+    said = [i.value for i in at.info if "Reference set" in i.value]
+    assert len(said) == 1 and "reference half of each class of this folder (4 images" in said[0]
+    assert "disjoint other half (4 images)" in said[0]
+
+
+def _stored(key: str, created: str, change=None, **make):
+    """A synthetic Run (tests.conftest.make_run, then ``change(run)``) in the store, as the app lists it."""
+    from se_analysis.runs.run import RunStore
+    from tests.conftest import make_run
+
+    run = make_run(**make)
+    run.manifest.update(model="tiny", weights="w", data="synthetic", created=created, n_images=len(run), device="cpu")
+    if change is not None:
+        change(run)
+    RunStore().put(key, run)
+    return run
+
+
+def _open(key: str, page: str, **params) -> AppTest:
+    """A new session opened from a link to ``page`` of the stored run ``key``."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(run=key, **params)
+    at.run()
+    at.switch_page(str(PAGES / page)).run()
+    no_errors(at)
+    return at
+
+
+def _ancestors(node, target, path=()):
+    """The blocks from the root down to ``target`` (an element of the tree)."""
+    if node is target:
+        return path
+    for child in (node.children.values() if isinstance(getattr(node, "children", None), dict) else []):
+        found = _ancestors(child, target, path + (node,))
+        if found is not None:
+            return found
+    return None
+
+
+def test_contrast_page_link_keeps_grouping_channels_shown_and_significant_only():
+    """Issue 20, item 13: a link keeps the grouping (by) and 'Channels shown' (ctop) and 'Significant only' (csig),
+    so a colleague sees the sender's figure; p columns in scientific notation, the test's columns first."""
+    from se_analysis.analysis.contrast import contrast
+
+    def opens(run):  # by prediction, c0 opens its first 12 channels
+        run.gate_values["SE_3_1"][run.images["pred"].to_numpy() == 0, :12] += 0.6
+
+    run = _stored("contrast1", "2024-01-01T00:00:00", opens, n_per_class=(20, 20, 0, 10), channels=(6, 40), seed=1)
+    at = _open("contrast1", "contrast.py", by="pred", ctop="10", csig="1", cblock="SE_3_1", a="c0", b="c1")
+    assert at.radio(key="group_by").value == "pred"
+    assert at.select_slider(key="contrast_top").value == 10 and at.toggle(key="contrast_significant").value
+    expected = contrast(run, "SE_3_1", "c0", "c1", by="pred")
+    significant = expected[expected["significant"]]
+    (bars,) = traces(at)
+    shown = sorted(int(c[0]) for t in bars if t.get("customdata") for c in t["customdata"])
+    assert shown == sorted(significant.nsmallest(10, "rank")["channel"]) and len(significant) > 10
+    df = at.dataframe[0]
+    config = json.loads(df.proto.columns)
+    assert config["p"]["type_config"]["format"] == config["p_adjusted"]["type_config"]["format"] == "%.2e"
+    assert list(df.proto.column_order)[:8] == ["rank", "channel", "cohens_d", "d_low", "d_high", "separates",
+                                               "p_adjusted", "significant"]
+    assert len(df.value) == len(significant)  # the table follows the filter
+    assert any(b.proto.label == "Download report with this contrast (HTML)" for b in at.get("download_button"))
+    at.select_slider(key="contrast_top").set_value(20).run()
+    at.toggle(key="contrast_significant").set_value(False).run()
+    assert at.query_params["ctop"] in ("20", ["20"]) and "csig" not in at.query_params
+    assert at.query_params["by"] in ("pred", ["pred"])
+
+
+def test_channel_page_metric_arrow_follows_the_difference_from_the_median():
+    """Issue 20, item 10: '↑ block median 0.379' under an eta squared of 0.241; the arrow now follows the sign."""
+    from streamlit.proto.Metric_pb2 import Metric
+
+    from se_analysis.analysis import stats
+    from se_analysis.analysis.drilldown import channel_rank
+
+    run = _stored("channel1", "2024-01-01T00:00:00", n_per_class=(8, 8, 0, 8), channels=(6, 40), seed=2)
+    cs = stats.channel_stats(run)
+    ranks = [channel_rank(cs, "SE_3_1", c) for c in range(40)]
+    low = next(r for r in ranks if r["specificity"] < r["median_specificity"])
+    at = _open("channel1", "channel.py", chblock="SE_3_1", ch=str(low["channel"]))
+    metrics = {m.label: m.proto for m in at.metric}
+    eta = metrics["Class-specificity (η²)"]
+    assert eta.body == f"{low['specificity']:.3f}"
+    assert eta.delta == f"{low['specificity'] - low['median_specificity']:+.3f}" and eta.delta.startswith("-")
+    assert eta.direction == Metric.MetricDirection.DOWN
+    assert "block median" in eta.delta_description
+    assert metrics["Mean gate"].direction == Metric.MetricDirection.NONE  # a range: no arrow
+
+
+def test_compare_page_opens_on_a_run_with_the_same_gates_and_says_what_differs():
+    """Issue 20, item 11: Run B defaulted to the newest stored run, even one with other gates, and the error
+    said 'share no gate: SE_2_1, ... against SE_2_1, ...'."""
+    _stored("runa", "2024-01-01T00:00:00", channels=(3, 5), seed=1)
+    _stored("runb", "2024-01-02T00:00:00", channels=(3, 5), seed=2)
+    _stored("runc", "2024-01-03T00:00:00", channels=(3, 7), seed=3)  # the newest: SE_3_1 has other channels
+    at = _open("runa", "compare.py")
+    assert at.selectbox(key="compare_a").value == "runa" and at.selectbox(key="compare_b").value == "runb"
+    assert len(traces(at)) == 3  # shift, specificity, differences: the comparison is shown
+    assert "other gates" in at.selectbox(key="compare_b").format_func("runc")
+    at.selectbox(key="compare_b").set_value("runc").run()
+    assert not at.exception
+    (info,) = at.info  # they compare on SE_2_1, the gate both have with the same channels
+    assert "other channel counts (A against B): SE_3_1 5 against 7" in info.value and "SE_2_1 " not in info.value
+    _stored("rund", "2024-01-04T00:00:00", channels=(4, 7), seed=4)
+    at.run()  # the page lists it
+    at.selectbox(key="compare_b").set_value("rund").run()
+    (error,) = at.error
+    assert error.value == ("These runs do not compare: the runs share no gate with the same channel count: "
+                           "other channel counts (A against B): SE_2_1 3 against 4, SE_3_1 5 against 7")
+
+
+def test_labels_and_download_buttons_are_not_truncated():
+    """Issue 20, item 12: 'Centre each channel on its all-image m…' and the One image page's 'PN…' / 'HT…'."""
+    _stored("labels1", "2024-01-01T00:00:00", n_per_class=(6, 6, 0, 6), seed=4)
+    at = _open("labels1", "classes.py")
+    toggle = at.toggle(key="heatmap_centre")
+    assert len(toggle.label) <= 24 and "all-image mean" in toggle.help  # fits a third of the page; help says more
+    at.switch_page(str(PAGES / "image.py")).run()
+    no_errors(at)
+    for button in at.get("download_button"):
+        if button.proto.label.split()[0] in ("PNG", "SVG", "HTML"):
+            widths = [b.proto.weight for b in _ancestors(at._tree, button) if getattr(b, "type", "") == "column"]
+            assert all(w >= 0.5 for w in widths), (button.proto.label, widths)  # no narrow column of its own

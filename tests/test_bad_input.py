@@ -165,7 +165,7 @@ def test_labels_csv_and_wordnet_folders(tmp_path, tiny_net):
 
 
 def test_folders_that_are_not_model_classes_are_analysed_by_prediction(tmp_path, tiny_net):
-    for name in ("cats", "Bag"):
+    for name in ("cats", "dogs"):
         (tmp_path / name).mkdir()
         Image.new("L", (28, 28), 99).save(tmp_path / name / "a.png")
     source = image_folder(tmp_path, tiny_net.class_names)
@@ -174,4 +174,32 @@ def test_folders_that_are_not_model_classes_are_analysed_by_prediction(tmp_path,
     assert not run.has_labels and run.images["correct"].isna().all()
     assert set(run.images["label_name"]) == {"(none)"}
     plain = image_folder(tmp_path)  # without a model: the folders are the classes
-    assert plain.class_names == ["Bag", "cats"] and [it.label for it in plain.items] == [0, 1]
+    assert plain.class_names == ["cats", "dogs"] and [it.label for it in plain.items] == [0, 1]
+
+
+def test_one_unknown_class_folder_keeps_the_labels_of_the_others(tmp_path, tiny_net):
+    """Issue 20: a ``misc/`` beside known class folders dropped every folder's labels. Folder by folder now, as
+    labels.csv goes row by row: the known folders keep theirs, misc/'s images are unlabelled, the note says so."""
+    for name, n in (("Bag", 2), ("misc", 3), ("ankle_boot", 1)):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            Image.new("L", (28, 28), 40 * i).save(tmp_path / name / f"{i}.png")
+    source = image_folder(tmp_path, tiny_net.class_names)
+    # The expected labels, read off the class list by hand: Bag is class 8, Ankle boot class 9.
+    assert {it.id: it.label for it in source.items} == {"Bag/0.png": 8, "Bag/1.png": 8, "ankle_boot/0.png": 9,
+                                                        "misc/0.png": None, "misc/1.png": None, "misc/2.png": None}
+    assert "misc/ (3 images)" in source.note and "other 2 folders keep their labels" in source.note
+    assert "Bag" not in source.note
+    run = extract(tiny_net, source)
+    assert run.has_labels and run.images["correct"].notna().sum() == 3
+    assert sorted(run.images["label_name"]) == ["(none)"] * 3 + ["Ankle boot", "Bag", "Bag"]
+    # The issue's case: WordNet-id folders of a 1000-class model beside misc/.
+    inet = tmp_path / "inet"
+    for name in ("n01440764", "misc"):
+        (inet / name).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(inet / name / "x.jpg")
+    from se_analysis.data.imagenet import imagenet_wnids
+
+    src = image_folder(inet, [f"class {i}" for i in range(1000)], imagenet_wnids())
+    assert {it.id: it.label for it in src.items} == {"n01440764/x.jpg": 0, "misc/x.jpg": None}  # tench is class 0
+    assert "misc/ (1 image)" in src.note

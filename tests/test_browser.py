@@ -7,6 +7,7 @@ Skipped where /usr/bin/chromium or Playwright's Python package is missing.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -169,9 +170,29 @@ def test_main_flow(page, server):
     page.get_by_role("button", name="Which channels separate").click()
     page.get_by_text("Two classes, channel by channel").first.wait_for()
     _wait_idle(page)
-    assert _wait_traces(page, [1]) == [1]
+    page.wait_for_function(  # 30 bars (one trace per colour and hatching, and the hatching's legend key)
+        "() => { const gd = document.querySelector('.js-plotly-plot'); return gd && gd.calcdata && "
+        "gd.calcdata.filter((cd, i) => gd._fullData[i].customdata).reduce((n, cd) => n + cd.length, 0) === 30; }",
+        timeout=180_000)
     _no_exception(page)
     _shot(page, "03b_two_class_contrast")
+    # A click on a bar opens its channel (issue 20, item 13), as the paper figure and the heatmap do.
+    x, y, channel = page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const i = gd._fullData.findIndex((t, k) => t.customdata && gd.calcdata[k].length);
+        const tr = gd._fullData[i], pt = gd.calcdata[i][0];
+        const xa = gd._fullLayout[tr.xaxis.replace('x', 'xaxis')], ya = gd._fullLayout[tr.yaxis.replace('y', 'yaxis')];
+        const box = gd.getBoundingClientRect();
+        return [box.x + xa._offset + xa.c2p(pt.b + pt.s / 2), box.y + ya._offset + ya.c2p(pt.p), tr.customdata[0][0]];
+    }""")
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.get_by_text("One channel, up close").first.wait_for()
+    _wait_idle(page)
+    assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == str(channel)
+    assert page.locator('[data-testid="stSelectbox"] input').first.input_value() == "SE_6_3"
+    _no_exception(page)
 
     # Class x channel: the heatmap (a cell per class and channel, plus its click layer) and class similarity.
     _go(page, "Class × channel")
@@ -280,9 +301,84 @@ def test_researcher_ablates_an_unlabelled_folder(browser, server, data_root):
         _shot(pg, "08b_compare_runs")
 
 
-def test_presenter_at_1280x720(page, server):
-    """Presentation mode at 1280x720: page links stay (top navigation), each page shows its figure without
-    scrolling, metrics stay large and their deltas whole, select text is large."""
+_FIGURE_BOX = """() => {
+    // The page's first figure, axes included: the chart and every label plotly drew (ticks, axis and
+    // subplot titles, legend), where they are on the screen; the category axes with how many of their
+    // categories carry a label; the expanders (a Controls box) drawn above the figure; subplot titles
+    // smaller than the tick labels; whether the figure's title repeats the page's.
+    const gd = document.querySelector('.js-plotly-plot');
+    const r = gd.getBoundingClientRect();
+    const rect = b => ({left: Math.round(b.left), top: Math.round(b.top), right: Math.round(b.right),
+                        bottom: Math.round(b.bottom)});
+    const texts = Array.from(gd.querySelectorAll('text')).filter(t => t.textContent.trim()).map(t => {
+        const g = t.closest('g[class]');
+        return {cls: (g && g.getAttribute('class')) || '', text: t.textContent.trim().slice(0, 40),
+                ...rect(t.getBoundingClientRect())};
+    }).filter(t => t.right > t.left && t.bottom > t.top);
+    const box = rect(r);
+    for (const t of texts) {
+        box.left = Math.min(box.left, t.left); box.top = Math.min(box.top, t.top);
+        box.right = Math.max(box.right, t.right); box.bottom = Math.max(box.bottom, t.bottom);
+    }
+    const xticks = texts.filter(t => /^x\\d*tick$/.test(t.cls));
+    const categories = Object.keys(gd._fullLayout).filter(k => /^[xy]axis\\d*$/.test(k))
+        .map(k => gd._fullLayout[k]).filter(ax => ax.type === 'category' && ax.tickmode !== 'array' && ax.visible
+                                                  && ax.showticklabels)
+        .map(ax => ({axis: ax._id, categories: ax._categories.length,
+                     labelled: texts.filter(t => t.cls === ax._id + 'tick').length}));
+    const above = Array.from(document.querySelectorAll('[data-testid="stExpander"]'))
+        .filter(e => e.getBoundingClientRect().top < r.top && e.getBoundingClientRect().height > 0)
+        .map(e => e.innerText.trim().split('\\n')[0]);
+    const L = gd._fullLayout, tick = L.xaxis.tickfont.size;
+    const small_titles = (L.annotations || []).filter(a => a.xref === 'paper' && a.yref === 'paper' && !a.showarrow
+        && a.yanchor === 'bottom' && a.font.size < tick).map(a => `${a.text} ${a.font.size} px < ${tick} px`);
+    const h1 = (document.querySelector('h1') || {}).innerText || '';
+    const repeated = (L.title && L.title.text || '').trim().toLowerCase() === h1.trim().toLowerCase();
+    return {chart: rect(r), box, xticks: xticks.length, categories, above, small_titles, repeated,
+            outside_chart: texts.filter(t => t.left < r.left - 1 || t.right > r.right + 1 || t.top < r.top - 1
+                                             || t.bottom > r.bottom + 1).map(t => t.text)};
+}"""
+
+
+def _to_top(page) -> None:
+    """Scroll back to the top of the page, as the audience first sees it."""
+    page.evaluate("""() => { window.scrollTo(0, 0);
+        document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"], section.main')
+            .forEach(e => { e.scrollTop = 0; }); }""")
+    page.wait_for_timeout(500)
+
+
+def _figure_problems(title: str, m: dict, width: int = 1280, height: int = 720) -> list[str]:
+    """What keeps the page's first figure (axes, labels and titles included) from showing whole, unscrolled."""
+    b, out = m["box"], []
+    if b["left"] < 0 or b["top"] < 0 or b["right"] > width or b["bottom"] > height:
+        out.append(f"{title}: the figure with its labels spans {b}, beyond the {width}x{height} screen")
+    if m["outside_chart"]:
+        out.append(f"{title}: labels cut at the chart's edge: {m['outside_chart'][:4]}")
+    if not m["xticks"]:
+        out.append(f"{title}: no x tick labels drawn")
+    for c in m["categories"]:
+        if c["labelled"] < c["categories"]:
+            out.append(f"{title}: {c['labelled']} of {c['categories']} categories labelled on axis {c['axis']}")
+    if m["above"]:
+        out.append(f"{title}: {m['above']} above the figure")
+    if m["small_titles"]:
+        out.append(f"{title}: subplot titles smaller than the tick labels: {m['small_titles'][:2]}")
+    if m["repeated"]:
+        out.append(f"{title}: the figure repeats the page's title")
+    return out
+
+
+def test_presenter_at_1280x720(browser, page, server):
+    """Presentation mode at 1280x720: page links stay (top navigation); on every analysis page the figure,
+    axes, tick labels and titles included, lies inside the screen unscrolled, every category of its axes
+    labelled, no expander above it; the Ablation page without a result opens on its controls (not on a
+    closed box); metrics stay large and their deltas whole, select text is large."""
+    if not page.url.startswith(server):  # run alone (-k presenter): make the run the main flow makes
+        page.goto(server)
+        page.get_by_text("Squeeze-and-Excitation gates, seen").wait_for()
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_text("Top-1 accuracy").wait_for()
     page.set_viewport_size({"width": 1280, "height": 720})
     _go(page, "Run")
     _wait_idle(page)
@@ -290,25 +386,49 @@ def test_presenter_at_1280x720(page, server):
     _wait_idle(page)
     links = page.locator('[data-testid="stTopNavLinkContainer"] a, [data-testid="stTopNavLink"]')
     assert links.count() >= 5, "presentation mode keeps the page links"
-    for title, shot in (("Paper figure", "09_present_paper"), ("Depth", "10_present_depth"),
-                        ("Class × channel", "11_present_heatmap"), ("Two classes", "12_present_contrast")):
+    boxes, problems = {}, []
+
+    def go(title: str) -> None:  # follow a link and wait for its page (its own title), not the last one's figure
+        before = page.evaluate("() => (document.querySelector('h1') || {}).innerText")
         _go(page, title)
+        page.wait_for_function("(b) => { const h = document.querySelector('h1'); return h && h.innerText !== b; }",
+                               arg=before)
         _wait_idle(page)
+
+    def measure(title: str, shot: str) -> None:
         page.wait_for_selector(".js-plotly-plot .main-svg")
+        _to_top(page)
         page.wait_for_timeout(800)
-        top = page.evaluate("() => document.querySelector('.js-plotly-plot').getBoundingClientRect().top")
-        assert top < 720 * 0.6, f"{title}: the figure starts at y = {top:.0f}"
         _no_exception(page)
+        m = page.evaluate(_FIGURE_BOX)
+        boxes[title] = m["box"]
+        problems.extend(_figure_problems(title, m))
         page.screenshot(path=str(page.shots / f"{shot}.png"))  # what the audience sees, unscrolled
-    _go(page, "Ablation")
-    _wait_idle(page)
-    page.wait_for_selector(".js-plotly-plot .main-svg")  # the last result is shown first, before the controls
-    top = page.evaluate("() => document.querySelector('.js-plotly-plot').getBoundingClientRect().top")
-    assert top < 720, f"Ablation: the per-class figure starts at y = {top:.0f}"
-    page.get_by_text("Controls", exact=True).click()  # the collapsed controls
-    page.get_by_role("button", name="Run ablation").click()
-    page.get_by_text("Top-1 after").wait_for()
-    _wait_idle(page)
+
+    for title, shot in (("Paper figure", "09_present_paper"), ("Depth", "10_present_depth"),
+                        ("Class × channel", "11_present_heatmap"), ("Two classes", "12_present_contrast"),
+                        ("One channel", "12b_present_channel"), ("One image", "12c_present_image")):
+        go(title)
+        measure(title, shot)
+    # A session that has run no ablation yet (a link to the page): its controls are open, nothing to open first.
+    fresh = _new_page(browser)
+    fresh.set_viewport_size({"width": 1280, "height": 720})
+    run_key = re.search(r"[?&]run=(\w+)", page.url).group(1)
+    fresh.goto(f"{server}/ablation?run={run_key}&present=1")
+    fresh.get_by_text("Reference set:").wait_for(state="attached")
+    _wait_idle(fresh)
+    _no_exception(fresh)
+    if not fresh.get_by_role("button", name="Run ablation").is_visible():
+        problems.append("Ablation: opens on a closed Controls box (no result above it)")
+    fresh.screenshot(path=str(fresh.shots / "13a_present_ablation_not_run.png"))
+    fresh.context.close()
+    go("Ablation")
+    if page.get_by_text("Top-1 after").count() == 0:  # no ablation yet in this session: run one
+        if not page.get_by_role("button", name="Run ablation").is_visible():
+            page.get_by_text("Controls", exact=True).click()  # the collapsed controls
+        page.get_by_role("button", name="Run ablation").click()
+        page.get_by_text("Top-1 after").wait_for()
+        _wait_idle(page)
     sizes = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
         .map(e => parseFloat(getComputedStyle(e.querySelector('div,p') || e).fontSize))""")
     assert min(sizes) >= 30, sizes
@@ -318,10 +438,15 @@ def test_presenter_at_1280x720(page, server):
     select_size = page.evaluate("""() => parseFloat(getComputedStyle(
         document.querySelector('[data-testid="stSelectbox"] input')).fontSize)""")
     assert select_size >= 18, select_size
-    _no_exception(page)
-    page.evaluate("() => document.querySelector('h1').scrollIntoView()")  # back to the top, as the audience sees it
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(page.shots / "13_present_ablation.png"))
+    measure("Ablation", "13_present_ablation")
+    go("Compare runs")
+    page.locator(".js-plotly-plot .main-svg").or_(page.get_by_text("Only one run is stored")).or_(
+        page.locator('[data-testid="stAlert"]')).first.wait_for()
+    _wait_idle(page)
+    if page.locator(".js-plotly-plot").count():  # a second run is there (the unlabelled folder's)
+        measure("Compare runs", "14_present_compare")
+    print("figure boxes at 1280x720:", boxes)
+    assert not problems, "\n".join(problems)
 
 
 def _metric_values(page) -> list[str]:

@@ -54,3 +54,74 @@ def test_help(command):
     out = subprocess.run([sys.executable, "-m", "se_analysis", command, "--help"], capture_output=True, text=True,
                          check=True).stdout
     assert "usage: python -m se_analysis" in out
+
+
+def _flat_folder(root, n: int):
+    """``n`` random 28x28 gray PNGs in one flat folder: images without labels."""
+    import numpy as np
+    from PIL import Image
+
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(root / f"{i:02d}.png")
+    return root
+
+
+def test_ablation_commands_and_export_on_an_unlabelled_run(tmp_path, capsys):
+    """Issue 20: ``ablate`` on images without labels stopped with ``error: top1_before``. It reports what
+    needs no labels (flips, confidence, KL); so do ``sweep``, ``fold`` and the report."""
+    import numpy as np
+    from scipy.special import softmax
+
+    run_dir = tmp_path / "run"
+    assert main(["extract", "--model", "fmnist-se-resnet", "--data", str(_flat_folder(tmp_path / "imgs", 12)),
+                 "--out", str(run_dir), "--quiet"]) == 0
+    run = Run.load(run_dir)
+    assert not run.has_labels
+    capsys.readouterr()
+    assert main(["ablate", "--run", str(run_dir), "--blocks", "-1", "--out", str(tmp_path / "abl.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "top-1" not in out and "NLL" not in out
+    assert "predictions flipped" in out and "KL(before || after)" in out and "on 12 images" in out
+    confidence = softmax(run.logits.astype(np.float64), axis=1).max(1).mean()  # before: from the Run's logits
+    assert f"confidence {confidence * 100:.1f}% ->" in out
+    assert main(["sweep", "--run", str(run_dir), "--out", str(tmp_path / "sweep.csv")]) == 0
+    assert "kl_before_after" in capsys.readouterr().out
+    assert main(["fold", "--run", str(run_dir), "--blocks", "-1", "--out", str(tmp_path / "f.safetensors")]) == 0
+    assert "KL(before || after)" in capsys.readouterr().out
+    assert main(["export", "--run", str(run_dir), "--ablation", str(tmp_path / "abl.csv"), "--out",
+                 str(tmp_path / "exp"), "--formats", "html"]) == 0
+    report = (tmp_path / "exp" / "report.html").read_text()
+    assert "Per-class accuracy" not in report and "These images have no labels" in report
+    assert not (tmp_path / "exp" / "ablation_per_class.html").exists()  # no accuracy figure of nothing
+
+
+def test_extract_says_resuming_only_when_it_resumes(tmp_path, capsys):
+    """Issue 20: every fresh run said ``resuming: N images were already done`` (the first batch's report)."""
+    from se_analysis.cli.common import image_source
+    from se_analysis.models.zoo import load_model
+    from se_analysis.runs.extract import extract
+
+    folder = _flat_folder(tmp_path / "imgs", 20)
+    argv = ["extract", "--model", "fmnist-se-resnet", "--data", str(folder), "--batch-size", "2"]
+    assert main([*argv, "--out", str(tmp_path / "fresh")]) == 0
+    captured = capsys.readouterr()
+    assert "resuming:" not in captured.out + captured.err
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_a_chunk(done: int, total: int) -> None:  # a chunk is 8 batches of 2: 16 images
+        if done >= 16:
+            raise Stop
+
+    net = load_model("fmnist-se-resnet")
+    partial = tmp_path / "resumed.partial"  # where the command keeps the chunks of --out resumed
+    with pytest.raises(Stop):
+        extract(net, image_source(str(folder), "all", net), batch_size=2, progress=stop_after_a_chunk,
+                resume_dir=partial)
+    assert main([*argv, "--out", str(tmp_path / "resumed")]) == 0
+    captured = capsys.readouterr()
+    assert f"resuming: 16 images already done in {partial}" in captured.out + captured.err
+    assert len(Run.load(tmp_path / "resumed")) == 20

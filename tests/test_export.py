@@ -98,3 +98,28 @@ def test_export_adds_channel_and_compare_views(tmp_path):
     report = (out / "report.html").read_text()
     assert "compare shift" in report and "channel SE 3 1 ch2" in report
     assert main(["export", "--run", str(tmp_path / "a"), "--out", str(out), "--channel", "SE_3_1"]) == 2
+
+
+def test_export_and_the_report_include_a_contrast(tmp_path):
+    """Issue 20, item 13: export --contrast A,B --contrast-block puts the contrast's figure and table, named after
+    block and classes, into the files and the report, with its classes, n per class and p in scientific notation."""
+    from se_analysis.analysis.contrast import contrast
+    from se_analysis.cli import main
+
+    run = make_run(n_per_class=(12, 9, 0, 4), seed=3)
+    run.gate_values["SE_3_1"][run.images["label"].to_numpy() == 0, 1] += 0.8  # channel 1: c0 far higher
+    run.save(tmp_path / "run")
+    out = tmp_path / "o"
+    assert main(["export", "--run", str(tmp_path / "run"), "--out", str(out), "--formats", "html",
+                 "--contrast", "c0,c1", "--contrast-block", "SE_3_1"]) == 0
+    name = "contrast_SE_3_1_c0_vs_c1"
+    assert (out / f"{name}.html").exists()
+    table = pd.read_csv(out / f"{name}.csv")
+    expected = contrast(run, "SE_3_1", "c0", "c1")
+    np.testing.assert_allclose(table["cohens_d"], expected["cohens_d"])
+    report = (out / "report.html").read_text()
+    assert "Two classes: c0 (A, n = 12) against c1 (B, n = 9) at SE_3_1" in report
+    assert name.replace("_", " ") in report  # the figure's heading
+    p = expected.set_index("channel").loc[1, "p_adjusted"]
+    assert f"<td>{p:.2e}</td>" in report and p < 1e-3  # not 0.0009
+    assert main(["export", "--run", str(tmp_path / "run"), "--out", str(out), "--contrast", "c0"]) == 2

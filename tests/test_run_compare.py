@@ -59,3 +59,24 @@ def test_compare_figures_and_cli(tmp_path):
     for name in ("channel_shift.csv", "block_shift.csv", "specificity_both.csv", "shift_per_block.html",
                  "specificity_both.html", "difference_SE_3_1.html"):
         assert (tmp_path / "o" / name).exists(), name
+
+
+def test_what_differs_between_two_runs_is_said_exactly():
+    """Issue 20, item 11: 'share no gate: SE_2_1, ... against SE_2_1, ...' where the names were the same and the
+    channel counts were not; the message now names the counts (and other names, and other classes)."""
+    from se_analysis.analysis.two_runs import class_difference, gate_differences
+
+    a, other = make_run(channels=(3, 5)), make_run(channels=(4, 6))
+    with pytest.raises(ValueError) as e:
+        check_comparable(a, other)
+    assert str(e.value) == ("the runs share no gate with the same channel count: other channel counts "
+                            "(A against B): SE_2_1 3 against 4, SE_3_1 5 against 6")
+    assert gate_differences({"SE_2_1": 3, "SE_3_1": 5}, {"SE_2_1": 3, "SE_3_1": 5}) == []
+    assert gate_differences({"SE_2_1": 16, "SE_4_1": 96, "SE_4_2": 240}, {"SE_2_1": 16, "SE_2_2": 24, "SE_4_1": 64}) \
+        == ["only A has SE_4_2", "only B has SE_2_2", "other channel counts (A against B): SE_4_1 96 against 64"]
+    assert class_difference(["a", "b"], ["a", "b"]) is None
+    assert class_difference(["a", "b"], ["a", "c"]) == "1 class named otherwise (A against B): b against c"
+    assert class_difference(["a"] * 10, ["a"] * 1000) == "A's model has 10 classes, B's 1000"
+    renamed = replace(other, manifest={**other.manifest, "class_names": ["x", "c1", "c2", "c3"]})
+    with pytest.raises(ValueError, match="; 1 class named otherwise \\(A against B\\): c0 against x$"):
+        check_comparable(a, renamed)

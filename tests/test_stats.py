@@ -54,6 +54,20 @@ def test_specificity_extremes():
     assert stats.specificity(noise, groups, 3)[0] == 0.0
 
 
+def test_specificity_docstring_states_what_it_returns():
+    """Its examples run: a constant channel is 0 (the docstring once said NaN), no labelled image NaN."""
+    import doctest
+
+    doc = stats.specificity.__doc__
+    assert "NaN where the total is 0" not in doc and ">>>" in doc
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(stats.specificity, globs={"np": np, "specificity": stats.specificity}):
+        runner.run(test)
+    assert tuple(runner.summarize(verbose=False)) == (0, 3)  # no failure among its three lines
+    groups = np.repeat(np.arange(3), 4)  # and the same, computed here: zero total variance gives 0.0
+    assert stats.specificity(np.full((12, 3), 0.25), groups, 3).tolist() == [0.0, 0.0, 0.0]
+
+
 def test_block_summary_saturation_and_shape():
     run = make_run()
     summary = stats.block_stats(run)

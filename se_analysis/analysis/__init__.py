@@ -1,6 +1,8 @@
 """Statistics on a Run: per class and depth, separation, similarity, contrasts, one channel, two runs."""
 
-from .contrast import benjamini_hochberg, contrast
+from se_analysis.utils.numeric import benjamini_hochberg
+
+from .contrast import contrast
 from .drilldown import channel_rank, channel_values, contact_sheet, top_images
 from .separation import decodability, gate_pca, nearest_class_mean
 from .similarity import class_similarity
@@ -23,7 +25,15 @@ from .stats import (
     specificity,
     specificity_note,
 )
-from .two_runs import block_shift, channel_shift, check_comparable, specificity_pair
+from .two_runs import (
+    block_shift,
+    channel_shift,
+    check_comparable,
+    class_difference,
+    gate_differences,
+    run_differences,
+    specificity_pair,
+)
 
 __all__ = [
     "contrast",
@@ -54,6 +64,9 @@ __all__ = [
     "heatmap_table",
     "specificity",
     "check_comparable",
+    "gate_differences",
+    "class_difference",
+    "run_differences",
     "channel_shift",
     "block_shift",
     "specificity_pair",

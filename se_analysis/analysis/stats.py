@@ -24,6 +24,7 @@ import pandas as pd
 
 from se_analysis.runs.moments import GateMoments
 from se_analysis.runs.run import Run
+from se_analysis.utils.text import plural
 
 __all__ = ["ALL", "GroupBy", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups",
            "group_names", "folder_names", "channel_stats", "block_stats", "block_quantiles", "image_gates",
@@ -67,7 +68,19 @@ def class_groups(run: Run, by: GroupBy = "label") -> np.ndarray:
 
 
 def specificity(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
-    """Eta squared per channel (C,): between-class variance over total variance; NaN where the total is 0."""
+    """Eta squared per channel (C,): between-class variance over total variance.
+
+    A constant channel (its gate's standard deviation over the labelled images below
+    :data:`~se_analysis.runs.moments.CONSTANT_STD`, total variance 0 included) has specificity 0, as
+    the README counts it, never NaN or a ratio of rounding noise; NaN only when no image has a class
+    (every group < 0).
+
+    >>> groups = np.array([0, 0, 1, 1])
+    >>> specificity(np.array([[0.5, 0.1], [0.5, 0.1], [0.5, 0.9], [0.5, 0.9]]), groups, 2).tolist()
+    [0.0, 1.0]
+    >>> specificity(np.full((4, 1), 0.5), np.full(4, -1), 2).tolist()
+    [nan]
+    """
     return GateMoments.from_arrays({"block": values}, groups, k).specificity("block")
 
 
@@ -158,10 +171,11 @@ def specificity_note(bstats: pd.DataFrame) -> str:
     """A sentence on how far the block stats' specificity can be trusted (empty when nothing to say)."""
     notes = []
     if len(bstats) and bstats["min_class_n"].min() < FEW_IMAGES_PER_CLASS:
-        notes.append(f"some class has only {int(bstats['min_class_n'].min())} images: eta squared is biased upwards "
+        notes.append(f"some class has only {plural(int(bstats['min_class_n'].min()), 'image')}: eta squared is "
+                     "biased upwards "
                      f"by about {bstats['specificity_chance'].iloc[0]:.2f} (its chance level); read omega squared")
     if len(bstats) and bstats["nonfinite"].sum():
-        notes.append(f"{int(bstats['nonfinite'].sum())} gate values are NaN or infinite and were left out")
+        notes.append(f"{plural(int(bstats['nonfinite'].sum()), 'gate value')} NaN or infinite, left out")
     return "; ".join(notes)
 
 

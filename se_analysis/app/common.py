@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -13,52 +14,89 @@ import streamlit as st
 from se_analysis import plots
 from se_analysis.analysis import stats
 from se_analysis.app.cache import BoundedCache
-from se_analysis.app.layout import controls_and_figure
+from se_analysis.app.layout import FIGURE_ROOM, controls_and_figure
 from se_analysis.app.state import kept, query_value, set_query
 from se_analysis.export.files import figure_bytes
 from se_analysis.export.report import report_html
 from se_analysis.export.tables import table_bytes
+from se_analysis.models.bundled.imagenet.deployed import with_activations
 from se_analysis.models.checkpoints import load_checkpoint
-from se_analysis.models.zoo import SENet, load_model
+from se_analysis.models.user_code import MODELS_ENV, canonical_code, is_code_spec, model_spec, registered_models
+from se_analysis.models.zoo import ZOO, SENet, load_model
 from se_analysis.runs.run import Run, RunStore
 from se_analysis.views.standard import ablation_figures, standard_figures, standard_tables
+from se_analysis.views.view import View
 
 __all__ = ["RUN_KEY", "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
            "default_classes", "first_line", "get_checkpoint_model", "get_model", "group_by_widget", "load_run",
            "open_channel", "open_page", "progress_callback", "report_download", "require_gate_arrays",
-           "require_run", "run_model", "shared_results", "show_figure", "store", "table_downloads"]
+           "require_run", "run_model", "trusted_code", "shared_results", "show_figure", "store", "table_downloads"]
 
 RUN_KEY = "run_key"
 _PAGE_DIR = Path(__file__).parent / "pages"
 
 
-@st.cache_resource(show_spinner="Loading the model…")
-def get_model(name: str, pretrained: bool) -> SENet:
-    """One model object per (name, weights), shared by every session; hooks take its lock."""
-    return load_model(name, pretrained=pretrained)
+def trusted_code(name: str, spec: dict | None = None) -> None:
+    """Refuse model code that ``SE_ANALYSIS_MODELS`` does not name: the app imports no other code (none from an
+    upload, a link or a Run's manifest)."""
+    code = (spec or {}).get("code") or (name if is_code_spec(name) else None)
+    if code is not None and canonical_code(code) not in registered_models(reserved=ZOO).values():
+        raise ValueError(f"{code} is model code that {MODELS_ENV} does not name, and the app imports only the "
+                         f"code named there (by whoever starts it); add it, e.g. {MODELS_ENV}='mine={code}'")
+
+
+def _spec_json(spec: dict | None) -> str:
+    return json.dumps(spec, sort_keys=True) if spec else ""
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=16)
+def _model(name: str, pretrained: bool, activations: str, spec_json: str) -> SENet:
+    spec = json.loads(spec_json) if spec_json else None
+    trusted_code(name, spec)
+    return with_activations(load_model(name, pretrained=pretrained, spec=spec), activations)
+
+
+def get_model(name: str, pretrained: bool, activations: str = "float", spec: dict | None = None) -> SENet:
+    """One model object per (name, weights, activations, own-code options), shared by every session; hooks
+    take its lock. Model code must be named in ``SE_ANALYSIS_MODELS`` (:func:`trusted_code`).
+
+    ``activations="deployed"`` (the default only) is a separate copy with uint8 activations, so the float
+    model is never hooked."""
+    return _model(name, pretrained, activations, _spec_json(spec))
 
 
 @st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=4)
-def _checkpoint_model(name: str, file_name: str, digest: str, _data: bytes) -> SENet:
-    return load_checkpoint(load_model(name, pretrained=False), _data, name=file_name)
+def _checkpoint_model(name: str, file_name: str, digest: str, _data: bytes, spec_json: str = "") -> SENet:
+    spec = json.loads(spec_json) if spec_json else None
+    trusted_code(name, spec)
+    return load_checkpoint(load_model(name, pretrained=False, spec=spec), _data, name=file_name)
 
 
-def get_checkpoint_model(name: str, file_name: str, data: bytes) -> SENet:
+def get_checkpoint_model(name: str, file_name: str, data: bytes, spec: dict | None = None) -> SENet:
     """An architecture with uploaded weights (a private copy; the shared model is not touched),
     cached by the file's content hash."""
-    return _checkpoint_model(name, file_name, hashlib.sha256(data).hexdigest(), data)
+    return _checkpoint_model(name, file_name, hashlib.sha256(data).hexdigest(), data, _spec_json(spec))
 
 
 def run_model(run: Run) -> SENet:
-    """The model a Run was made with: the zoo entry, or the uploaded checkpoint still in this session."""
+    """The model a Run was made with: by name (own code with its options, if named in ``SE_ANALYSIS_MODELS``),
+    or the uploaded checkpoint still in this session."""
     m = run.manifest
+    spec = m.get("model_spec")
+    try:
+        trusted_code(m["model"], spec)
+    except ValueError as e:
+        st.error(f"This run's model cannot be opened here: {e}.")
+        st.stop()
+    if spec and m["model"] in registered_models(reserved=ZOO) and spec == model_spec(spec["code"]):
+        spec = None  # the app's own-code model, as the Run page loads it (one shared copy)
     if m.get("checkpoint"):
         ckpt = st.session_state.get("checkpoint")
         if ckpt is None:
             st.error("This run used an uploaded checkpoint that is no longer in this session: upload it again.")
             st.stop()
-        return get_checkpoint_model(m["model"], ckpt.name, ckpt.getvalue())
-    return get_model(m["model"], bool(m.get("pretrained", True)))
+        return get_checkpoint_model(m["model"], ckpt.name, ckpt.getvalue(), spec)
+    return get_model(m["model"], bool(m.get("pretrained", True)), m.get("activations", "float"), spec)
 
 
 @st.cache_resource
@@ -120,22 +158,25 @@ def require_run() -> tuple[Run, str]:
 
 
 def first_line(e: BaseException) -> str:
-    """An error as one line (KeyError's quotes left out)."""
-    return str(e.args[0] if isinstance(e, KeyError) and e.args else e).splitlines()[0]
+    """An error as one line: its message's first non-blank line (KeyError's quotes left out), else its type's name."""
+    text = str(e.args[0] if isinstance(e, KeyError) and e.args else e)
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
 
 
-def open_page(title: str, gate_arrays: bool = False):
+def open_page(title: str, gate_arrays: bool = False, controls_open: bool = False):
     """A page's start: its title, the current Run (else a pointer to the Run page), and where its
-    controls and its figure go (see :func:`se_analysis.app.layout.controls_and_figure`).
+    controls and its figure go (see :func:`se_analysis.app.layout.controls_and_figure`; ``controls_open``:
+    a page that has no figure to show yet opens on its controls when presenting).
 
     Returns:
         (run, run key, controls container, figure container).
     """
     st.title(title)
+    st.session_state["page_title"] = title  # presenting, a figure titled alike is shown without its title
     run, key = require_run()
     if gate_arrays:
         require_gate_arrays(run)
-    controls, figure = controls_and_figure()
+    controls, figure = controls_and_figure(expanded=controls_open)
     return run, key, controls, figure
 
 
@@ -158,7 +199,7 @@ def group_by_widget(run: Run) -> str:
                    + (", or by the folder they came from." if "folder" in options else "."))
     if len(options) == 1:
         return "pred"
-    return kept(st.radio, "Group images by", list(options), key="group_by",
+    return kept(st.radio, "Group images by", list(options), key="group_by", param="by",
                 default="label" if run.has_labels else "folder", format_func=options.get, horizontal=True)
 
 
@@ -177,23 +218,30 @@ def block_quantiles(_run: Run, key: str) -> pd.DataFrame:
     return stats.block_quantiles(_run)
 
 
-def show_figure(fig: go.Figure, run: Run, key: str, select: bool = False):
+def show_figure(fig: go.Figure, run: Run, key: str, select: bool = False, file_name: str | None = None,
+                above: int = 0):
     """Render a figure (stamped when the weights are random) with PNG, SVG and HTML downloads made on click.
 
-    With ``select``, a click on a point reruns the page and the selection event is returned.
+    With ``select``, a click on a point reruns the page and the selection event is returned. The downloads
+    are ``<file_name>.<format>`` (default: ``key``), of the figure as built. Presenting, the figure shown is
+    fitted to a 1280x720 screen (:func:`se_analysis.plots.fit_to_screen`): at most
+    ``FIGURE_ROOM`` high, less ``above``, the px the page puts above it under its title (metrics, ...).
     """
     if not run.manifest.get("pretrained", True):
         plots.add_warning(fig, "random weights: not a trained network")
     present = bool(st.session_state.get("present"))
+    shown = fig
     if present:  # Streamlit's chart theme would override the larger fonts, so it is left out
-        fig.update_layout(font=dict(size=18), title_font=dict(size=26), template="plotly_white")
-    event = st.plotly_chart(fig, width="stretch", key=f"chart-{key}", theme=None if present else "streamlit",
+        width, height = FIGURE_ROOM
+        shown = plots.fit_to_screen(fig, height - above, width=width, drop_title=st.session_state.get("page_title"))
+    event = st.plotly_chart(shown, width="stretch", key=f"chart-{key}", theme=None if present else "streamlit",
                             **(dict(on_select="rerun", selection_mode="points") if select else {}))
     scale = float(st.session_state.get("png_scale", 2))
-    cols = st.columns([1, 1, 1, 5])
-    for col, fmt, mime in zip(cols, ("png", "svg", "html"), ("image/png", "image/svg+xml", "text/html")):
-        col.download_button(fmt.upper() + (f" ×{scale:g}" if fmt == "png" else ""),
-                            data=lambda fmt=fmt: figure_bytes(fig, fmt, scale=scale), file_name=f"{key}.{fmt}",
+    row = st.container(horizontal=True)  # each button as wide as its label, in any column (never "PN…")
+    for fmt, mime in zip(("png", "svg", "html"), ("image/png", "image/svg+xml", "text/html")):
+        row.download_button(fmt.upper() + (f" ×{scale:g}" if fmt == "png" else ""),
+                            data=lambda fmt=fmt: figure_bytes(fig, fmt, scale=scale),
+                            file_name=f"{file_name or key}.{fmt}",
                             mime=mime, key=f"dl-{fmt}-{key}", on_click="ignore", icon=":material/download:")
     return event
 
@@ -214,8 +262,10 @@ def clicked_point(event) -> dict | None:
 
 
 def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)",
-                    classes: list[str] | None = None, blocks: list[str] | None = None, by: str = "label") -> None:
-    """A one-file HTML report of the run as it is viewed (the chosen classes and blocks; an ablation), built on click."""
+                    classes: list[str] | None = None, blocks: list[str] | None = None, by: str = "label",
+                    contrast: View | None = None) -> None:
+    """A one-file HTML report of the run as it is viewed (the chosen classes and blocks; an ablation; a two-class
+    contrast's view, its figure and table), built on click."""
     classes = classes if classes is not None else st.session_state.get("classes")
 
     def build() -> str:
@@ -223,10 +273,15 @@ def report_download(run: Run, key: str, ablation: dict | None = None, label: str
         figs = standard_figures(run, classes=classes or None, blocks=blocks or None, by=by, tables=tables)
         if ablation:
             figs.update(ablation_figures(ablation))
-        return report_html(run, figs, tables["block_stats"], ablation)
+        if contrast is not None:
+            figs.update(contrast.renamed(names={"contrast": contrast.facts["name"]}).figures)
+        return report_html(run, figs, tables["block_stats"], ablation,
+                           contrast=contrast.tables["contrast"] if contrast is not None else None)
 
-    st.download_button(label, data=build, file_name=f"se-analysis-report-{key}.html", mime="text/html",
-                       key=f"report-{key}-{bool(ablation)}", on_click="ignore", icon=":material/description:")
+    name = f"se-analysis-report-{key}" + (f"-{contrast.facts['name']}" if contrast is not None else "")
+    st.download_button(label, data=build, file_name=f"{name}.html", mime="text/html",
+                       key=f"report-{key}-{bool(ablation)}-{contrast is not None}", on_click="ignore",
+                       icon=":material/description:")
 
 
 def table_downloads(df: pd.DataFrame, name: str) -> None:

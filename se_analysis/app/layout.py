@@ -10,7 +10,8 @@ import streamlit as st
 
 from se_analysis.app.state import kept, query_value, set_query
 
-__all__ = ["PRESENT_CSS", "controls_and_figure", "presenting", "setup"]
+__all__ = ["FIGURE_ROOM", "METRICS_ROW", "PRESENT_CSS", "SUBHEADER_ROW", "controls_and_figure", "presenting",
+           "setup"]
 
 PRESENT_CSS = """
 <style>
@@ -25,11 +26,20 @@ PRESENT_CSS = """
 [data-testid="stSelectbox"] input, [data-testid="stMultiSelect"] input, [data-testid="stMultiSelect"] span,
 [data-baseweb="select"] div, [data-baseweb="tag"] span, [role="listbox"] [role="option"] {
     font-size: 1.2rem !important; }
-h1 { font-size: 2.4rem !important; }
+h1 { font-size: 2.4rem !important; padding: 0.5rem 0 0.5rem !important; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
-[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; max-width: 98%; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; max-width: 98%; position: relative; }
+/* the exit button at the right of the title's row, out of the flow: the figure starts one row higher */
+.st-key-exit_present { position: absolute; top: 4.5rem; right: 1.5rem; width: auto !important; z-index: 5; }
 </style>
 """
+
+#: What a figure may take of a 1280x720 screen in presentation mode (px): the height left under the top
+#: navigation and the page's title, and the width of the page's column. ``show_figure`` caps each figure
+#: at this height, less what the page puts above it in its figure's container (``METRICS_ROW``, ...).
+FIGURE_ROOM = (1100, 555)  # measured: 134 px of navigation and title above, ~30 px to spare below
+METRICS_ROW = 130  # a row of st.metric with their deltas, at presentation sizes (measured: 127)
+SUBHEADER_ROW = 60  # an st.subheader (measured: 62)
 
 
 def presenting() -> bool:
@@ -60,12 +70,13 @@ def setup() -> None:
                       on_change=lambda: st.session_state.update(present=st.session_state["present_toggle"]))
 
 
-def controls_and_figure(label: str = "Controls"):
+def controls_and_figure(label: str = "Controls", expanded: bool = False):
     """(controls container, figure container): controls above the figure, or, when presenting,
-    the figure first and the controls below it in a collapsed expander, so a 1280x720 screen
-    shows the figure without scrolling. Widgets go into the first, the figure into the second."""
+    the figure first and the controls below it in an expander, collapsed (so a 1280x720 screen
+    shows the figure without scrolling) unless ``expanded`` (a page with no figure yet, such as an
+    ablation not run, opens on its controls). Widgets go into the first, the figure into the second."""
     if presenting():
         figure = st.container()
-        return st.expander(label, expanded=False, icon=":material/tune:"), figure
+        return st.expander(label, expanded=expanded, icon=":material/tune:"), figure
     controls = st.container()
     return controls, st.container()

@@ -1,7 +1,7 @@
 """The command line: ``python -m se_analysis <command>`` (or ``se-analysis <command>``); ``--help`` on each.
 
 Runs (:mod:`.run_commands`):
-  ``models``          list the SE architectures this tool knows
+  ``models``          list the SE architectures this tool knows (``--all``: every timm / torchvision one)
   ``extract``         run a model over images and save a Run (gates, logits, predictions)
   ``stats``           write a statistics table of a Run
 Ablations (:mod:`.ablation_commands`):
@@ -17,7 +17,7 @@ Views (:mod:`.view_commands`):
 Bundled models (:mod:`.bundled_commands`):
   ``convert-tflite``  convert Google's MobileNetV3-Small TFLite file into timm weights
   ``fidelity``        compare the converted default with the TFLite interpreter
-  ``train-fmnist``   train the bundled Fashion-MNIST SE-ResNet
+  ``train-fmnist``    train the bundled Fashion-MNIST SE-ResNet
 
 The CLI calls the same library functions as the app, and writes the same tidy tables. Each group
 module registers its sub-commands next to their handlers (``add_parsers``).

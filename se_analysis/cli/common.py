@@ -10,21 +10,41 @@ import pandas as pd
 from se_analysis.data.image_sets import ImageSet, image_folder, sample_set
 from se_analysis.data.labels import wnids_for
 from se_analysis.export.tables import write_table
+from se_analysis.models.bundled.imagenet.deployed import with_activations
 from se_analysis.models.checkpoints import load_checkpoint
 from se_analysis.models.senet import SENet
+from se_analysis.models.user_code import is_code_spec, model_spec, read_class_names, registered_models
 from se_analysis.models.zoo import load_model
+from se_analysis.utils.text import plural
 
-__all__ = ["load_net", "image_source", "beside", "write_tables", "read_table", "split_list"]
+__all__ = ["load_net", "own_model_spec", "image_source", "beside", "write_tables", "read_table", "split_list"]
 
 
 def load_net(model: str, random_weights: bool = False, checkpoint: str | None = None,
-             trust_pickle: bool = False) -> SENet:
-    """A zoo model, with a user checkpoint's weights when one is given."""
+             trust_pickle: bool = False, activations: str = "float", spec: dict | None = None) -> SENet:
+    """A model by name (see ``load_model``), with a user checkpoint's weights when one is given
+    (``activations="deployed"``: the default as Google deployed it; ``spec``: a Run's ``model_spec``, or
+    :func:`own_model_spec`, for the user's own code)."""
     if checkpoint:
         if trust_pickle:
             print("warning: --trust-pickle runs code stored in the checkpoint file", file=sys.stderr)
-        return load_checkpoint(load_model(model, pretrained=False), checkpoint, trust_pickle=trust_pickle)
-    return load_model(model, pretrained=not random_weights)
+        net = load_checkpoint(load_model(model, pretrained=False, spec=spec), checkpoint, trust_pickle=trust_pickle)
+    else:
+        net = load_model(model, pretrained=not random_weights, spec=spec)
+    return with_activations(net, activations)
+
+
+def own_model_spec(model: str, classes: str | None = None, input_size: list[int] | None = None,
+                   mean: list[float] | None = None, std: list[float] | None = None) -> dict | None:
+    """The ``model_spec`` of the user's own code with ``--classes`` / ``--input-size`` / ``--mean`` / ``--std``;
+    None when none is given (``load_model`` then uses the code's defaults)."""
+    if classes is None and input_size is None and mean is None and std is None:
+        return None
+    code = registered_models().get(model, model)
+    if not is_code_spec(code):
+        raise ValueError("--classes, --input-size, --mean and --std are for your own model code "
+                         f"(--model path/to/file.py:function or package.module:function), not {model!r}")
+    return model_spec(code, read_class_names(classes) if classes else None, input_size, mean, std)
 
 
 def image_source(spec: str, split: str, net: SENet) -> ImageSet:
@@ -47,7 +67,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out: str) -> None:
     for name, df in tables.items():
         target = beside(out, name)
         write_table(df, target)
-        print(f"  {name}: {len(df)} rows -> {target}")
+        print(f"  {name}: {plural(len(df), 'row')} -> {target}")
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from se_analysis.export.tables import gate_values_table, write_table
 from se_analysis.gates.blocks import parse_block_spec, select_blocks
 from se_analysis.runs.extract import extract_cached
 from se_analysis.runs.run import Run
+from se_analysis.utils.text import plural
 from se_analysis.views.channel import channel_view
 from se_analysis.views.contrast import contrast_view
 from se_analysis.views.gate_table import gate_table, markdown_table, paper_observations
@@ -28,16 +29,28 @@ COMPARE_FILE_NAMES = {"shift": "shift_per_block", "specificity": "specificity_bo
 
 def _cmd_contrast(args: argparse.Namespace) -> int:
     run = Run.load(args.run)
-    view = contrast_view(run, args.block or run.gate_names[-1], args.a, args.b, by=args.by, n_boot=args.n_boot,
-                         top=args.top)
-    table = view.tables["contrast"]
-    write_table(table, args.out)
+    block = args.block or run.gate_names[-1]
+    view = contrast_view(run, block, args.a, args.b, by=args.by, n_boot=args.n_boot, top=args.top,
+                         significant_only=args.significant_only)
+    table, name = view.tables["contrast"], view.facts["name"]
+    out = Path(args.out)
+    if out.suffix.lower() in (".csv", ".parquet"):
+        written = [write_table(table, out)]
+    else:  # a folder: the table and the figures named after block and classes, as the app's downloads
+        figures = view.renamed(names={"contrast": name}).figures
+        written = [write_table(table, out / f"{name}.csv"),
+                   *write_figures(figures, out, split_list(args.formats), self_contained=True)]
     if args.figure:  # one named file, so an HTML page carries its own plotly.js
         fmt = Path(args.figure).suffix.lstrip(".").lower() or "png"
-        write_figure(view.figures["contrast"], args.figure, fmt, self_contained=True)
-    top = table.head(10)[["channel", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "cohens_d", "p_adjusted"]]
-    print(top.to_string(index=False, float_format="%.4f"))
-    print(f"{int(table['significant'].sum())} of {len(table)} channels differ at FDR 5 % -> {args.out}")
+        written.append(write_figure(view.figures["contrast"], args.figure, fmt, self_contained=True))
+    top = table.head(10)[["channel", "mean_a", "mean_b", "diff", "cohens_d", "d_low", "d_high", "separates",
+                          "p_adjusted"]]
+    print(top.to_string(index=False, float_format="%.4f", formatters={"p_adjusted": "{:.2e}".format}))
+    facts = view.facts
+    print(f"{facts['significant']} of {facts['channels']} channels differ at FDR 5 %, {facts['separates']} separate "
+          "the classes perfectly (ranked first)" + (f"; the table keeps the {len(table)} significant ones"
+                                                    if args.significant_only else ""))
+    print("-> " + ", ".join(str(p) for p in written))
     return 0
 
 
@@ -76,10 +89,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_gate_table(args: argparse.Namespace) -> int:
-    net = load_net(args.model)
+    net = load_net(args.model, activations=args.activations)
     run, _ = extract_cached(net, image_source("sample", "all", net), batch_size=args.batch_size, device=args.device)
     ev_source, evaluated, reference, text = ablation_inputs(net, run, batch_size=args.batch_size, device=args.device)
-    print(f"{len(run)} images for the statistics; ablations: {text}")
+    print(f"{plural(len(run), 'image')} for the statistics; ablations: {text}")
     table = gate_table(net, run, ev_source, evaluated, reference, batch_size=args.batch_size, device=args.device)
     write_table(table, args.out)
     print(markdown_table(table))
@@ -106,11 +119,21 @@ def _cmd_export(args: argparse.Namespace) -> int:
             return 2
         channels.append((block, int(ch)))
     other = Run.load(args.compare) if args.compare else None
+    pair = None
+    if args.contrast:
+        names = [c.strip() for c in args.contrast.split(",")]
+        if len(names) != 2 or not all(names):
+            print(f"error: --contrast takes two classes, A,B (e.g. tench,parachute), not {args.contrast!r}",
+                  file=sys.stderr)
+            return 2
+        pair = (args.contrast_block or run.gate_names[-1], *names)
     paths = export_run(run, args.out, split_list(args.formats), args.table_format, classes, blocks, ablation,
-                       report=not args.no_report, fold=fold, channels=channels, compare=other)
+                       report=not args.no_report, fold=fold, channels=channels, compare=other, contrast=pair,
+                       contrast_by=args.contrast_by)
     if args.per_image:
         paths.append(write_table(gate_values_table(run, blocks), Path(args.out) / f"gate_values.{args.table_format}"))
-    print(f"{len(paths)} files -> {args.out}" + ("" if args.no_report else f" (report: {Path(args.out) / 'report.html'})"))
+    print(f"{plural(len(paths), 'file')} -> {args.out}"
+          + ("" if args.no_report else f" (report: {Path(args.out) / 'report.html'})"))
     return 0
 
 
@@ -125,7 +148,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", default="label", choices=["label", "pred", "folder"])
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--top", type=int, default=30, help="channels in the figure")
-    p.add_argument("--out", required=True, help="FILE.csv or FILE.parquet: one row per channel")
+    p.add_argument("--significant-only", action="store_true", help="only the channels that differ at FDR 5 %% "
+                                                                   "(the figure's channels and the table's rows)")
+    p.add_argument("--out", required=True, help="FILE.csv or FILE.parquet: one row per channel; or a folder: the "
+                                                "table and figures as contrast_<block>_<A>_vs_<B>.<csv|format>")
+    p.add_argument("--formats", default="png,html", help="figure formats in a folder --out, comma-separated "
+                                                        "(png, svg, html)")
     p.add_argument("--figure", default=None, help="FILE.png, .svg or .html for the figure")
     p.set_defaults(func=_cmd_contrast)
 
@@ -150,6 +178,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gate-table", help="the paper's analysis per block on a model's bundled images: "
                                           "specificity with chance level, saturation, cost of mean/off ablations")
     p.add_argument("--model", default="default")
+    p.add_argument("--activations", default="float", choices=["float", "deployed"],
+                   help="the default only: 'deployed' quantises activations to uint8 as Google's TFLite file does")
     p.add_argument("--out", default="gate_table.csv")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
@@ -170,6 +200,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                                                      "views (violin, top images, contact sheet); repeatable")
     p.add_argument("--compare", default=None, help="another Run folder with the same gates: add the Compare views "
                                                    "(this run as A)")
+    p.add_argument("--contrast", default=None, help="A,B: add the two-class contrast of classes A and B (figure "
+                                                    "and table contrast_<block>_<A>_vs_<B>, and in the report)")
+    p.add_argument("--contrast-block", default=None, help="the contrast's block (default: the deepest)")
+    p.add_argument("--contrast-by", default=None, choices=["label", "pred", "folder"],
+                   help="group the contrast's images by (default: the true label, else the prediction)")
     p.add_argument("--per-image", action="store_true", help="also write every image's gate values (gate_values, one "
                                                             "row per image, block and channel; the --blocks only)")
     p.set_defaults(func=_cmd_export)

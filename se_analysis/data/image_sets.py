@@ -32,6 +32,7 @@ from se_analysis.data.layouts import (
     val_stem,
 )
 from se_analysis.data.paths import IMAGENET_SAMPLE
+from se_analysis.utils.text import plural
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageItem", "ImageSet", "SAMPLE_SET", "image_folder", "sample_set",
            "image_set_from_spec", "split_mask", "uploads"]
@@ -129,10 +130,11 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
     """Images under ``root``: one sub-folder per class (ImageFolder), or a flat folder.
 
     Sub-folder names are matched to ``class_names`` (case-insensitive, ``_`` as space) or to
-    ``wnids`` (WordNet ids such as ``n01443537``); without a match the folder's own classes
-    are used, in sorted order. A flat folder is unlabelled unless it holds ``labels.csv``
-    (columns ``file`` and ``label``: a class name, WordNet id or index). With ``roots`` (the app's
-    data roots), files and class folders that link outside them are skipped.
+    ``wnids`` (WordNet ids such as ``n01443537``), folder by folder: a folder that names no class of
+    the model leaves its own images unlabelled, the others keep their labels, and the note names it.
+    Without ``class_names`` the folders are the classes, in sorted order. A flat folder is unlabelled
+    unless it holds ``labels.csv`` (columns ``file`` and ``label``: a class name, WordNet id or index).
+    With ``roots`` (the app's data roots), files and class folders that link outside them are skipped.
     """
     root = Path(root)
     if not root.is_dir():
@@ -151,18 +153,17 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
     names: list[str]
     if subdirs:
         mapped = {d.name: (match_class(d.name, class_names, wnids) if class_names else None) for d in subdirs}
-        use_model = class_names is not None and all(v is not None for v in mapped.values())
         names = list(class_names) if class_names is not None else [d.name for d in subdirs]
-        if class_names is not None and not use_model:
-            unknown = [d.name for d in subdirs if mapped[d.name] is None]
-            note = (f"folder names ({', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''}) are not classes of "
-                    "this model: the images are analysed by predicted class, without accuracy")
+        counts: dict[str, int] = {}
         for k, d in enumerate(subdirs):
-            label = mapped[d.name] if use_model else (None if class_names is not None else k)
+            label = mapped[d.name] if class_names is not None else k  # an unknown folder: its images unlabelled
             files = _image_files(d, skipped, roots)
+            counts[d.name] = len(files)
             if not files:
                 skipped.append((str(d), "empty class folder: no images"))
             items += [ImageItem(str(f.relative_to(root)), str(f), label, (lambda f=f: decode_image(f))) for f in files]
+        if class_names is not None:
+            note = _unknown_folders_note([d.name for d in subdirs if mapped[d.name] is None], counts)
     else:
         names = list(class_names or [])
         shards = parquet_items(root, len(names))
@@ -178,10 +179,7 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
         if labels_csv is not None:
             by_file, names, problems = read_labels_csv(labels_csv, class_names, wnids)
             skipped += problems_for_files(problems, root)
-            if problems["unknown"]:
-                shown = ", ".join(f"{f} ({lab!r})" for f, lab in problems["unknown"][:5])
-                note = (f"{len(problems['unknown'])} rows of {labels_csv.name} name no class of this model and "
-                        f"are analysed unlabelled: {shown}{' …' if len(problems['unknown']) > 5 else ''}")
+            note = _labels_csv_note(labels_csv.name, problems)
             missing_reason = f"no label in {labels_csv.name}"
         elif imagenet is not None:  # the flat ILSVRC2012_img_val folder with devkit or Kaggle labels
             stem_to_wnid, note = imagenet
@@ -205,6 +203,34 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
 
 
 _OUTSIDE = "links outside the allowed data roots"
+
+
+def _labels_csv_note(name: str, problems: dict[str, list]) -> str:
+    """The note on labels.csv rows that name no class of the model (their images analysed unlabelled) and, counted
+    apart, rows that name a file that is not there (nothing analysed: listed as skipped)."""
+    missing = set(problems["missing"])
+    unknown = [(f, lab) for f, lab in problems["unknown"] if f not in missing]
+    parts = []
+    if unknown:
+        shown = ", ".join(f"{f} ({lab!r})" for f, lab in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        parts.append(f"{plural(len(unknown), 'row')} with no class of this model, analysed unlabelled: {shown}")
+    if missing:
+        parts.append(f"{plural(len(missing), 'row')} naming a file that is not there, skipped")
+    return f"in {name}, " + "; ".join(parts) if parts else ""
+
+
+def _unknown_folders_note(unknown: list[str], counts: dict[str, int]) -> str:
+    """The note on class folders that name no class of the model ("" when every folder does)."""
+    if not unknown:
+        return ""
+    shown = ", ".join(f"{name}/ ({plural(counts[name], 'image')})" for name in unknown[:5])
+    shown += " …" if len(unknown) > 5 else ""
+    if len(unknown) == len(counts):
+        return (f"folder names ({shown}) are not classes of this model: the images are analysed by predicted "
+                "class, without accuracy")
+    return (f"class folders that name no class of this model, analysed unlabelled (by predicted class, without "
+            f"accuracy): {shown}; the images of the other {plural(len(counts) - len(unknown), 'folder')} keep "
+            "their labels")
 
 
 def _image_files(folder: Path, skipped: list[tuple[str, str]], roots: list[Path] | None = None) -> list[Path]:

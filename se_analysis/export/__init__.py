@@ -1,7 +1,7 @@
 """Files out: figures (PNG/SVG/HTML), tables (CSV/Parquet), the one-file HTML report."""
 
 from .files import FORMATS, export_run, figure_bytes, write_figure, write_figures
-from .report import report_html
+from .report import CONTRAST_COLUMNS, report_html
 from .tables import gate_values_table, table_bytes, write_table
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "export_run",
     "FORMATS",
     "report_html",
+    "CONTRAST_COLUMNS",
     "write_table",
     "table_bytes",
     "gate_values_table",

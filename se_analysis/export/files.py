@@ -22,6 +22,7 @@ from se_analysis.export.tables import write_table
 from se_analysis.plots import ablation as plots_ablation
 from se_analysis.runs.run import Run
 from se_analysis.views.channel import channel_view
+from se_analysis.views.contrast import contrast_view
 from se_analysis.views.standard import ablation_figures, standard_figures, standard_tables
 from se_analysis.views.two_runs import two_runs_view
 
@@ -97,12 +98,16 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
                classes: Sequence[str] | None = None, blocks: Sequence[str] | None = None,
                ablation: dict[str, pd.DataFrame] | None = None, report: bool = True,
                fold: pd.DataFrame | None = None, channels: Sequence[tuple[str, int]] = (),
-               compare: Run | None = None) -> list[Path]:
+               compare: Run | None = None, contrast: tuple[str, str, str] | None = None,
+               contrast_by: str | None = None) -> list[Path]:
     """Write every standard figure in ``formats``, every table, and the report; return the paths.
 
     ``fold`` is a fold search's Pareto table (``fold --budget``); it adds its figure and table.
     ``channels`` adds the One channel views of each (block, channel), with a contact sheet;
-    ``compare`` adds the Compare views of this run (A) against that one (B).
+    ``compare`` adds the Compare views of this run (A) against that one (B); ``contrast`` (block, class A,
+    class B) adds that two-class contrast, its figure and table named after them
+    (:func:`~se_analysis.views.contrast.contrast_name`) and its table in the report; ``contrast_by``
+    groups its images (default: the true label, else the prediction).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -118,6 +123,14 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
         view = two_runs_view(run, compare).renamed(prefix="compare_")
         figs.update(view.figures)
         tables.update(view.tables)
+    contrast_table = None
+    if contrast is not None:
+        block, class_a, class_b = contrast
+        view = contrast_view(run, block, class_a, class_b, by=contrast_by or ("label" if run.has_labels else "pred"))
+        contrast_table = view.tables["contrast"]
+        view = view.renamed(names={"contrast": view.facts["name"]})
+        figs.update(view.figures)
+        tables.update(view.tables)
     if ablation:
         figs.update(ablation_figures(ablation))
         tables.update({f"ablation_{k}": v for k, v in ablation.items()})
@@ -129,6 +142,7 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
         written.append(write_table(df, out / f"{name}.{table_format}"))
     if report:
         path = out / "report.html"
-        path.write_text(report_html(run, figs, tables.get("block_stats"), ablation, fold), encoding="utf-8")
+        page = report_html(run, figs, tables.get("block_stats"), ablation, fold, contrast_table)
+        path.write_text(page, encoding="utf-8")
         written.append(path)
     return written

@@ -13,6 +13,7 @@ from .functional import functional_se_blocks, make_hookable
 from .fx import TRACE_LOCK, LeafTracer, trace, tracing
 from .hooks import GateOverride, GateRecorder, GateValue, override, record
 from .locks import model_lock
+from .names import feature_modules, gate_names
 
 __all__ = [
     "is_gate_activation",
@@ -31,6 +32,8 @@ __all__ = [
     "LeafTracer",
     "trace",
     "tracing",
+    "gate_names",
+    "feature_modules",
     "GateOverride",
     "GateRecorder",
     "GateValue",

@@ -16,20 +16,21 @@ se_analysis default / user blocks      any two-layer SE       ``gate`` / ``sigmo
 
 ECA, CBAM, Gather-Excite, global-context and split attention are not SE and are never
 reported. Gates are named as the paper does, ``SE_<stage>_<block>``: the first residual stage
-is 2 and blocks count from 1 inside their stage. A model whose blocks sit in one flat list
-(torchvision MobileNetV3) gets ``SE_<index>``, the block's index in that list.
+is 2 and blocks count from 1 inside their stage (the rule, from timm's ``feature_info`` or the
+module tree, is in :mod:`.names`). A model whose blocks sit in one flat list without
+``feature_info`` (torchvision MobileNetV3) gets ``SE_<index>``, the block's index in that list.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping
 
 from torch import nn
 
 from se_analysis.gates.activation import is_gate_activation
 from se_analysis.gates.functional import functional_se_blocks
+from se_analysis.gates.names import gate_names
 
 __all__ = ["Gate", "NoSEGatesError", "GateNotFiredError", "find_gates"]
 
@@ -39,7 +40,6 @@ _KNOWN_SE_CLASSES = {"SEModule", "SqueezeExcite", "SqueezeExcitation", "SEBlock"
                      "SqueezeExcitationBlock", "EffectiveSEModule", "SqueezeExcitationModule"}
 _NOT_SE = re.compile(r"eca|cbam|channelattn|gather|globalcontext|selectivekernel|splitattn|coordatt|"
                      r"bottleneckattn|haloattn|lambdalayer|nonlocal|bat", re.IGNORECASE)
-_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
 class NoSEGatesError(ValueError):
@@ -111,7 +111,7 @@ def _se_gate_attr(module: nn.Module) -> tuple[str, int] | None:
     if len(layers) != 2:
         return None
     reduce_, expand = layers
-    if isinstance(reduce_, nn.Conv2d) and (reduce_.kernel_size != (1, 1) or expand.kernel_size != (1, 1)):
+    if any(getattr(m, "kernel_size", (1, 1)) != (1, 1) for m in (reduce_, expand)):  # 1x1 convs (or Linear)
         return None
     c_in = getattr(reduce_, "in_channels", getattr(reduce_, "in_features", None))
     hidden = getattr(reduce_, "out_channels", getattr(reduce_, "out_features", None))
@@ -119,61 +119,6 @@ def _se_gate_attr(module: nn.Module) -> tuple[str, int] | None:
     h_in = getattr(expand, "in_channels", getattr(expand, "in_features", None))
     if c_in == c_out and hidden == h_in and hidden is not None and hidden <= c_in:
         return gate_attr, int(c_out)
-    return None
-
-
-def _trailing_number(token: str) -> int | None:
-    m = re.search(r"(\d+)$", token)
-    return int(m.group(1)) if m and not token.isdigit() else None
-
-
-def _name_gates(model: nn.Module, se_paths: list[str]) -> list[tuple[str, int, int]]:
-    """(name, stage, block) for each SE path: block = nearest non-container ancestor, stage = its parent."""
-    modules = dict(model.named_modules())
-    located = []
-    for path in se_paths:
-        block_path, child = path.rpartition(".")[0], path
-        while block_path and isinstance(modules[block_path], _CONTAINERS):
-            block_path, child = block_path.rpartition(".")[0], block_path
-        if not block_path:  # only containers above: the outermost one on the path is the block
-            block_path = child
-        stage_path, _, block_token = block_path.rpartition(".")
-        located.append((stage_path, block_token))
-    stage_paths = {s for s, _ in located}
-    flat = len(stage_paths) == 1 and not _stage_number(next(iter(stage_paths)), modules)
-    out = []
-    for stage_path, block_token in located:
-        parent = modules[stage_path] if stage_path else model
-        block_ord = [n for n, _ in parent.named_children()].index(block_token)
-        if flat:
-            idx = int(block_token) if block_token.isdigit() else block_ord
-            out.append((f"SE_{idx}", 0, idx))
-        else:
-            stage = _stage_number(stage_path, modules) or 0
-            out.append((f"SE_{stage}_{block_ord + 1}", stage, block_ord + 1))
-    seen: dict[str, int] = {}
-    unique = []
-    for name, stage, block in out:
-        seen[name] = seen.get(name, 0) + 1
-        unique.append((name if seen[name] == 1 else f"{name}_{seen[name]}", stage, block))
-    return unique
-
-
-def _stage_number(stage_path: str, modules: Mapping[str, nn.Module]) -> int | None:
-    """Paper stage number of a stage container: ``layer1``/``s1``/``block1`` -> 2; ``stages.0`` -> 2."""
-    if not stage_path:
-        return None
-    parent_path, _, token = stage_path.rpartition(".")
-    n = _trailing_number(token)
-    if n is not None:
-        return n + 1
-    if token.isdigit():
-        parent = modules[parent_path] if parent_path else None
-        if parent is None:
-            return int(token) + 2
-        kind = type(modules[stage_path])
-        same = [name for name, child in parent.named_children() if type(child) is kind]
-        return same.index(token) + 2
     return None
 
 
@@ -204,7 +149,7 @@ def find_gates(model: nn.Module) -> list[Gate]:
             f"{type(model).__name__} has no Squeeze-and-Excitation gates (looked for SE blocks with a "
             "sigmoid-type gate after a reduce/expand pair; ECA, CBAM and other attention are not SE)."
         )
-    names = _name_gates(model, [p for p, _, _ in found])
+    names = gate_names(model, [p for p, _, _ in found])
     return [
         Gate(name=name, path=f"{path}.{attr}" if path else attr, se_path=path, channels=ch, depth=i,
              stage=stage, position=block)

@@ -30,7 +30,7 @@ def _looks_like_se(module: nn.Module) -> bool:
         return False
     r, e = layers
     size = lambda m, a, b: getattr(m, a, getattr(m, b, None))  # noqa: E731
-    if isinstance(r, nn.Conv2d) and (r.kernel_size != (1, 1) or e.kernel_size != (1, 1)):
+    if any(getattr(m, "kernel_size", (1, 1)) != (1, 1) for m in (r, e)):  # 1x1 convs (or Linear layers)
         return False
     c, h = size(r, "in_channels", "in_features"), size(r, "out_channels", "out_features")
     return c == size(e, "out_channels", "out_features") and h == size(e, "in_channels", "in_features") and h <= c

@@ -1,6 +1,18 @@
-"""SE networks: the SENet wrapper, the zoo of named architectures, checkpoints, folding."""
+"""SE networks: the SENet wrapper, models by name (the zoo, any timm / torchvision SE architecture, the user's own
+code), the listing of every architecture with SE gates, checkpoints, folding."""
 
 from .bundled import DEFAULT_TITLE, fmnist_transform, load_default, load_fmnist
+from .catalog import (
+    Architecture,
+    Catalog,
+    cached_catalog,
+    catalog_file,
+    catalog_versions,
+    pretrained_weights,
+    scan_architectures,
+    se_architectures,
+    write_catalog,
+)
 from .checkpoints import (
     CheckpointError,
     MatchReport,
@@ -20,8 +32,31 @@ from .fold import (
     remove_se_blocks,
     save_folded,
 )
+from .hub import (
+    PretrainedUnavailable,
+    class_names_for,
+    is_offline,
+    pil_rgb,
+    pil_safe,
+    split_hub_name,
+    timm_senet,
+    torchvision_senet,
+)
+from .scan import architecture_names, build_architecture, count_gates, skip_weight_init
 from .senet import SENet, file_sha256
-from .zoo import ZOO, PretrainedUnavailable, ZooEntry, is_offline, load_model
+from .user_code import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MODELS_ENV,
+    canonical_code,
+    import_model_function,
+    is_code_spec,
+    load_user_model,
+    model_spec,
+    read_class_names,
+    registered_models,
+)
+from .zoo import ZOO, ZooEntry, load_model
 
 __all__ = [
     "DEFAULT_TITLE",
@@ -50,4 +85,33 @@ __all__ = [
     "load_model",
     "PretrainedUnavailable",
     "is_offline",
+    "timm_senet",
+    "torchvision_senet",
+    "split_hub_name",
+    "pil_rgb",
+    "pil_safe",
+    "class_names_for",
+    "Architecture",
+    "Catalog",
+    "catalog_versions",
+    "catalog_file",
+    "cached_catalog",
+    "se_architectures",
+    "scan_architectures",
+    "pretrained_weights",
+    "write_catalog",
+    "architecture_names",
+    "build_architecture",
+    "count_gates",
+    "skip_weight_init",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MODELS_ENV",
+    "is_code_spec",
+    "canonical_code",
+    "import_model_function",
+    "registered_models",
+    "load_user_model",
+    "model_spec",
+    "read_class_names",
 ]

@@ -201,5 +201,5 @@ def load_checkpoint(net, source: str | os.PathLike | bytes, name: str | None = N
     return SENet(
         name=net.name, module=module, transform=net.transform, class_names=list(net.class_names),
         weights=f"{what}checkpoint {Path(name).name} (sha256 {digest[:12]})", weights_id=f"ckpt:{digest[:16]}",
-        pretrained=True, preprocessing=net.preprocessing, checkpoint=str(name), sample=net.sample,
+        pretrained=True, preprocessing=net.preprocessing, checkpoint=str(name), sample=net.sample, spec=net.spec,
     )

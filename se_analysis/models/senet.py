@@ -32,6 +32,10 @@ class SENet:
         pretrained: False for random weights; figures built from them carry a warning.
         preprocessing: a JSON-able description of ``transform`` for the manifest.
         sample: the bundled image set that suits this model (a folder or an ``.npz``), if any.
+        activations: ``float``, or ``deployed`` for the default with its activations quantised as the TFLite
+            interpreter quantises them (:mod:`se_analysis.models.bundled.imagenet.deployed`).
+        spec: how to build the model again when its name alone does not say (the user's own code:
+            :func:`se_analysis.models.user_code.model_spec`); a Run's manifest keeps it as ``model_spec``.
     """
 
     name: str
@@ -44,6 +48,8 @@ class SENet:
     preprocessing: dict = field(default_factory=dict)
     checkpoint: str | None = None
     sample: str | None = None
+    activations: str = "float"
+    spec: dict | None = None
     _gates: list[Gate] | None = None
 
     @property

@@ -18,6 +18,7 @@ from .gates import (
     within_class_band,
 )
 from .palette import add_warning, class_color, grid
+from .screen import fit_to_screen
 from .separation import channel_violin, decodability_curve, pca_small_multiples
 from .two_runs import difference_per_channel, shift_per_block, specificity_both
 
@@ -38,6 +39,7 @@ __all__ = [
     "class_color",
     "grid",
     "add_warning",
+    "fit_to_screen",
     "pca_small_multiples",
     "decodability_curve",
     "channel_violin",

@@ -162,23 +162,97 @@ def image_gates_figure(df: pd.DataFrame, block: str, title: str | None = None) -
     return fig
 
 
-def contrast_figure(table: pd.DataFrame, top: int = 30) -> go.Figure:
-    """The ``top`` channels by |Cohen's d|: difference of mean gates A - B with its bootstrap 95 % interval."""
-    t = table.nsmallest(top, "rank").iloc[::-1]
-    a, b = t["class_a"].iloc[0], t["class_b"].iloc[0]
-    colors = np.where(t["significant"], np.where(t["diff"] > 0, "#d62728", "#1f77b4"), "#bbbbbb")
-    fig = go.Figure(go.Bar(
-        x=t["diff"], y=[f"ch {c}" for c in t["channel"]], orientation="h", marker_color=colors,
-        error_x=dict(type="data", symmetric=False, array=t["ci_high"] - t["diff"], arrayminus=t["diff"] - t["ci_low"]),
-        customdata=np.stack([t["cohens_d"], t["p_adjusted"], t["mean_a"], t["mean_b"]], axis=1),
-        hovertemplate="%{y}: A-B %{x:.3f}<br>d %{customdata[0]:.2f}, FDR p %{customdata[1]:.2g}"
-                      "<br>A %{customdata[2]:.3f}, B %{customdata[3]:.3f}<extra></extra>"))
-    n_sig = int(table["significant"].sum())
-    fig.update_layout(title=f"{t['block'].iloc[0]}: channels that separate {a} (A) from {b} (B), top {len(t)} by |d| "
-                            f"({n_sig} of {len(table)} significant at FDR 5 %, coloured)",
-                      xaxis_title="mean gate A - B (bootstrap 95 % interval)", yaxis_title="channel",
-                      height=max(400, 18 * len(t) + 160))
+def _contrast_facts(table: pd.DataFrame, shown: int, significant_only: bool, model: str | None,
+                    by: str | None) -> str:
+    """The line under the contrast's title: model, n per class, grouping, how many differ, which are shown."""
+    r = table.iloc[0]
+    grouped = {"label": "true label", "pred": "predicted class", "folder": "folder"}.get(by or "", by)
+    parts = [f"model {model}" if model else None,
+             f"A {r['class_a']}: n = {int(r['n_a'])}, B {r['class_b']}: n = {int(r['n_b'])}",
+             f"grouped by {grouped}" if grouped else None,
+             f"{int(table['significant'].sum())} of {len(table)} channels differ (Welch, BH 5 %)",
+             f"shown: {shown}" + (" significant" if significant_only else "") + " by rank"]
+    return " · ".join(p for p in parts if p)
+
+
+def contrast_figure(table: pd.DataFrame, top: int = 30, significant_only: bool = False, model: str | None = None,
+                    by: str | None = None) -> go.Figure:
+    """Cohen's d of A against B with its bootstrap 95 % interval, for the ``top`` channels by rank.
+
+    The channels shown are the first ``top`` by rank (perfect separations first, then |d|; with
+    ``significant_only``, among the significant ones), drawn in the order of d so that bar lengths read
+    from most negative to most positive. Red: A higher, blue: B higher, both significant at a 5 %
+    false-discovery rate; grey: not significant. Hatched: the channel separates the classes perfectly;
+    an infinite d (both classes constant and different) is drawn at the axis edge and labelled. The
+    title's second line names the model (``model``), n per class, the grouping (``by``) and how many
+    channels differ. A bar's ``customdata[0]`` is its channel (a click opens it).
+    """
+    t = table[table["significant"]] if significant_only else table
+    t = t.nsmallest(top, "rank")
+    block, a, b = table["block"].iloc[0], table["class_a"].iloc[0], table["class_b"].iloc[0]
+    d = t["cohens_d"].to_numpy(np.float64)
+    low = t["d_low"].to_numpy(np.float64) if "d_low" in t else d
+    high = t["d_high"].to_numpy(np.float64) if "d_high" in t else d
+    finite = np.abs(np.concatenate([d, low, high]))
+    finite = finite[np.isfinite(finite)]
+    edge = 1.08 * max(float(finite.max()) if len(finite) else 0.0, 0.5)
+    order = np.lexsort((t["channel"].to_numpy(), d))  # by d, most negative at the bottom
+    t, d, low, high = t.iloc[order], d[order], low[order], high[order]
+    x = np.clip(d, -edge, edge)
+    labels = [f"ch {c}" for c in t["channel"]]
+    separates = t["separates"].to_numpy(bool) if "separates" in t else np.isinf(d)
+    signif = t["significant"].to_numpy(bool)
+    groups = [(f"{a} (A) higher, significant", "#d62728", signif & (d >= 0)),
+              (f"{b} (B) higher, significant", "#1f77b4", signif & (d < 0)),
+              ("not significant (FDR 5 %)", "#bbbbbb", ~signif)]
+    hover = np.array([_contrast_hover(r, v, lo, hi, sep) for r, v, lo, hi, sep in
+                      zip(t.itertuples(), d, low, high, separates)], dtype=object)
+    fig = go.Figure()
+    for (name, color, group), hatched in ((g, h) for g in groups for h in (False, True)):
+        rows = group & (separates == hatched)  # apart, so that a legend's icon is never hatched by its first bar
+        if not rows.any():
+            continue
+        inf = np.isinf(d[rows])
+        fig.add_trace(go.Bar(
+            x=x[rows], y=[labels[i] for i in np.flatnonzero(rows)], orientation="h", name=name, legendgroup=name,
+            showlegend=not (hatched and (group & ~separates).any()), marker_color=color,
+            marker_pattern_shape="/" if hatched else "",
+            text=np.where(inf, np.where(d[rows] > 0, "separates perfectly (d = +∞)", "separates perfectly (d = −∞)"),
+                          ""), textposition="inside", insidetextanchor="middle",
+            error_x=dict(type="data", symmetric=False, color="#444444",  # none on an infinite d's bar
+                         array=np.where(inf, np.nan, np.clip(high[rows], -edge, edge) - x[rows]),
+                         arrayminus=np.where(inf, np.nan, x[rows] - np.clip(low[rows], -edge, edge))),
+            customdata=np.column_stack([t["channel"].to_numpy()[rows], hover[rows]]).tolist(),
+            hovertemplate="%{customdata[1]}<extra></extra>"))
+    if separates.any():  # a legend entry for the hatching
+        fig.add_trace(go.Bar(x=[None], y=[None], orientation="h", name="hatched: separates perfectly",
+                             marker=dict(color="#ffffff", line=dict(color="#444444", width=1),
+                                         pattern=dict(shape="/", fgcolor="#444444"))))
+    fig.add_vline(x=0, line_width=1, line_color="#444444")
+    facts = _contrast_facts(table, len(t), significant_only, model, by)
+    fig.update_layout(title=f"{block}: the channels that separate {a} (A) from {b} (B)<br><sup>{facts}</sup>",
+                      xaxis_title="Cohen's d, (A − B) / pooled SD; whiskers: bootstrap 95 % interval of d",
+                      yaxis_title="channel", barmode="overlay", legend=dict(traceorder="normal"),
+                      uniformtext=dict(minsize=11, mode="show"),
+                      xaxis_range=[-edge * 1.02, edge * 1.02], height=max(400, 18 * len(t) + 180))
+    fig.update_yaxes(categoryorder="array", categoryarray=labels)
+    if not len(t):
+        fig.add_annotation(text="No channel differs at FDR 5 %" if significant_only else "No channel",
+                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     return fig
+
+
+def _contrast_hover(r, d: float, low: float, high: float, separates: bool) -> str:
+    """One bar's hover text: d and A − B with their intervals, both means, p and its BH adjustment."""
+    return (f"channel {r.channel}: d {_signed(d)} [{_signed(low)}, {_signed(high)}]"
+            f"<br>A−B {r.diff:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]<br>A {r.mean_a:.3f}, B {r.mean_b:.3f}"
+            f"<br>p {r.p:.2e}, BH-adjusted {r.p_adjusted:.2e}"
+            + ("<br>separates perfectly: every image of one class above every image of the other" if separates else ""))
+
+
+def _signed(v: float) -> str:
+    """A value of d for the hover: two decimals, or +∞ / −∞."""
+    return ("+∞" if v > 0 else "−∞") if np.isinf(v) else f"{v:+.2f}"
 
 
 def similarity_heatmap(table: pd.DataFrame, order: Sequence[str]) -> go.Figure:

@@ -72,7 +72,8 @@ def channel_violin(values: pd.DataFrame, rank: dict | None = None) -> go.Figure:
         v = values[values["class"] == name]
         index = int(v["class_index"].iloc[0]) if "class_index" in v else classes.index(name)
         fig.add_trace(go.Violin(y=v["value"], name=name, box_visible=True, meanline_visible=True, points="outliers",
-                                line_color=class_color(index),  # the class's colour in every figure customdata=v["image_id"], spanmode="hard",
+                                line_color=class_color(index),  # the class's colour in every figure
+                                customdata=v["image_id"], spanmode="hard",  # no density beyond the data (0-1)
                                 hovertemplate=f"{name}<br>%{{customdata}}: %{{y:.3f}}<extra></extra>"))
     block, channel = values["block"].iloc[0], int(values["channel"].iloc[0])
     title = f"{block}, channel {channel}: its gate per class"

@@ -248,7 +248,8 @@ def extract_cached(net: SENet, images: ImageSet, store: RunStore | None = None, 
     key = run_key(net.name, net.weights_id, images.fingerprint, net.preprocessing,
                   {"store_dtype": str(np.dtype(kwargs.get("store_dtype", np.float32))),
                    "amp": str(kwargs.get("amp_dtype")), "summary_only": bool(kwargs.get("summary_only")),
-                   "channels_last": bool(kwargs.get("channels_last"))})
+                   "channels_last": bool(kwargs.get("channels_last")),
+                   **({"activations": net.activations} if net.activations != "float" else {})})
     run = store.get(key)
     if run is None:
         partial = store.root / f".partial-{key}"

@@ -3,6 +3,8 @@
 A manifest is a JSON object::
 
     model, weights, weights_id, pretrained, checkpoint     which network (and which weights)
+    model_spec                                             what builds the user's own model code again, else None
+    activations                                            float, or deployed (the default's uint8 activations)
     data, data_fingerprint, data_spec                      which images (spec re-lists them)
     preprocessing, class_names                             how images became inputs; output classes
     gates                                                  one record per gate (:func:`gate_records`)
@@ -48,7 +50,8 @@ def new_manifest(net, source, *, device: str, amp_dtype: str | None, batch_size:
     return {
         "format": FORMAT,
         "model": net.name, "weights": net.weights, "weights_id": net.weights_id, "pretrained": net.pretrained,
-        "checkpoint": net.checkpoint,
+        "checkpoint": net.checkpoint, "activations": getattr(net, "activations", "float"),
+        "model_spec": getattr(net, "spec", None),
         "data": source.name, "data_fingerprint": source.fingerprint, "data_spec": source.spec,
         "preprocessing": net.preprocessing, "class_names": list(net.class_names),
         "gates": gate_records(net.gates),

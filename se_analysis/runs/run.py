@@ -205,7 +205,8 @@ class RunStore:
         return run.save(self.path(key))
 
     def list(self) -> pd.DataFrame:
-        """The stored Runs, newest first: key, model, weights, data, images, gates, created (manifests only)."""
+        """The stored Runs, newest first: key, model, weights, data, images, gates, created (manifests only);
+        ``gate_channels``: each Run's ``{gate name: channels}``, in forward order."""
         rows = []
         for manifest_path in self.root.glob("*/manifest.json") if self.root.is_dir() else []:
             if manifest_path.parent.name.startswith("."):
@@ -217,7 +218,9 @@ class RunStore:
             rows.append({"key": manifest_path.parent.name, "model": m.get("model"), "weights": m.get("weights"),
                          "pretrained": m.get("pretrained", True), "data": m.get("data"),
                          "images": m.get("n_images"), "gates": len(m.get("gates", [])),
-                         "summary_only": bool(m.get("summary_only")), "created": m.get("created")})
-        cols = ["key", "model", "weights", "pretrained", "data", "images", "gates", "summary_only", "created"]
+                         "summary_only": bool(m.get("summary_only")), "created": m.get("created"),
+                         "gate_channels": {g["name"]: int(g["channels"]) for g in m.get("gates", [])}})
+        cols = ["key", "model", "weights", "pretrained", "data", "images", "gates", "summary_only", "created",
+                "gate_channels"]
         return pd.DataFrame(rows, columns=cols).sort_values("created", ascending=False, na_position="last",
                                                             ignore_index=True)

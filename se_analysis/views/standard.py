@@ -66,6 +66,8 @@ def standard_tables(run: Run, by: str = "label") -> dict[str, pd.DataFrame]:
 
 
 def ablation_figures(tables: dict[str, pd.DataFrame]) -> dict[str, go.Figure]:
-    """Figures of one ablation's tables (``AblationResult.tables()``)."""
-    return {"ablation_per_class": plots_ablation.per_class_accuracy(tables["per_class"]),
-            "ablation_downstream": plots_ablation.downstream_shift(tables["downstream"])}
+    """Figures of one ablation's tables (``AblationResult.tables()``); per-class accuracy only when there is one
+    (images without labels have none: their ablation is measured by flips, confidence and KL)."""
+    figs = {"ablation_per_class": plots_ablation.per_class_accuracy(tables["per_class"])} \
+        if len(tables["per_class"]) else {}
+    return {**figs, "ablation_downstream": plots_ablation.downstream_shift(tables["downstream"])}

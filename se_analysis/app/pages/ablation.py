@@ -17,6 +17,7 @@ from se_analysis.ablation import MODE_LABELS, Ablation
 from se_analysis.ablation.fold_search import fold_run, greedy_fold
 from se_analysis.analysis import stats
 from se_analysis.app.common import (
+    RUN_KEY,
     block_stats,
     channel_stats,
     default_classes,
@@ -30,6 +31,7 @@ from se_analysis.app.common import (
     store,
     table_downloads,
 )
+from se_analysis.app.layout import METRICS_ROW, SUBHEADER_ROW
 from se_analysis.app.state import kept, query_value, set_query
 from se_analysis.data.decode import load_source_image
 from se_analysis.data.image_sets import ImageSet
@@ -133,7 +135,7 @@ def metrics_ui(evaluated: Run, overall: pd.Series) -> None:
                     delta_color="inverse")
         m[3].metric("Predictions flipped", f"{overall['flipped_share'] * 100:.1f}%",
                     f"{int(overall['right_to_wrong'])} right→wrong, {int(overall['wrong_to_right'])} wrong→right",
-                    delta_color="off")
+                    delta_color="off", delta_arrow="off")  # counts, not a change: no arrow
     else:
         m[0].metric("Predictions flipped", f"{overall['flipped_share'] * 100:.1f}%")
         m[1].metric("Confidence after", f"{overall['confidence_after'] * 100:.1f}%",
@@ -158,7 +160,8 @@ def result_ui(inp: Inputs, key: str, ablation: Ablation, tables: dict[str, pd.Da
     st.subheader(overall["ablation"])
     metrics_ui(evaluated, overall)
     if evaluated.has_labels:
-        show_figure(plots_ablation.per_class_accuracy(tables["per_class"]), evaluated, "abl_per_class")
+        show_figure(plots_ablation.per_class_accuracy(tables["per_class"]), evaluated, "abl_per_class",
+                    above=SUBHEADER_ROW + METRICS_ROW)  # presenting: under the ablation's name and numbers
     by = "label" if evaluated.has_labels else "pred"
     cs = channel_stats(evaluated, f"{key}-eval", by)
     replaced = ablate.replacement_stats(ablation, evaluated, inp.reference, by=by)
@@ -299,7 +302,10 @@ def folded_model_bytes(inp: Inputs, blocks: list[str]) -> bytes:
 
 
 def main() -> None:
-    run, key, controls, figure = open_page("Ablation: replace gates with their means", gate_arrays=True)
+    shown = (st.session_state.get("abl_result") or (None,))[0] == (st.session_state.get(RUN_KEY) or query_value("run"))
+    # presenting, a page without a result yet opens on its controls (not on a closed box)
+    run, key, controls, figure = open_page("Ablation: replace gates with their means", gate_arrays=True,
+                                           controls_open=not shown and query_value("ran") != "1")
     with controls:  # presenting: the result first, these in a collapsed expander below it
         st.caption("Replacing a block's gates by a constant per channel removes its input-dependence. If accuracy "
                    "barely moves, that block's excitation could be a fixed channel scaling; if it drops, the network "

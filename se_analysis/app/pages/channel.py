@@ -13,6 +13,7 @@ from se_analysis.app.common import (
     show_figure,
     table_downloads,
 )
+from se_analysis.app.layout import METRICS_ROW
 from se_analysis.app.state import kept
 from se_analysis.data.decode import load_source_image
 from se_analysis.runs.run import Run
@@ -63,12 +64,14 @@ def main() -> None:
     rank, values, table = v.facts["rank"], v.tables["channel_values"], v.tables["top_images"]
     with figure:
         m = st.columns(3)
+        # the arrow follows the sign of the difference from the block's median (grey: neither good nor bad)
         m[0].metric("Class-specificity (η²)", f"{rank['specificity']:.3f}",
-                    f"block median {rank['median_specificity']:.3f}", delta_color="off")
+                    f"{rank['specificity'] - rank['median_specificity']:+.3f}", delta_color="off",
+                    delta_description=f"against the block median {rank['median_specificity']:.3f}")
         m[1].metric("Rank in the block", f"{rank['rank']} of {rank['channels']}")
         m[2].metric("Mean gate", f"{values['value'].mean():.3f}", f"range {values['value'].min():.3f}-"
-                    f"{values['value'].max():.3f}", delta_color="off")
-        show_figure(v.figures["channel"], run, "channel_violin")
+                    f"{values['value'].max():.3f}", delta_color="off", delta_arrow="off")  # a range has no direction
+        show_figure(v.figures["channel"], run, "channel_violin", above=METRICS_ROW)  # presenting: under the metrics
     st.subheader(f"The {k} images that open this gate most")
     thumbnails_ui(table, "top")
     st.subheader(f"The {k} that close it most")

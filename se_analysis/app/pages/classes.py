@@ -27,8 +27,9 @@ def heatmap_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str], bool, str]:
     names, present = run.gate_names, stats.present_classes(cs)
     c1, c2, c3 = st.columns([1, 1, 1])
     block = kept(c1.selectbox, "Block", names, key="heatmap_block", default=names[-1], param="block")
-    centre = kept(c2.toggle, "Centre each channel on its all-image mean", key="heatmap_centre", default=False,
-                  help="Shows which channels a class opens (red) or closes (blue) more than the images overall.")
+    centre = kept(c2.toggle, "Centre on channel means", key="heatmap_centre", default=False,
+                  help="Centre each channel on its all-image mean: shows which channels a class opens (red) or "
+                       "closes (blue) more than the images overall.")
     sort = kept(c3.radio, "Channel order", ["channel", "specificity"], key="heatmap_sort", default="channel",
                 param="sort", horizontal=True,
                 format_func={"channel": "index", "specificity": "most class-specific first"}.get)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from se_analysis.analysis.two_runs import gate_differences, run_differences
 from se_analysis.app.common import (
     first_line,
     load_run,
@@ -16,22 +17,29 @@ from se_analysis.app.common import (
 from se_analysis.app.layout import controls_and_figure
 from se_analysis.app.state import kept
 from se_analysis.runs.run import Run
+from se_analysis.utils.text import plural
 from se_analysis.views.two_runs import two_runs_view
 from se_analysis.views.view import View
 
 
 def describe(row: pd.Series) -> str:
     weights = "random weights" if not row["pretrained"] else str(row["weights"])[:40]
-    return f"{row['model']} · {weights} · {row['data']} · {row['images']} images · {row['key']}"
+    return f"{row['model']} · {weights} · {row['data']} · {plural(int(row['images']), 'image')} · {row['key']}"
 
 
 def pick_ui(runs: pd.DataFrame, current: str) -> tuple[str, str]:
-    """Run A (the current run by default) and run B (kept in the link as ``a`` and ``b``)."""
+    """Run A (the current run by default) and run B (kept in the link as ``ra`` and ``rb``): by default the
+    newest other run with A's gates (names and channel counts), else the newest other run."""
     keys = runs["key"].tolist()
-    label = {row["key"]: describe(row) for _, row in runs.iterrows()}
-    others = [k for k in keys if k != current]
-    a = kept(st.selectbox, "Run A", keys, key="compare_a", default=current, param="ra", format_func=label.get)
-    b = kept(st.selectbox, "Run B", keys, key="compare_b", default=others[0], param="rb", format_func=label.get)
+    gates = dict(zip(runs["key"], runs["gate_channels"]))
+    a = kept(st.selectbox, "Run A", keys, key="compare_a", default=current, param="ra",
+             format_func={row["key"]: describe(row) for _, row in runs.iterrows()}.get)
+    others = [k for k in keys if k != a]
+    alike = [k for k in others if not gate_differences(gates[a], gates[k])]
+    label = {row["key"]: describe(row) + ("" if row["key"] in alike or row["key"] == a else " · other gates")
+             for _, row in runs.iterrows()}
+    b = kept(st.selectbox, "Run B", keys, key="compare_b", default=(alike or others)[0], param="rb",
+             format_func=label.get)
     return a, b
 
 
@@ -65,6 +73,10 @@ def main() -> None:
     except ValueError as e:
         st.error(f"These runs do not compare: {first_line(e)}")
         return
+    differences = run_differences(a, b)
+    if differences:  # they compare on the gates they share
+        st.info("Compared on the gates both runs have with the same channel count; otherwise: "
+                + "; ".join(differences) + ".")
     shift, blocks = view.tables["channel_shift"], view.tables["block_shift"]
     with figure:
         show_figure(view.figures["shift"], a, "compare_shift")

@@ -9,35 +9,62 @@ from se_analysis.analysis import stats
 from se_analysis.analysis.contrast import contrast
 from se_analysis.app.common import (
     channel_stats,
+    clicked_point,
     default_classes,
     first_line,
     group_by_widget,
+    open_channel,
     open_page,
+    report_download,
     show_figure,
     table_downloads,
 )
 from se_analysis.app.state import kept
+from se_analysis.export.report import CONTRAST_COLUMNS
 from se_analysis.runs.run import Run
 from se_analysis.views.contrast import contrast_view
 
-EXPLANATION = ("For each channel at the block: the mean gate of class A minus class B with a bootstrap 95 % interval, "
-               "Cohen's d, and Welch's t-test with Benjamini-Hochberg correction over the block's channels. Channels "
-               "are ranked by |d|; coloured bars are significant at a 5 % false-discovery rate (red: A higher).")
+EXPLANATION = ("For each channel at the block: Cohen's d of class A against class B (the difference of mean gates "
+               "over the pooled SD) with its bootstrap 95 % interval (each class's images resampled, d recomputed), "
+               "and Welch's t-test with Benjamini-Hochberg correction over the block's tested channels (a channel "
+               "constant and equal in both classes is not tested). The figure shows the first channels by rank "
+               "(those that separate the classes perfectly, hatched: every image of one class above every image of "
+               "the other; then by |d|), drawn in the order of d; d is ±∞ where both classes are constant and "
+               "differ (drawn at the axis edge). Red: A higher, blue: B higher, significant at a 5 % false-discovery "
+               "rate; grey: not significant.")
+
+# How the table shows its numbers: p-values in scientific notation (they reach 1e-30), d to two decimals.
+COLUMN_CONFIG = {
+    "p": st.column_config.NumberColumn("p", format="%.2e", help="Welch's t-test, two-sided"),
+    "p_adjusted": st.column_config.NumberColumn("p_adjusted", format="%.2e",
+                                                help="Benjamini-Hochberg over the block's tested channels"),
+    "cohens_d": st.column_config.NumberColumn("cohens_d", format="%.2f"),
+    "d_low": st.column_config.NumberColumn("d_low", format="%.2f", help="bootstrap 95 % interval of d"),
+    "d_high": st.column_config.NumberColumn("d_high", format="%.2f", help="bootstrap 95 % interval of d"),
+    "separates": st.column_config.CheckboxColumn("separates", help="every image of one class above every image of "
+                                                                   "the other: ranked first"),
+}
 
 
-def pair_ui(run: Run, cs: pd.DataFrame, present: list[str]) -> tuple[str, str, str, int]:
-    """Block, class A, class B (from the paper figure's link, the URL, or the most distinct pair) and how many shown."""
+def pair_ui(run: Run, cs: pd.DataFrame, present: list[str]) -> tuple[str, str, str, int, bool]:
+    """Block, class A, class B (from the paper figure's link, the URL, or the most distinct pair), how many
+    channels shown and whether only the significant ones (all kept in the link)."""
     picked = st.session_state.pop("contrast_from_paper", None)  # set by the paper figure's button
     if picked:
         st.session_state["contrast_block"], st.session_state["contrast_a"], st.session_state["contrast_b"] = picked
     pair = default_classes(cs, 2)
-    c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
+    c1, c2, c3 = st.columns([1, 1, 1])
     block = kept(c1.selectbox, "Block", run.gate_names, key="contrast_block", default=run.gate_names[-1],
                  param="cblock")
     class_a = kept(c2.selectbox, "Class A", present, key="contrast_a", default=pair[0], param="a")
     class_b = kept(c3.selectbox, "Class B", present, key="contrast_b", default=pair[1], param="b")
-    top = c4.select_slider("Channels shown", [10, 20, 30, 50, 100], value=30, key="contrast_top")
-    return block, class_a, class_b, top
+    c4, c5 = st.columns([2, 1], vertical_alignment="bottom")
+    top = kept(c4.select_slider, "Channels shown", [10, 20, 30, 50, 100], key="contrast_top", default=30,
+               param="ctop")
+    significant_only = kept(c5.toggle, "Significant only", key="contrast_significant", default=False, param="csig",
+                            codes={"1": True}, help="Only the channels that differ at a 5 % false-discovery rate, "
+                                                    "in the figure and the table")
+    return block, class_a, class_b, top, significant_only
 
 
 @st.cache_data(show_spinner="Bootstrapping…", max_entries=16)
@@ -56,18 +83,25 @@ def main() -> None:
         if len(present) < 2:
             st.info("A contrast needs two classes with images.")
             return
-        block, class_a, class_b, top = pair_ui(run, cs, present)
+        block, class_a, class_b, top, significant_only = pair_ui(run, cs, present)
     try:
-        view = contrast_view(run, block, class_a, class_b, by, top=top,
+        view = contrast_view(run, block, class_a, class_b, by, top=top, significant_only=significant_only,
                              table=contrast_table(run, key, block, class_a, class_b, by))
     except ValueError as e:
         st.error(first_line(e))
         return
-    table = view.tables["contrast"]
+    table, name = view.tables["contrast"], view.facts["name"]
     with figure:
-        show_figure(view.figures["contrast"], run, "contrast")
-    st.dataframe(table, hide_index=True, width="stretch")
-    table_downloads(table, f"contrast_{block}_{class_a}_vs_{class_b}".replace(" ", "_"))
+        event = show_figure(view.figures["contrast"], run, "contrast", select=True, file_name=name)
+        st.caption("Click a bar to open its channel: the images that open and close its gate.")
+    point = clicked_point(event)
+    if point and isinstance(point.get("customdata"), list) and point["customdata"]:
+        open_channel(block, int(point["customdata"][0]), "contrast")
+    first = [c for c in CONTRAST_COLUMNS if c in table]
+    st.dataframe(table, hide_index=True, width="stretch", column_config=COLUMN_CONFIG,
+                 column_order=first + [c for c in table.columns if c not in first])
+    table_downloads(table, name)
+    report_download(run, key, by=by, contrast=view, label="Download report with this contrast (HTML)")
 
 
 main()

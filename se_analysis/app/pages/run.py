@@ -17,7 +17,7 @@ from se_analysis.app.common import (
     store,
     table_downloads,
 )
-from se_analysis.app.state import kept, set_query
+from se_analysis.app.state import kept, query_value, set_query
 from se_analysis.data.access import (
     MAX_UPLOAD_IMAGES,
     FolderRefused,
@@ -29,9 +29,13 @@ from se_analysis.data.labels import wnids_for
 from se_analysis.data.suitability import input_warnings
 from se_analysis.export.tables import gate_values_table, table_bytes
 from se_analysis.gates.find import NoSEGatesError
+from se_analysis.models.catalog import Catalog, cached_catalog, catalog_file, se_architectures
 from se_analysis.models.checkpoints import CheckpointError
-from se_analysis.models.zoo import ZOO, PretrainedUnavailable
+from se_analysis.models.hub import PretrainedUnavailable
+from se_analysis.models.user_code import is_code_spec, registered_models
+from se_analysis.models.zoo import ZOO
 from se_analysis.runs.extract import extract_cached, resolve_device
+from se_analysis.utils.text import plural
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -46,6 +50,7 @@ INTRO = ("An SE block rescales each channel of a feature map by a gate `s = sigm
 # The link carries the choices (model, weights, data, split, folder); weights and data as these short codes.
 WEIGHTS = {"trained": "trained", "random": "random (for comparison)", "checkpoint": "upload a checkpoint"}
 DATA = {"sample": "bundled sample set", "folder": "folder on this machine", "upload": "upload"}
+ACTIVATIONS = {"float": "float", "deployed": "as deployed (uint8)"}  # the default's two modes
 
 
 @dataclass(frozen=True)
@@ -60,24 +65,76 @@ class Choices:
     batch_size: int
     amp: str
     channels_last: bool
+    activations: str = "float"  # the default with Google's weights only: "float" or "deployed"
 
 
-def linked_defaults() -> tuple[str, str]:
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _listing(path: str, mtime: float) -> Catalog | None:
+    return cached_catalog()
+
+
+def listing() -> Catalog | None:
+    """The listing of every timm / torchvision SE architecture, read once from its cache (and again when it
+    changes there, e.g. built by `models --all`), or None until it is built."""
+    path = catalog_file()
+    return _listing(str(path), path.stat().st_mtime if path.exists() else 0.0)
+
+
+def model_options() -> dict[str, str]:
+    """The picker's models and their labels: the zoo, ``SE_ANALYSIS_MODELS`` (the only code the app imports),
+    then every timm and torchvision architecture with SE gates and each of its pretrained weights, once listed.
+    A link (or a linked run) naming another timm / torchvision architecture adds it."""
+    options = {n: f"{n}: {e.description}" for n, e in ZOO.items()}
+    try:
+        options.update({n: f"{n}: your own code, {code}" for n, code in registered_models(reserved=ZOO).items()})
+    except ValueError as e:
+        st.sidebar.error(str(e))
+    catalog = listing()
+    for a in catalog.architectures if catalog is not None else []:
+        options.setdefault(a.name, f"{a.name} · {a.gates} SE gates")
+        for w in a.weights if len(a.weights) > 1 else ():  # several weights: each by name (the first: default)
+            options.setdefault(f"{a.name}.{w}", f"{a.name}.{w} · {a.gates} SE gates")
+    linked = current_run()
+    for name in (query_value("model"), linked[0].manifest.get("model") if linked is not None else None):
+        if name and name.startswith(("timm/", "torchvision/")) and not is_code_spec(name):
+            options.setdefault(name, name)
+    return options
+
+
+def listing_ui() -> None:
+    """Until the listing is built: a button that builds it (once per library version), with its progress."""
+    if listing() is not None:
+        return
+    if st.button("List every timm and torchvision SE architecture", key="build_listing", icon=":material/list:",
+                 help="Builds each architecture on the meta device (no weights) and counts its SE gates, once per "
+                      "library version (a minute or two on two cores); the picker then holds them all. "
+                      "`python -m se_analysis models --all` builds the same listing."):
+        bar = st.progress(0.0, text="Listing…")
+        se_architectures(progress=progress_callback(bar, unit="architectures"))
+        st.rerun()
+
+
+def linked_defaults(options: dict[str, str]) -> tuple[str, str]:
     """The model and weights to start with: those of the run the link opened (a link to a run without the
     Run page's choices shows that run's model and weights), else the default model, trained."""
     linked = current_run()
     m = linked[0].manifest if linked is not None else {}
     random = bool(m) and not m.get("pretrained", True) and not m.get("checkpoint")
-    return (m["model"] if m.get("model") in ZOO else "default"), WEIGHTS["random" if random else "trained"]
+    return (m["model"] if m.get("model") in options else "default"), WEIGHTS["random" if random else "trained"]
 
 
 def sidebar_ui() -> Choices:
     """Model, weights, images and speed, in the sidebar (kept across pages and in the link)."""
-    model_default, weights_default = linked_defaults()
+    options = model_options()
+    model_default, weights_default = linked_defaults(options)
     with st.sidebar:
         st.header("Model and images")
-        model_name = kept(st.selectbox, "Model", list(ZOO), key="model_name", default=model_default, param="model",
-                          format_func=lambda n: f"{n}: {ZOO[n].description}")
+        model_name = kept(st.selectbox, "Model", list(options), key="model_name", default=model_default,
+                          param="model", format_func=lambda n: options.get(n, n),
+                          help="Type to search. timm and torchvision architectures load by name with their own "
+                               "preprocessing and classes; your own model code is offered when whoever starts the "
+                               "app names it in SE_ANALYSIS_MODELS (name=module:function or name=file.py:function).")
+        listing_ui()
         weights_kind = kept(st.radio, "Weights", list(WEIGHTS.values()), key="weights", default=weights_default,
                             param="weights", codes=WEIGHTS,
                             help="Random weights are marked on every figure. Checkpoints: .safetensors or a "
@@ -85,6 +142,17 @@ def sidebar_ui() -> Choices:
         ckpt = None
         if weights_kind == WEIGHTS["checkpoint"]:
             ckpt = st.file_uploader("Checkpoint", type=["safetensors", "pt", "pth", "bin"], key="checkpoint")
+        activations = "float"
+        if model_name == "default" and weights_kind == WEIGHTS["trained"]:
+            linked = current_run()
+            linked_mode = linked[0].manifest.get("activations", "float") if linked is not None else "float"
+            activations = {v: k for k, v in ACTIVATIONS.items()}[kept(
+                st.radio, "Activations", list(ACTIVATIONS.values()), key="activations", param="activations",
+                default=ACTIVATIONS.get(linked_mode, ACTIVATIONS["float"]), codes=ACTIVATIONS, horizontal=True,
+                help="Google's network as its TFLite file runs it: every activation quantised to uint8 at the "
+                     "file's scales and zero points (weights unchanged).")]
+        else:
+            set_query(activations=None)
         data_kind = kept(st.radio, "Images", list(DATA.values()), key="data_kind", default=DATA["sample"],
                          param="data", codes=DATA)
         batch_size = kept(st.select_slider, "Batch size", [16, 32, 64, 128, 256], key="batch_size", default=128)
@@ -94,7 +162,8 @@ def sidebar_ui() -> Choices:
                        horizontal=True, help="Mixed precision is faster on recent GPUs and CPUs; gates move by ~1e-3.")
             channels_last = kept(st.checkbox, "channels_last memory format", key="channels_last", default=False)
     return Choices(model_name=model_name, weights_kind=weights_kind, pretrained=weights_kind == WEIGHTS["trained"],
-                   ckpt=ckpt, data_kind=data_kind, batch_size=batch_size, amp=amp, channels_last=channels_last)
+                   ckpt=ckpt, data_kind=data_kind, batch_size=batch_size, amp=amp, channels_last=channels_last,
+                   activations=activations)
 
 
 def model_ui(c: Choices):
@@ -106,7 +175,7 @@ def model_ui(c: Choices):
                 st.stop()
             net = get_checkpoint_model(c.model_name, c.ckpt.name, c.ckpt.getvalue())
         else:
-            net = get_model(c.model_name, c.pretrained)
+            net = get_model(c.model_name, c.pretrained, c.activations)
     except (NoSEGatesError, CheckpointError) as e:
         st.error(str(e))
         st.stop()
@@ -166,7 +235,7 @@ def source_ui(net, data_kind: str):
 
 def run_ui(net, source, c: Choices) -> None:
     """How many images, warnings about them, and the Run button with its progress bar."""
-    st.write(f"**{len(source)}** images from {source.name}.")
+    st.write(f"**{len(source)}** {'image' if len(source) == 1 else 'images'} from {source.name}.")
     if source.note:
         st.warning(source.note[0].upper() + source.note[1:] + ".")
     for warning in suitability(source.fingerprint, net.weights_id, source, net.preprocessing):
@@ -186,7 +255,7 @@ def run_ui(net, source, c: Choices) -> None:
             st.error(f"The run stopped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}. "
                      "Finished batches are kept; Run again resumes from them.")
         st.stop()
-    bar.progress(1.0, text=f"Done: {len(run)} images")
+    bar.progress(1.0, text=f"Done: {plural(len(run), 'image')}")
     st.session_state[RUN_KEY] = key
     st.session_state["source"] = source  # uploads cannot be listed again from disk
 
@@ -211,7 +280,7 @@ def current_run_ui(model_name: str) -> None:
     st.caption(f"Model {m['model']} · weights {m['weights']} · data {m['data']} · {m['created']} · "
                f"device {m['device']} · run key `{key}`")
     if len(run.skipped):
-        st.warning(f"{len(run.skipped)} files were skipped; every other image was kept.")
+        st.warning(f"{plural(len(run.skipped), 'file')} skipped; every other image was kept.")
         st.dataframe(run.skipped, width="stretch", hide_index=True)
     report_download(run, key)
     if run.has_gate_arrays:

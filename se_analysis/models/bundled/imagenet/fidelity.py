@@ -2,7 +2,8 @@
 
 Both sides get the same uint8 224x224 input (:func:`~se_analysis.models.bundled.imagenet.preprocess.tf_uint8_image`).
 The interpreter runs the quantised graph (reference kernels without the default delegates, or
-XNNPACK); PyTorch runs the dequantised weights with float activations. Its top-1 agreement is
+XNNPACK); PyTorch runs the dequantised weights with float activations, and (``deployed``) with its
+activations fake-quantised as the interpreter's (:mod:`~se_analysis.models.bundled.imagenet.deployed`). Top-1 agreement is
 bounded by the interpreter's fixed-point rounding, which flips nearly tied images: its own two
 backends agree on only about 84 % of the 500 bundled images.
 """
@@ -21,6 +22,7 @@ from PIL import Image
 
 from se_analysis.gates.hooks import record
 from se_analysis.models.bundled.imagenet.convert import dequantize, tflite_interpreter
+from se_analysis.models.bundled.imagenet.deployed import deployed_default
 from se_analysis.models.bundled.imagenet.preprocess import float_input, tf_uint8_image
 from se_analysis.models.senet import SENet
 from se_analysis.utils.numeric import softmax
@@ -71,7 +73,8 @@ def run_interpreter(tflite_path: str | Path, images: np.ndarray, delegates: bool
 
 
 def run_torch(net: SENet, images: np.ndarray, batch_size: int = 100) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The converted model's logits (N, 1000) and gates on the same uint8 images, float activations."""
+    """The converted model's logits (N, 1000) and gates on the same uint8 images (float or deployed activations,
+    as ``net`` has them)."""
     logits, gates = [], {}
     with torch.inference_mode(), record(net.module) as rec:
         for s in range(0, len(images), batch_size):
@@ -83,39 +86,49 @@ def run_torch(net: SENet, images: np.ndarray, batch_size: int = 100) -> tuple[np
 
 
 def fidelity_tables(net: SENet, files: Sequence[str | Path], labels: np.ndarray, tflite_path: str | Path,
-                    delegates: Sequence[bool] = (False, True)) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                    delegates: Sequence[bool] = (False, True), activations: Sequence[str] = ("float", "deployed"),
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Compare PyTorch with the interpreter on image files.
 
+    ``net`` is the float default; ``activations`` the PyTorch sides to compare (``float``, and ``deployed``:
+    a copy with the file's activation quantisation).
+
     Returns:
-        ``summary``: one row per interpreter backend (``reference``, ``xnnpack``): n, top-1 of each,
-        top-1 agreement overall and where the interpreter's top probability is >= 0.5, the share of
-        images whose interpreter top-1 is in PyTorch's top-5, images/s of each side;
-        ``gates``: per block, the mean and max |gate difference| against the reference kernels;
-        ``images``: one row per image and backend (file, label, both predictions).
+        ``summary``: one row per PyTorch activations and interpreter backend (``reference``, ``xnnpack``): n,
+        top-1 of each, top-1 agreement overall and where the interpreter's top probability is >= 0.5, the share
+        of images whose interpreter top-1 is in PyTorch's top-5, images/s of each side;
+        ``gates``: per activations and block, the mean and max |gate difference| against the reference kernels;
+        ``images``: one row per image, activations and backend (file, label, both predictions).
     """
     images = np.stack([tf_uint8_image(Image.open(f)) for f in files])
-    start = time.perf_counter()
-    pt_logits, pt_gates = run_torch(net, images)
-    pt_rate = len(images) / max(time.perf_counter() - start, 1e-9)
-    pt_pred, pt_top5 = pt_logits.argmax(1), np.argsort(-pt_logits, 1)[:, :5]
+    sides = {}
+    for mode in activations:
+        side = deployed_default(net, tflite_path) if mode == "deployed" else net
+        start = time.perf_counter()
+        pt_logits, pt_gates = run_torch(side, images)
+        sides[mode] = (pt_logits, pt_gates, len(images) / max(time.perf_counter() - start, 1e-9))
     rows, gate_rows, image_rows = [], [], []
     for delegated in delegates:
         backend = "xnnpack" if delegated else "reference"
         out = run_interpreter(tflite_path, images, delegated, gate_names=[g.name for g in net.gates])
         tf_pred = out.logits.argmax(1)
         confident = softmax(out.logits).max(1) >= 0.5
-        agree = tf_pred == pt_pred
-        rows.append({
-            "backend": backend, "n": len(images), "top1_tflite": float((tf_pred == labels).mean()),
-            "top1_torch": float((pt_pred == labels).mean()), "agreement": float(agree.mean()),
-            "agreement_confident": float(agree[confident].mean()) if confident.any() else np.nan,
-            "n_confident": int(confident.sum()), "tflite_top1_in_torch_top5": float((pt_top5 == tf_pred[:, None]).any(1).mean()),
-            "images_per_s_tflite": out.images_per_s, "images_per_s_torch": pt_rate,
-        })
-        for name, g in out.gate_values.items():
-            d = np.abs(g - pt_gates[name])
-            gate_rows.append({"block": name, "channels": g.shape[1], "mean_abs_diff": float(d.mean()),
-                              "max_abs_diff": float(d.max())})
-        image_rows.append(pd.DataFrame({"backend": backend, "file": [str(f) for f in files], "label": labels,
-                                        "pred_tflite": tf_pred, "pred_torch": pt_pred}))
+        for mode, (pt_logits, pt_gates, pt_rate) in sides.items():
+            pt_pred, pt_top5 = pt_logits.argmax(1), np.argsort(-pt_logits, 1)[:, :5]
+            agree = tf_pred == pt_pred
+            rows.append({
+                "activations": mode, "backend": backend, "n": len(images),
+                "top1_tflite": float((tf_pred == labels).mean()), "top1_torch": float((pt_pred == labels).mean()),
+                "agreement": float(agree.mean()),
+                "agreement_confident": float(agree[confident].mean()) if confident.any() else np.nan,
+                "n_confident": int(confident.sum()),
+                "tflite_top1_in_torch_top5": float((pt_top5 == tf_pred[:, None]).any(1).mean()),
+                "images_per_s_tflite": out.images_per_s, "images_per_s_torch": pt_rate,
+            })
+            for name, g in out.gate_values.items():
+                d = np.abs(g - pt_gates[name])
+                gate_rows.append({"activations": mode, "block": name, "channels": g.shape[1],
+                                  "mean_abs_diff": float(d.mean()), "max_abs_diff": float(d.max())})
+            image_rows.append(pd.DataFrame({"activations": mode, "backend": backend, "file": [str(f) for f in files],
+                                            "label": labels, "pred_tflite": tf_pred, "pred_torch": pt_pred}))
     return pd.DataFrame(rows), pd.DataFrame(gate_rows), pd.concat(image_rows, ignore_index=True)
