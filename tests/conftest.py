@@ -7,17 +7,20 @@ import pandas as pd
 import pytest
 import torch
 
+from se_analysis.models import catalog
 from se_analysis.models.bundled.fmnist.se_resnet import SEResNet, SEResNetConfig
 from se_analysis.models.zoo import SENet, fmnist_transform
 from se_analysis.runs.run import Run
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory, monkeypatch):
+def _isolated_home(tmp_path_factory, monkeypatch, request):
     monkeypatch.setenv("SE_ANALYSIS_HOME", str(tmp_path_factory.mktemp("se_home")))
     monkeypatch.setenv("SE_ANALYSIS_OFFLINE", "1")  # tests never reach for the network
     # The app reads folders inside its data roots only: the tests' temporary folders are the root.
     monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path_factory.getbasetemp()))
+    if request.node.get_closest_marker("shipped_catalog") is None:  # a fresh machine: no listing, none shipped
+        monkeypatch.setattr(catalog, "shipped_catalog_file", lambda versions=None: tmp_path_factory.getbasetemp() / "none")
     torch.manual_seed(0)
 
 

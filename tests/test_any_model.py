@@ -427,3 +427,24 @@ def test_manifest_keeps_the_spec(own_folder):
     net = load_model(f"{OWN}:build")
     run = extract(net, image_folder(own_folder / "images", net.class_names))
     assert json.loads(json.dumps(run.manifest))["model_spec"] == net.spec
+
+
+@pytest.mark.shipped_catalog
+def test_the_shipped_listing_agrees_with_the_architectures_themselves():
+    """data/catalog's listing (for the versions requirements.txt installs) against a fresh count, on a sample."""
+    path = catalog.shipped_catalog_file()
+    if not path.exists():
+        pytest.skip(f"no shipped listing for these versions ({path.name}); it is built on first use")
+    listed = {a["name"]: a["gates"] for a in json.loads(path.read_text())["architectures"]}
+    assert len(listed) > 300 and all(g > 0 for g in listed.values())
+    sample = ["timm/seresnet50", "timm/efficientnet_b3", "timm/rexnet_100", "torchvision/regnet_y_400mf",
+              "torchvision/efficientnet_v2_s"]
+    for name in sample:  # counted again here, from the architecture built on the meta device
+        lib, arch = name.split("/")
+        if lib == "timm":
+            with torch.device("meta"):
+                model = timm.create_model(arch)
+        else:  # torchvision's initialisers copy tensors, which the meta device cannot
+            model = torchvision.models.get_model(arch)
+        assert listed[name] == len(find_gates(model)), name
+    assert "timm/resnet50" not in listed and "torchvision/resnet50" not in listed  # no SE, not listed

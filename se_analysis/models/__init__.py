@@ -11,6 +11,7 @@ from .catalog import (
     pretrained_weights,
     scan_architectures,
     se_architectures,
+    shipped_catalog_file,
     write_catalog,
 )
 from .checkpoints import (
@@ -96,6 +97,7 @@ __all__ = [
     "catalog_versions",
     "catalog_file",
     "cached_catalog",
+    "shipped_catalog_file",
     "se_architectures",
     "scan_architectures",
     "pretrained_weights",

@@ -5,8 +5,8 @@ on the meta device and its gates counted (:mod:`.scan`), in a few worker process
 least one gate are listed, with their pretrained weights (timm's tags, torchvision's weights enum,
 the default first). The listing is cached on disk per library version (timm, torchvision, torch,
 se-analysis and the gate-finding code) under ``$SE_ANALYSIS_HOME/catalog`` (default
-``~/.cache/se_analysis/catalog``), so it is built once; ``benchmarks/catalog_benchmark.py`` measures
-both.
+``~/.cache/se_analysis/catalog``), so it is built once; ``data/catalog`` ships the one for the versions
+requirements.txt installs. ``benchmarks/catalog_benchmark.py`` measures building and reading it.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from typing import Callable, Sequence
 
 import torch
 
+from se_analysis.data.paths import DATA_DIR
 from se_analysis.models.scan import architecture_names, count_gates
 
-__all__ = ["Architecture", "Catalog", "catalog_versions", "catalog_file", "cached_catalog", "se_architectures",
+__all__ = ["Architecture", "Catalog", "catalog_versions", "catalog_file", "cached_catalog", "shipped_catalog_file", "se_architectures",
            "scan_architectures", "pretrained_weights", "write_catalog"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -101,9 +102,23 @@ def catalog_file(versions: dict | None = None) -> Path:
                                   f"{v['gate_code']}.json")
 
 
+def shipped_catalog_file(versions: dict | None = None) -> Path:
+    """Where the project ships a prebuilt listing for these timm / torchvision versions and gate-finding code.
+
+    Building the listing takes one to two minutes on two cores (``benchmarks/catalog_benchmark.py``), so
+    ``data/catalog`` carries the one for the versions requirements.txt installs; other versions, or
+    changed gate-finding code (its hash is in the name), build their own on first use.
+    """
+    v = versions or catalog_versions()
+    return DATA_DIR / "catalog" / f"se_architectures-timm{v['timm']}-tv{v['torchvision']}-{v['gate_code']}.json"
+
+
 def cached_catalog() -> Catalog | None:
-    """The cached listing for the installed versions, or None (nothing is built)."""
-    path = catalog_file()
+    """The cached listing for the installed versions (this machine's cache, else the shipped one), or None."""
+    versions = catalog_versions()
+    path = catalog_file(versions)
+    if not path.exists():
+        path = shipped_catalog_file(versions)
     if not path.exists():
         return None
     try:

@@ -9,8 +9,8 @@ from .numeric import (
     log_softmax,
     mean_interval,
     percentile_interval,
-    softmax,
     separation_p,
+    softmax,
     welch_bh,
 )
 from .text import plural
