@@ -105,7 +105,8 @@ def catalog_file(versions: dict | None = None) -> Path:
 def shipped_catalog_file(versions: dict | None = None) -> Path:
     """Where the project ships a prebuilt listing for these timm / torchvision versions and gate-finding code.
 
-    Building the listing takes one to two minutes on two cores (``benchmarks/catalog_benchmark.py``), so
+    Building the listing takes about 22 s on two idle cores, minutes on busy ones
+    (``benchmarks/catalog_benchmark.py``), so
     ``data/catalog`` carries the one for the versions requirements.txt installs; other versions, or
     changed gate-finding code (its hash is in the name), build their own on first use.
     """
