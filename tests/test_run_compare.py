@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from se_analysis.analysis.two_runs import block_shift, channel_shift, check_comparable, specificity_pair
+from se_analysis.analysis.two_runs import block_shift, channel_shift, check_comparable, gate_differences, specificity_pair
 from se_analysis.plots.two_runs import difference_per_channel, shift_per_block, specificity_both
 from tests.conftest import make_run
 
@@ -80,3 +80,13 @@ def test_what_differs_between_two_runs_is_said_exactly():
     renamed = replace(other, manifest={**other.manifest, "class_names": ["x", "c1", "c2", "c3"]})
     with pytest.raises(ValueError, match="; 1 class named otherwise \\(A against B\\): c0 against x$"):
         check_comparable(a, renamed)
+
+
+def test_what_differs_names_at_most_five_of_each_kind():
+    """A model with 26 gates against one with 9 (the Compare page's message): five named, the rest counted."""
+    a = {f"SE_{i}": 8 for i in range(26)}
+    b = {f"SE_{i}": 16 for i in range(9)}
+    only_a, counts = gate_differences(a, b)
+    assert only_a == "only A has SE_9, SE_10, SE_11, SE_12, SE_13 and 12 more"  # 26 - 9 = 17 only in A
+    assert counts == "other channel counts (A against B): SE_0 8 against 16, SE_1 8 against 16, SE_2 8 against 16, " \
+                     "SE_3 8 against 16, SE_4 8 against 16 and 4 more"

@@ -32,9 +32,14 @@ def gate_differences(a: Mapping[str, int], b: Mapping[str, int]) -> list[str]:
     Empty when the gates are the same (such Runs compare on every block)."""
     only_a, only_b = [n for n in a if n not in b], [n for n in b if n not in a]
     counts = [f"{n} {a[n]} against {b[n]}" for n in a if n in b and a[n] != b[n]]
-    lines = [f"only A has {', '.join(only_a)}" if only_a else "", f"only B has {', '.join(only_b)}" if only_b else "",
-             f"other channel counts (A against B): {', '.join(counts)}" if counts else ""]
+    lines = [f"only A has {_first(only_a)}" if only_a else "", f"only B has {_first(only_b)}" if only_b else "",
+             f"other channel counts (A against B): {_first(counts)}" if counts else ""]
     return [line for line in lines if line]
+
+
+def _first(items: Sequence[str], k: int = 5) -> str:
+    """The first ``k`` items, and how many more (two models' 26 and 9 gates should not fill the page)."""
+    return ", ".join(items[:k]) + (f" and {len(items) - k} more" if len(items) > k else "")
 
 
 def class_difference(a: Sequence[str], b: Sequence[str]) -> str | None:

@@ -72,6 +72,8 @@ def main() -> None:
         view = compare_view(a, b, key_a, key_b)
     except ValueError as e:
         st.error(f"These runs do not compare: {first_line(e)}")
+        st.info("Runs compare when their models have the same gates: the same model on other images, with "
+                "random weights, or with another checkpoint. Runs marked “· other gates” in Run B do not.")
         return
     differences = run_differences(a, b)
     if differences:  # they compare on the gates they share
