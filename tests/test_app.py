@@ -521,3 +521,19 @@ def test_labels_and_download_buttons_are_not_truncated():
         if button.proto.label.split()[0] in ("PNG", "SVG", "HTML"):
             widths = [b.proto.weight for b in _ancestors(at._tree, button) if getattr(b, "type", "") == "column"]
             assert all(w >= 0.5 for w in widths), (button.proto.label, widths)  # no narrow column of its own
+
+
+def test_a_run_whose_model_this_machine_lacks_says_so_on_the_ablation_page():
+    """A Run made elsewhere, with a model not known here: the statistics pages work; the Ablation page says why
+    it cannot ablate, instead of raising."""
+    _stored("elsewhere", "2024-01-01T00:00:00", n_per_class=(4, 4), seed=2)  # its model is "tiny"
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(run="elsewhere")
+    at.run()
+    at.switch_page(str(PAGES / "paper.py")).run()
+    no_errors(at)
+    at.switch_page(str(PAGES / "ablation.py")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (error,) = at.error
+    assert "'tiny', cannot be loaded on this machine: unknown model 'tiny'" in error.value
+    assert "ablations need the model itself" in error.value

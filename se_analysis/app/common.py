@@ -21,6 +21,7 @@ from se_analysis.export.report import report_html
 from se_analysis.export.tables import table_bytes
 from se_analysis.models.bundled.imagenet.deployed import with_activations
 from se_analysis.models.checkpoints import load_checkpoint
+from se_analysis.models.hub import PretrainedUnavailable
 from se_analysis.models.user_code import MODELS_ENV, canonical_code, is_code_spec, model_spec, registered_models
 from se_analysis.models.zoo import ZOO, SENet, load_model
 from se_analysis.runs.run import Run, RunStore
@@ -96,7 +97,13 @@ def run_model(run: Run) -> SENet:
             st.error("This run used an uploaded checkpoint that is no longer in this session: upload it again.")
             st.stop()
         return get_checkpoint_model(m["model"], ckpt.name, ckpt.getvalue(), spec)
-    return get_model(m["model"], bool(m.get("pretrained", True)), m.get("activations", "float"), spec)
+    try:
+        return get_model(m["model"], bool(m.get("pretrained", True)), m.get("activations", "float"), spec)
+    except (KeyError, ValueError, OSError, PretrainedUnavailable) as e:  # a Run made elsewhere, with another model
+        reason = str(e.args[0]) if isinstance(e, KeyError) and e.args else first_line(e)
+        st.error(f"This run's model, {m['model']!r}, cannot be loaded on this machine: {reason.rstrip('.')}. The "
+                 "statistics pages work from the stored gates; ablations need the model itself.")
+        st.stop()
 
 
 @st.cache_resource
