@@ -91,6 +91,18 @@ def browser(server):
             b.close()
 
 
+def _click_opens_channel(page, x: float, y: float, block: str, channel: int) -> None:
+    """Click a figure at (x, y) and check that the One channel page opens on ``block`` / ``channel``."""
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.get_by_text("One channel, up close").first.wait_for()
+    _wait_idle(page)
+    assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == str(channel)
+    assert page.locator('[data-testid="stSelectbox"] input').first.input_value() == block
+    _no_exception(page)
+
+
 def _new_page(browser):
     """A page in a context of its own: its own cookies and Streamlit session."""
     pg = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
@@ -185,14 +197,7 @@ def test_main_flow(page, server):
         const box = gd.getBoundingClientRect();
         return [box.x + xa._offset + xa.c2p(pt.b + pt.s / 2), box.y + ya._offset + ya.c2p(pt.p), tr.customdata[0][0]];
     }""")
-    page.mouse.move(x, y)
-    page.wait_for_timeout(300)
-    page.mouse.click(x, y)
-    page.get_by_text("One channel, up close").first.wait_for()
-    _wait_idle(page)
-    assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == str(channel)
-    assert page.locator('[data-testid="stSelectbox"] input').first.input_value() == "SE_6_3"
-    _no_exception(page)
+    _click_opens_channel(page, x, y, "SE_6_3", channel)
 
     # Class x channel: the heatmap (a cell per class and channel, plus its click layer) and class similarity.
     _go(page, "Class × channel")
@@ -217,14 +222,7 @@ def test_main_flow(page, server):
         const box = gd.getBoundingClientRect();
         return [box.x + xa._offset + xa.c2p(pt.x), box.y + ya._offset + ya.c2p(pt.y)];
     }""")
-    page.mouse.move(x, y)
-    page.wait_for_timeout(300)
-    page.mouse.click(x, y)
-    page.get_by_text("One channel, up close").first.wait_for()
-    _wait_idle(page)
-    assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == "100"
-    assert page.locator('[data-testid="stSelectbox"] input').first.input_value() == "SE_4_3"
-    _no_exception(page)
+    _click_opens_channel(page, x, y, "SE_4_3", 100)
     _shot(page, "03c_channel_drilldown")
 
     _go(page, "Depth")

@@ -100,8 +100,8 @@ def run_model(run: Run) -> SENet:
     try:
         return get_model(m["model"], bool(m.get("pretrained", True)), m.get("activations", "float"), spec)
     except (KeyError, ValueError, OSError, PretrainedUnavailable) as e:  # a Run made elsewhere, with another model
-        reason = str(e.args[0]) if isinstance(e, KeyError) and e.args else first_line(e)
-        st.error(f"This run's model, {m['model']!r}, cannot be loaded on this machine: {reason.rstrip('.')}. The "
+        reason = first_line(e).rstrip(".")
+        st.error(f"This run's model, {m['model']!r}, cannot be loaded on this machine: {reason}. The "
                  "statistics pages work from the stored gates; ablations need the model itself.")
         st.stop()
 
