@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -24,16 +25,18 @@ from se_analysis.models.checkpoints import load_checkpoint
 from se_analysis.models.hub import PretrainedUnavailable
 from se_analysis.models.user_code import MODELS_ENV, canonical_code, is_code_spec, model_spec, registered_models
 from se_analysis.models.zoo import ZOO, SENet, load_model
+from se_analysis.runs.refs import RunNotFound, run_folder, run_id
 from se_analysis.runs.run import Run, RunStore
 from se_analysis.views.standard import ablation_figures, standard_figures, standard_tables
 from se_analysis.views.view import View
 
-__all__ = ["RUN_KEY", "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
+__all__ = ["RUN_KEY", "RUN_PROBLEM", "run_path", "startup_run", "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
            "default_classes", "first_line", "get_checkpoint_model", "get_model", "group_by_widget", "load_run",
            "open_channel", "open_page", "progress_callback", "report_download", "require_gate_arrays",
            "require_run", "run_model", "trusted_code", "shared_results", "show_figure", "store", "table_downloads"]
 
-RUN_KEY = "run_key"
+RUN_KEY = "run_key"  # the session's Run reference: a store key or a Run folder's path
+RUN_PROBLEM = "run_problem"  # why the last reference named no Run here
 _PAGE_DIR = Path(__file__).parent / "pages"
 
 
@@ -135,27 +138,57 @@ def _cached_run(path: str, mtime: float) -> Run:
     return Run.load(path)
 
 
-def load_run(key: str) -> Run:
-    """A stored Run, loaded once and shared by every session (Runs are never modified; a new one is loaded anew)."""
-    path = store().path(key)
+def startup_run() -> str | None:
+    """The Run named where the app was started (``streamlit run app.py -- --run PATH``), else None."""
+    args = sys.argv[1:]
+    for i, a in enumerate(args):
+        if a == "--run" and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--run="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def run_path(ref: str) -> Path:
+    """The folder of the Run ``ref`` names (a store key or a Run folder's path), or :class:`RunNotFound`."""
+    trusted = [startup_run()] if startup_run() else []
+    return run_folder(ref, store(), trusted=trusted)
+
+
+def load_run(ref: str) -> Run:
+    """A stored Run, opened once and shared by every session (Runs are never modified; a new one is opened
+    anew). ``ref``: a store key or a Run folder's path; the Run opens in place, reading its gates lazily."""
+    path = run_path(ref)
     return _cached_run(str(path), (path / "manifest.json").stat().st_mtime)
 
 
 def current_run() -> tuple[Run, str] | None:
-    """The Run this session is looking at (the session's, else the link's ``run``), kept in the link."""
-    key = st.session_state.get(RUN_KEY) or query_value("run")
-    if not key or not key.isalnum() or not (store().path(key) / "manifest.json").exists():
+    """The Run this session is looking at (the session's, else the link's ``run``, else the one named at start),
+    kept in the link; with the short id its caches and file names use (:func:`~se_analysis.runs.refs.run_id`)."""
+    ref = st.session_state.get(RUN_KEY) or query_value("run") or startup_run()
+    if not ref:
         return None
-    st.session_state[RUN_KEY] = key
-    set_query(run=key)
-    return load_run(key), key
+    try:
+        run = load_run(ref)
+    except RunNotFound as e:
+        st.session_state[RUN_PROBLEM] = first_line(e)
+        return None
+    except (OSError, ValueError) as e:
+        st.session_state[RUN_PROBLEM] = f"cannot open the run {ref}: {first_line(e)}"
+        return None
+    st.session_state.pop(RUN_PROBLEM, None)
+    st.session_state[RUN_KEY] = ref
+    set_query(run=ref)
+    return run, run_id(ref)
 
 
 def require_run() -> tuple[Run, str]:
     """The current Run, or a pointer to the Run page and a stop."""
     got = current_run()
     if got is None:
-        st.info("No run yet: run a model over some images first.")
+        if problem := st.session_state.get(RUN_PROBLEM):
+            st.error(problem[0].upper() + problem[1:] + ".")
+        st.info("No run yet: run a model over some images first, or open a stored run on the Run page.")
         st.page_link(str(_PAGE_DIR / "run.py"), label="Go to the Run page", icon=":material/play_arrow:")
         st.stop()
     run, key = got
@@ -195,19 +228,56 @@ def require_gate_arrays(run: Run) -> None:
         st.stop()
 
 
+def _superclass_levels(run: Run, column: str) -> list:
+    """The WordNet depths to offer for the classes of ``column`` (label or pred) in this run; [] for a model
+    whose classes are not ImageNet's 1000."""
+    from se_analysis.data.hierarchy import superclass_options
+    from se_analysis.data.labels import wnids_for
+
+    wnids = wnids_for(run.class_names)
+    if wnids is None:
+        return []
+    present = sorted(int(c) for c in run.images[column].unique() if c >= 0)
+    return superclass_options([wnids[c] for c in present])
+
+
 def group_by_widget(run: Run) -> str:
-    """Group images by true label, the model's prediction, or (for class folders) the folder they came from."""
+    """Group images by true label, the model's prediction, (for class folders) the folder they came from, or (for
+    ImageNet models) the WordNet superclass of the label or prediction at a depth picked here: ``superclass:9``."""
     options = {"label": "true label"} if run.has_labels else {}
     options["pred"] = "predicted class"
     if run.has_gate_arrays and stats.folder_names(run) is not None:
         options["folder"] = "folder"
+    levels = {"superclass": _superclass_levels(run, "label") if run.has_labels else [],
+              "pred-superclass": _superclass_levels(run, "pred")}
+    if levels["superclass"]:
+        options["superclass"] = "superclass (WordNet)"
+    if levels["pred-superclass"]:
+        options["pred-superclass"] = "predicted superclass (WordNet)"
+    asked = st.session_state.get("group_by") or query_value("by")
+    if asked in levels and asked not in options:
+        st.caption("Grouping by WordNet superclass needs a model of the 1000 ImageNet classes and images of two "
+                   "classes or more; this run groups by label, prediction or folder.")
     if not run.has_labels:
         st.caption("These images have no labels of this model's classes: group them by the model's prediction"
                    + (", or by the folder they came from." if "folder" in options else "."))
     if len(options) == 1:
         return "pred"
-    return kept(st.radio, "Group images by", list(options), key="group_by", param="by",
+    kind = kept(st.radio, "Group images by", list(options), key="group_by", param="by",
                 default="label" if run.has_labels else "folder", format_func=options.get, horizontal=True)
+    if kind not in levels:
+        set_query(wndepth=None)
+        return kind
+    by_depth = {lv.depth: lv for lv in levels[kind]}
+    depths = list(by_depth)
+    n_classes = max(lv.groups for lv in levels[kind])  # the deepest level leaves every class on its own
+    default = min(depths, key=lambda d: (abs(by_depth[d].groups - n_classes ** 0.5), d))  # about sqrt(K) groups
+    depth = kept(st.select_slider, "WordNet depth (from entity, 0)", depths, key="group_depth", param="wndepth",
+                 default=default, format_func=lambda d: f"{d}: {by_depth[d].groups} groups",  # always 2 or more
+                 help="Depth counts from WordNet's root, entity; WordNet is uneven (vehicle is at depth 7, bird "
+                      "at 9, dog at 13), so each depth says how many groups it makes of this run's classes.")
+    st.caption(by_depth[depth].label())
+    return f"{kind}:{depth}"
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -1,5 +1,6 @@
 """The Run: extraction into it, its manifest and moments, its on-disk store, data-parallel extraction."""
 
+from .arrays import PrefixedArrays, StoredArrays
 from .chunks import Chunk, ChunkCollector, ChunkStore, pending_positions
 from .distributed import extract_distributed, merge_runs, shard_bounds, world
 from .extract import (
@@ -14,11 +15,39 @@ from .extract import (
     resume_chunks,
     run_batches,
 )
+from .locate import images_here, made_elsewhere
 from .manifest import FORMAT, gate_records, gates_from_manifest, new_manifest
 from .moments import CONSTANT_STD, HIST_BINS, GateMoments
-from .run import IMAGE_COLUMNS, Run, RunStore, default_store_root, run_key
+from .refs import RunNotFound, is_store_key, run_folder, run_id
+from .run import (
+    IMAGE_COLUMNS,
+    MANIFEST_COLUMNS,
+    STORED_GROUPINGS,
+    Run,
+    RunStore,
+    StoredMoments,
+    default_store_root,
+    folder_size,
+    is_run_folder,
+    manifest_row,
+    run_key,
+)
 
 __all__ = [
+    "RunNotFound",
+    "is_store_key",
+    "run_folder",
+    "run_id",
+    "StoredArrays",
+    "PrefixedArrays",
+    "images_here",
+    "made_elsewhere",
+    "StoredMoments",
+    "is_run_folder",
+    "folder_size",
+    "STORED_GROUPINGS",
+    "manifest_row",
+    "MANIFEST_COLUMNS",
     "Chunk",
     "ChunkCollector",
     "ChunkStore",

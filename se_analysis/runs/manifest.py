@@ -8,7 +8,8 @@ A manifest is a JSON object::
     data, data_fingerprint, data_spec                      which images (spec re-lists them)
     preprocessing, class_names                             how images became inputs; output classes
     gates                                                  one record per gate (:func:`gate_records`)
-    created, device, amp_dtype, batch_size, channels_last  how the extraction ran
+    created, host, device, amp_dtype, batch_size,         how (and on which machine) the extraction ran
+    channels_last
     n_images, n_skipped, summary_only                      what it kept
     format                                                 this format's version (:data:`FORMAT`)
 
@@ -19,6 +20,7 @@ reads the older key ``block`` (version 1) for what is now ``position``.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from typing import Sequence
 
 from se_analysis.gates.find import Gate
@@ -55,7 +57,7 @@ def new_manifest(net, source, *, device: str, amp_dtype: str | None, batch_size:
         "data": source.name, "data_fingerprint": source.fingerprint, "data_spec": source.spec,
         "preprocessing": net.preprocessing, "class_names": list(net.class_names),
         "gates": gate_records(net.gates),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "host": socket.gethostname(),
         "device": device, "amp_dtype": amp_dtype, "batch_size": batch_size, "channels_last": channels_last,
         "n_images": n_images, "n_skipped": n_skipped, "summary_only": summary_only,
     }

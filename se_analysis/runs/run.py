@@ -11,8 +11,14 @@ On disk a Run is a folder::
                       ``logits``: (N, K) float32; for summary-only runs, no gate arrays but
                       ``moments_label/...`` and ``moments_pred/...`` (see :mod:`.moments`)
 
+A full Run also keeps its streamed moments grouped by label and by prediction (written on save),
+so statistics per class and block never need the per-image gates. :meth:`Run.load` reads nothing
+but the manifest and the images table: gate arrays are memory-mapped one block at a time when a
+page asks for them (:mod:`.arrays`), and moments are read when first used.
+
 Runs are cached under a key (a hash of model, weights, data and preprocessing), so reopening
-the app or repeating a CLI command does not recompute.
+the app or repeating a CLI command does not recompute; a Run folder opens from any path too
+(:func:`open_run`), wherever it was made.
 """
 
 from __future__ import annotations
@@ -26,15 +32,20 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 
 from se_analysis.gates.find import Gate
+from se_analysis.runs.arrays import PrefixedArrays, StoredArrays
 from se_analysis.runs.manifest import gate_records, gates_from_manifest
 from se_analysis.runs.moments import GateMoments
 
-__all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS"]
+__all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS", "StoredMoments", "is_run_folder",
+           "folder_size", "STORED_GROUPINGS", "manifest_row", "MANIFEST_COLUMNS"]
+
+STORED_GROUPINGS = ("label", "pred")  # the groupings whose moments a full Run keeps
 
 IMAGE_COLUMNS = ["index", "image_id", "source", "label", "label_name", "pred", "pred_name", "confidence", "correct"]
 
@@ -61,20 +72,56 @@ def _swap_into_place(tmp: Path, folder: Path, attempts: int = 20) -> None:
     raise OSError(f"could not put the run in place at {folder}: other processes keep replacing it")
 
 
+def is_run_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a Run folder (its manifest, images table and arrays), not a folder of images."""
+    p = Path(path)
+    return all((p / f).is_file() for f in ("manifest.json", "images.parquet", "arrays.safetensors"))
+
+
+def folder_size(path: str | Path) -> int:
+    """The bytes of the files directly in ``path``."""
+    return sum(f.stat().st_size for f in Path(path).iterdir() if f.is_file())
+
+
+class StoredMoments(Mapping[str, GateMoments]):
+    """A Run's stored moments by grouping ("label", "pred"), each read from the file when first used."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], blocks: list[str], groupings: list[str]) -> None:
+        self.arrays, self.blocks = arrays, blocks
+        self.groupings = [by for by in groupings if f"moments_{by}/n" in arrays or f"summary_{by}/n" in arrays]
+        self._read: dict[str, GateMoments] = {}
+
+    def __getitem__(self, by: str) -> GateMoments:
+        if by not in self.groupings:
+            raise KeyError(by)
+        if by not in self._read:
+            prefix = f"moments_{by}" if f"moments_{by}/n" in self.arrays else f"summary_{by}"  # "summary" in format 1
+            self._read[by] = GateMoments.from_stored(self.arrays, self.blocks, prefix)
+        return self._read[by]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.groupings)
+
+    def __len__(self) -> int:
+        return len(self.groupings)
+
+
 @dataclass
 class Run:
     """Images table, per-gate (N, C) gate values, logits, and the manifest that says where they came from.
 
     ``gates`` are the typed :class:`~se_analysis.gates.Gate` records (as on the model);
-    ``gate_values`` maps each gate's name to its (N, C) values, one row per image.
+    ``gate_values`` maps each gate's name to its (N, C) values, one row per image (a loaded Run
+    reads each block from disk when it is looked up: index what you need, one block at a time).
     """
 
     images: pd.DataFrame
-    gate_values: dict[str, np.ndarray]
+    gate_values: Mapping[str, np.ndarray]
     logits: np.ndarray
     manifest: dict
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["source", "reason"]))
-    moments: dict = field(default_factory=dict)  # "label"/"pred" -> GateMoments (summary-only runs)
+    moments: Mapping[str, GateMoments] = field(default_factory=dict)  # "label"/"pred" -> GateMoments
+    folder: Path | None = None  # where it was loaded from
 
     @property
     def gates(self) -> list[Gate]:
@@ -135,15 +182,22 @@ class Run:
 
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
+        moments = dict(self.moments.items())
+        if self.gate_values and len(self):  # a full Run keeps its moments too: statistics never reread the gates
+            for by in STORED_GROUPINGS:
+                if by not in moments:
+                    classes = self.images["label" if by == "label" else "pred"].to_numpy(np.int64)
+                    moments[by] = GateMoments.from_arrays(self.gate_values, classes, len(self.class_names),
+                                                          self.gate_names)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-run-", dir=folder.parent))
         try:
-            manifest = {**self.manifest, "skipped": self.skipped.to_dict("records"), "moments": sorted(self.moments)}
+            manifest = {**self.manifest, "skipped": self.skipped.to_dict("records"), "moments": sorted(moments)}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
             self.images.to_parquet(tmp / "images.parquet", index=False)
             arrays = {f"gate/{k}": np.ascontiguousarray(v) for k, v in self.gate_values.items()}
             arrays["logits"] = np.ascontiguousarray(self.logits, dtype=np.float32)
-            for by, moments in self.moments.items():
-                arrays.update(moments.to_arrays(f"moments_{by}"))
+            for by, m in moments.items():
+                arrays.update(m.to_arrays(f"moments_{by}"))
             save_file(arrays, str(tmp / "arrays.safetensors"))
             _swap_into_place(tmp, folder)
         except BaseException:
@@ -153,22 +207,19 @@ class Run:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Run":
-        from safetensors.numpy import load_file
-
+        """Open a Run folder: its manifest and images table now, its gates and moments when first used."""
         folder = Path(folder)
         if not (folder / "manifest.json").exists():
             raise FileNotFoundError(f"{folder} holds no Run (manifest.json missing)")
         manifest = json.loads((folder / "manifest.json").read_text())
         images = pd.read_parquet(folder / "images.parquet")
-        arrays = load_file(str(folder / "arrays.safetensors"))
-        gates = {g["name"]: arrays[f"gate/{g['name']}"] for g in manifest["gates"] if f"gate/{g['name']}" in arrays}
+        arrays = StoredArrays(folder / "arrays.safetensors")
         skipped = pd.DataFrame(manifest.pop("skipped", []), columns=["source", "reason"])
         names = [g.name for g in gates_from_manifest(manifest)]
         kept = manifest.pop("moments", None) or manifest.pop("summaries", [])  # "summaries" in format 1
-        moments = {by: GateMoments.from_stored(arrays, names, f"moments_{by}" if any(
-            k.startswith(f"moments_{by}/") for k in arrays) else f"summary_{by}") for by in kept}
-        return cls(images=images, gate_values=gates, logits=arrays["logits"], manifest=manifest, skipped=skipped,
-                   moments=moments)
+        return cls(images=images, gate_values=PrefixedArrays(arrays, "gate/", names), logits=arrays["logits"],
+                   manifest=manifest, skipped=skipped, moments=StoredMoments(arrays, names, list(kept)),
+                   folder=folder)
 
 
 def run_key(model_name: str, weights_id: str, data_fingerprint: str, preprocessing: dict,
@@ -206,21 +257,32 @@ class RunStore:
 
     def list(self) -> pd.DataFrame:
         """The stored Runs, newest first: key, model, weights, data, images, gates, created (manifests only);
-        ``gate_channels``: each Run's ``{gate name: channels}``, in forward order."""
+        ``gate_channels``: each Run's ``{gate name: channels}``, in forward order; ``size``: bytes on disk;
+        ``path``: its folder."""
         rows = []
         for manifest_path in self.root.glob("*/manifest.json") if self.root.is_dir() else []:
             if manifest_path.parent.name.startswith("."):
                 continue
-            try:
-                m = json.loads(manifest_path.read_text())
-            except (OSError, ValueError):
-                continue
-            rows.append({"key": manifest_path.parent.name, "model": m.get("model"), "weights": m.get("weights"),
-                         "pretrained": m.get("pretrained", True), "data": m.get("data"),
-                         "images": m.get("n_images"), "gates": len(m.get("gates", [])),
-                         "summary_only": bool(m.get("summary_only")), "created": m.get("created"),
-                         "gate_channels": {g["name"]: int(g["channels"]) for g in m.get("gates", [])}})
-        cols = ["key", "model", "weights", "pretrained", "data", "images", "gates", "summary_only", "created",
-                "gate_channels"]
-        return pd.DataFrame(rows, columns=cols).sort_values("created", ascending=False, na_position="last",
-                                                            ignore_index=True)
+            row = manifest_row(manifest_path.parent)
+            if row is not None:
+                rows.append({"key": manifest_path.parent.name, **row})
+        return pd.DataFrame(rows, columns=["key", *MANIFEST_COLUMNS]).sort_values(
+            "created", ascending=False, na_position="last", ignore_index=True)
+
+
+MANIFEST_COLUMNS = ["model", "weights", "pretrained", "data", "images", "gates", "summary_only", "created",
+                    "gate_channels", "size", "path"]
+
+
+def manifest_row(folder: Path) -> dict | None:
+    """What a Run folder's manifest says about it (one row of :meth:`RunStore.list`), or None if unreadable."""
+    try:
+        m = json.loads((folder / "manifest.json").read_text())
+        size = folder_size(folder)
+    except (OSError, ValueError):
+        return None
+    return {"model": m.get("model"), "weights": m.get("weights"), "pretrained": m.get("pretrained", True),
+            "data": m.get("data"), "images": m.get("n_images"), "gates": len(m.get("gates", [])),
+            "summary_only": bool(m.get("summary_only")), "created": m.get("created"),
+            "gate_channels": {g["name"]: int(g["channels"]) for g in m.get("gates", [])}, "size": size,
+            "path": str(folder)}

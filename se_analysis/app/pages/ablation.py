@@ -39,6 +39,8 @@ from se_analysis.gates.blocks import block_presets
 from se_analysis.models.fold import save_folded
 from se_analysis.models.senet import SENet
 from se_analysis.plots import ablation as plots_ablation
+from se_analysis.runs.locate import images_here
+from se_analysis.runs.refs import run_id
 from se_analysis.runs.run import Run
 
 
@@ -62,6 +64,11 @@ def _inputs(run_key: str, _net: SENet, _run: Run) -> tuple:
 def inputs_for(run: Run, key: str) -> Inputs:
     """The ablation inputs of the current run, or an error and a stop."""
     net = run_model(run)
+    here, why = images_here(run)
+    if not here and run.manifest.get("data_spec", {}).get("kind") != "uploads":
+        st.info(f"Ablations run the model over the images again, and {why}. To ablate, open the run where its "
+                "images are, or extract the images' copy on this machine.")
+        st.stop()
     try:
         if run.manifest.get("data_spec", {}).get("kind") == "uploads":
             src = st.session_state.get("source")
@@ -302,7 +309,8 @@ def folded_model_bytes(inp: Inputs, blocks: list[str]) -> bytes:
 
 
 def main() -> None:
-    shown = (st.session_state.get("abl_result") or (None,))[0] == (st.session_state.get(RUN_KEY) or query_value("run"))
+    ref = st.session_state.get(RUN_KEY) or query_value("run")
+    shown = bool(ref) and (st.session_state.get("abl_result") or (None,))[0] == run_id(ref)
     # presenting, a page without a result yet opens on its controls (not on a closed box)
     run, key, controls, figure = open_page("Ablation: replace gates with their means", gate_arrays=True,
                                            controls_open=not shown and query_value("ran") != "1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import streamlit as st
@@ -9,11 +10,14 @@ import torch
 
 from se_analysis.app.common import (
     RUN_KEY,
+    RUN_PROBLEM,
     current_run,
+    first_line,
     get_checkpoint_model,
     get_model,
     progress_callback,
     report_download,
+    run_path,
     store,
     table_downloads,
 )
@@ -35,6 +39,9 @@ from se_analysis.models.hub import PretrainedUnavailable
 from se_analysis.models.user_code import is_code_spec, registered_models
 from se_analysis.models.zoo import ZOO
 from se_analysis.runs.extract import extract_cached, resolve_device
+from se_analysis.runs.locate import images_here, made_elsewhere
+from se_analysis.runs.refs import RunNotFound
+from se_analysis.runs.run import is_run_folder
 from se_analysis.utils.text import plural
 
 
@@ -215,7 +222,12 @@ def source_ui(net, data_kind: str):
         folder = kept(st.text_input, "Folder (one sub-folder per class, or a flat folder of images)", key="folder",
                       default="", param="folder", help="Folders inside the data roots only (your home folder by "
                                                        "default; set SE_ANALYSIS_DATA_ROOTS where the app is started).")
-        if folder:
+        if folder and is_run_folder(os.path.expanduser(folder)):
+            st.info("This folder is a **Run** (manifest.json, images.parquet, arrays.safetensors), not a folder of "
+                    "images: open it to explore its gates.")
+            if st.button("Open this run", key="open_run_from_folder", icon=":material/folder_open:"):
+                open_ref(folder)
+        elif folder:
             try:
                 source = image_folder(check_folder(folder), net.class_names, wnids_for(net.class_names),
                                       data_roots())
@@ -252,7 +264,7 @@ def run_ui(net, source, c: Choices) -> None:
             st.error("Out of memory even one image at a time: choose a smaller model or another device. "
                      "Finished batches are kept.")
         else:
-            st.error(f"The run stopped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}. "
+            st.error(f"The run stopped: {type(e).__name__}: {first_line(e)}. "
                      "Finished batches are kept; Run again resumes from them.")
         st.stop()
     bar.progress(1.0, text=f"Done: {plural(len(run), 'image')}")
@@ -277,8 +289,15 @@ def current_run_ui(model_name: str) -> None:
     cols[1].metric("Top-1 accuracy", f"{acc.mean() * 100:.1f}%" if len(acc) else "no labels")
     cols[2].metric("SE gates", len(run.gate_names))
     cols[3].metric("Skipped files", len(run.skipped))
+    ref = st.session_state.get(RUN_KEY, key)
+    where = f"folder `{run.folder}`" if run.folder is not None and ref != key else f"run key `{key}`"
+    host = made_elsewhere(run)
     st.caption(f"Model {m['model']} · weights {m['weights']} · data {m['data']} · {m['created']} · "
-               f"device {m['device']} · run key `{key}`")
+               f"device {m.get('device', 'unknown')}{f' on {host}' if host else ''} · {where}")
+    here, why = images_here(run)
+    if not here:
+        st.info(f"The images are not here: {why}. Thumbnails say so, and ablations (which run the model over the "
+                "images again) explain why they cannot run.", icon=":material/cloud_off:")
     if len(run.skipped):
         st.warning(f"{plural(len(run.skipped), 'file')} skipped; every other image was kept.")
         st.dataframe(run.skipped, width="stretch", hide_index=True)
@@ -295,15 +314,60 @@ def current_run_ui(model_name: str) -> None:
         table_downloads(run.images, "images")
 
 
+def open_ref(ref: str) -> None:
+    """Make ``ref`` (a store key or a Run folder's path) this session's Run, or say why it cannot be."""
+    try:
+        run_path(ref)
+    except RunNotFound as e:
+        st.error(first_line(e)[0].upper() + first_line(e)[1:] + ".")
+        return
+    st.session_state[RUN_KEY] = ref
+    set_query(run=ref)
+    st.rerun()
+
+
+def stored_runs_ui() -> None:
+    """Open a stored Run: the run store's listing (model, data, images, date, size), or a Run folder by its path."""
+    with st.expander("Open a stored run", icon=":material/folder_open:",
+                     expanded=current_run() is None and bool(st.session_state.get(RUN_PROBLEM))):
+        if problem := st.session_state.get(RUN_PROBLEM):
+            st.error(problem[0].upper() + problem[1:] + ".")
+        listing = store().list()
+        if len(listing):
+            table = listing.assign(size=(listing["size"] / 2**20).round(1))[
+                ["key", "model", "data", "images", "created", "size"]].rename(columns={"size": "size (MB)"})
+            st.dataframe(table, hide_index=True, width="stretch", height=min(35 * (len(table) + 1) + 3, 280))
+            c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+            labels = {r.key: f"{r.model} · {r.data} · {r.images:,} images · {str(r.created)[:16]}"
+                      for r in listing.itertuples()}
+            pick = c1.selectbox("Stored run", list(labels), format_func=labels.get, key="stored_run_pick")
+            if c2.button("Open", key="open_stored", width="stretch"):
+                open_ref(pick)
+        else:
+            st.caption(f"The run store ({store().root}) is empty.")
+        c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+        path = c1.text_input("Or a Run folder (made here or copied from elsewhere, e.g. by `extract --out` or "
+                             "`torchrun ... extract`)", key="run_folder_path", placeholder="/data/runs/imagenet-val",
+                             help="It opens in place: nothing is copied, its gates are read from the folder as pages "
+                                  "need them. Folders inside the data roots only; `streamlit run app.py -- --run "
+                                  "PATH` opens any.")
+        if c2.button("Open", key="open_path", width="stretch", disabled=not path.strip()):
+            open_ref(path.strip())
+
+
 def main() -> None:
     st.title("Squeeze-and-Excitation gates, seen")
     st.markdown(INTRO)
     choices = sidebar_ui()
-    net = model_ui(choices)
-    source = source_ui(net, choices.data_kind)
-    if source is not None:
-        run_ui(net, source, choices)
-    current_run_ui(choices.model_name)
+    stored_runs_ui()
+    new_run, current = st.container(), st.container()
+    with current:  # filled first: a model that fails to load below must not hide the run already open
+        current_run_ui(choices.model_name)
+    with new_run:
+        net = model_ui(choices)
+        source = source_ui(net, choices.data_kind)
+        if source is not None:
+            run_ui(net, source, choices)
 
 
 main()

@@ -1,0 +1,200 @@
+"""Opening a Run made anywhere: lazy arrays, stored moments, references by key or path, the Run page."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from se_analysis.runs.arrays import StoredArrays
+from se_analysis.runs.refs import RunNotFound, run_folder, run_id
+from se_analysis.runs.run import Run, RunStore, is_run_folder
+from tests.conftest import make_run
+from tests.test_app import APP, PAGES, no_errors
+
+
+def test_stored_arrays_read_what_safetensors_wrote(tmp_path):
+    """The header parser and memmaps give what the safetensors library itself reads back (a second reader)."""
+    from safetensors.numpy import load_file, save_file
+
+    rng = np.random.default_rng(0)
+    arrays = {"gate/a": rng.uniform(size=(7, 3)).astype(np.float32), "gate/b": rng.uniform(size=(7, 5)).astype(
+        np.float16), "n": np.arange(4, dtype=np.int64), "empty": np.zeros((0, 2), np.float32)}
+    save_file(arrays, str(tmp_path / "x.safetensors"))
+    lazy, full = StoredArrays(tmp_path / "x.safetensors"), load_file(str(tmp_path / "x.safetensors"))
+    assert set(lazy) == set(full)
+    for name, value in full.items():
+        got = lazy[name]
+        assert got.dtype == value.dtype and got.shape == value.shape
+        np.testing.assert_array_equal(got, value)
+    assert isinstance(lazy["gate/a"], np.memmap) and not lazy["gate/a"].flags.writeable
+    assert lazy.nbytes("gate/b") == 7 * 5 * 2
+
+
+def test_stored_arrays_refuse_a_file_that_is_not_safetensors(tmp_path):
+    (tmp_path / "bad.safetensors").write_bytes(struct.pack("<Q", 5) + b"{nope")
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        StoredArrays(tmp_path / "bad.safetensors")
+
+
+def test_a_loaded_run_reads_gates_lazily_and_keeps_moments_that_match_a_hand_computation(tmp_path):
+    run = make_run(n_per_class=(5, 7, 0, 4), channels=(3, 6), seed=3)
+    run.save(tmp_path / "r")
+    back = Run.load(tmp_path / "r")
+    assert back.folder == tmp_path / "r"
+    for name, values in run.gate_values.items():
+        assert isinstance(back.gate_values[name], np.memmap)
+        np.testing.assert_array_equal(back.gate_values[name], values)
+    assert set(back.moments) == {"label", "pred"}
+    labels, preds = run.images["label"].to_numpy(), run.images["pred"].to_numpy()
+    for by, classes in (("label", labels), ("pred", preds)):
+        m = back.moments[by]
+        for block, values in run.gate_values.items():
+            v = values.astype(np.float64)
+            for k in range(4):
+                rows = v[classes == k]
+                if len(rows):
+                    np.testing.assert_allclose(m.mean[block][k], rows.mean(0), rtol=1e-12)
+                    np.testing.assert_allclose(m.m2[block][k], ((rows - rows.mean(0)) ** 2).sum(0), atol=1e-12)
+                else:
+                    assert m.n[k] == 0
+            np.testing.assert_allclose(m.all_mean[block], v.mean(0), rtol=1e-12)
+
+
+def test_a_summary_only_run_stays_without_gate_arrays(tmp_path):
+    from se_analysis.runs.moments import GateMoments
+
+    full = make_run(seed=1)
+    moments = {by: GateMoments.from_arrays(full.gate_values, full.images[col].to_numpy(), 4)
+               for by, col in (("label", "label"), ("pred", "pred"))}
+    lean = Run(images=full.images, gate_values={}, logits=full.logits, manifest=full.manifest, moments=moments)
+    lean.save(tmp_path / "lean")
+    back = Run.load(tmp_path / "lean")
+    assert not back.has_gate_arrays and set(back.moments) == {"label", "pred"}
+    np.testing.assert_array_equal(back.moments["label"].mean["SE_2_1"], moments["label"].mean["SE_2_1"])
+
+
+def test_references_name_a_store_key_or_a_run_folder_inside_the_roots(tmp_path, monkeypatch):
+    store = RunStore(tmp_path / "store")
+    run = make_run(seed=2)
+    store.put("abc123", run)
+    inside, outside = tmp_path / "data", tmp_path / "elsewhere"
+    run.save(inside / "myrun")
+    run.save(outside / "other")
+    (inside / "images").mkdir()
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(inside))
+    assert run_folder("abc123", store) == store.path("abc123")
+    assert run_folder(str(inside / "myrun"), store) == (inside / "myrun").resolve()
+    with pytest.raises(RunNotFound, match="only Run folders inside the data roots"):
+        run_folder(str(outside / "other"), store)
+    assert run_folder(str(outside / "other"), store, trusted=[str(outside / "other")]) == (outside / "other").resolve()
+    with pytest.raises(RunNotFound, match="is not a Run folder"):
+        run_folder(str(inside / "images"), store)
+    with pytest.raises(RunNotFound, match="no run 'nokey'"):
+        run_folder("nokey", store)
+    assert is_run_folder(inside / "myrun") and not is_run_folder(inside / "images")
+    assert run_id("abc123") == "abc123"
+    rid = run_id(str(inside / "myrun"))
+    assert rid.isalnum() and rid == run_id(str(inside / "." / "myrun")) != run_id(str(outside / "other"))
+
+
+def _run_in(folder, seed=4):
+    run = make_run(n_per_class=(4, 4), seed=seed)
+    run.manifest.update(model="tiny", weights="w", data="synthetic", created="2026-01-01T00:00:00", n_images=len(run),
+                        device="cuda", host="gpu-box-that-is-not-here",
+                        data_spec={"kind": "folder", "root": "/nonexistent/imagenet/val"})
+    run.images["source"] = [f"/nonexistent/imagenet/val/x/{i}.JPEG" for i in range(len(run))]
+    run.save(folder)
+    return run
+
+
+def test_a_link_opens_a_run_folder_in_place_and_says_its_images_are_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path))
+    _run_in(tmp_path / "copied-from-gpu-box")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(run=str(tmp_path / "copied-from-gpu-box"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(str(tmp_path / "copied-from-gpu-box") in c.value for c in at.caption)
+    said = " ".join(i.value for i in at.info)
+    assert "/nonexistent/imagenet/val on gpu-box-that-is-not-here, which is not on this machine" in said
+    at.switch_page(str(PAGES / "paper.py")).run()
+    no_errors(at)
+    assert at.get("plotly_chart")
+    assert at.query_params["run"] == str(tmp_path / "copied-from-gpu-box")
+    at.switch_page(str(PAGES / "ablation.py")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not os.listdir(RunStore().root) if RunStore().root.exists() else True  # opened in place, nothing copied
+
+
+def test_a_link_to_a_folder_outside_the_roots_says_why_it_does_not_open(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path / "roots"))
+    _run_in(tmp_path / "outside")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(run=str(tmp_path / "outside"))
+    at.run()
+    assert not at.exception
+    at.switch_page(str(PAGES / "paper.py")).run()
+    assert any("only Run folders inside the data roots" in e.value.lower() or "Only Run folders" in e.value
+               for e in at.error), [e.value for e in at.error]
+
+
+def test_a_run_folder_typed_into_the_folder_box_is_recognised_and_opens(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path))
+    _run_in(tmp_path / "a-run")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="data_kind").set_value("folder on this machine").run()
+    at.text_input(key="folder").input(str(tmp_path / "a-run")).run()
+    no_errors(at)
+    assert any("This folder is a **Run**" in i.value for i in at.info)
+    at.button(key="open_run_from_folder").click().run()
+    no_errors(at)
+    assert at.query_params["run"] == str(tmp_path / "a-run")
+    assert any(m.label == "Images" and m.value == "8" for m in at.metric)
+
+
+def test_open_a_stored_run_lists_the_store_and_opens_by_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path))
+    run = make_run(n_per_class=(3, 3), seed=5)
+    run.manifest.update(model="tiny", weights="w", data="synthetic set", created="2026-02-02T10:00:00", n_images=6)
+    RunStore().put("stored1", run)
+    _run_in(tmp_path / "by-path")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    listing = at.dataframe[0].value
+    assert list(listing["key"]) == ["stored1"] and list(listing["images"]) == [6]
+    assert listing["size (MB)"].iloc[0] == round(sum(f.stat().st_size for f in RunStore().path("stored1").iterdir())
+                                                 / 2**20, 1)
+    at.button(key="open_stored").click().run()
+    no_errors(at)
+    assert at.query_params["run"] == "stored1"
+    at.text_input(key="run_folder_path").input(str(tmp_path / "by-path")).run()
+    at.button(key="open_path").click().run()
+    no_errors(at)
+    assert at.query_params["run"] == str(tmp_path / "by-path")
+    at.text_input(key="run_folder_path").input(str(tmp_path)).run()
+    at.button(key="open_path").click().run()
+    assert any("is not a Run folder" in e.value for e in at.error)
+
+
+def test_manifest_records_the_machine_that_made_the_run(tmp_path):
+    import socket
+
+    from se_analysis.runs.manifest import new_manifest
+
+    class _Net:  # only what new_manifest reads
+        name, weights, weights_id, pretrained, checkpoint, preprocessing, class_names, gates = (
+            "m", "w", "id", True, None, {}, ["a"], [])
+
+    class _Images:
+        name, fingerprint, spec = "imgs", "f", {"kind": "folder", "root": "/x"}
+
+    m = new_manifest(_Net(), _Images(), device="cpu", amp_dtype=None, batch_size=1, channels_last=False, n_images=0,
+                     n_skipped=0, summary_only=False)
+    assert m["host"] == socket.gethostname()
+    json.dumps(m)
