@@ -13,25 +13,73 @@ Class-specificity of a block is the share of gate variance explained by class, a
 channels: for channel c, ``sum_k n_k (mu_kc - mu_c)^2 / sum_i (s_ic - mu_c)^2`` (eta squared, in
 [0, 1]); 0 means every class gets the same gate, 1 means the gate is a function of the class.
 Saturation is the share of gate values above 0.9 (``saturation_high``) and below 0.1.
+
+Images are grouped (``by``, :data:`GroupBy`) by true label, prediction, class folder, or, for models of
+the 1000 ImageNet classes, by WordNet superclass at a depth: ``"superclass:9"`` groups by the true
+label's ancestor at depth 9 (mammal, bird, ...; see :mod:`se_analysis.data.hierarchy`),
+``"pred-superclass:9"`` by the prediction's. :func:`parse_group_by` is the one place that reads ``by``.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+import copy
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from se_analysis.data.hierarchy import SuperclassLevel, superclass_names, superclass_of, superclass_options
+from se_analysis.data.labels import wnids_for
 from se_analysis.runs.moments import GateMoments
 from se_analysis.runs.run import Run
 from se_analysis.utils.text import plural
 
-__all__ = ["ALL", "GroupBy", "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups",
+__all__ = ["ALL", "GroupBy", "GROUP_KINDS", "parse_group_by", "superclass_groups", "superclass_levels",
+           "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups",
            "group_names", "folder_names", "channel_stats", "block_stats", "block_quantiles", "image_gates",
            "moments_for", "channel_specificity", "heatmap_table", "specificity"]
 
 ALL = "all"
-GroupBy = Literal["label", "pred", "folder"]
+GroupBy = str
+"""``label``, ``pred``, ``folder``, ``superclass:<depth>`` or ``pred-superclass:<depth>`` (:func:`parse_group_by`)."""
+GROUP_KINDS = ("label", "pred", "folder", "superclass", "pred-superclass")
+_SUPERCLASS = ("superclass", "pred-superclass")
+
+
+def parse_group_by(by: GroupBy) -> tuple[str, int | None]:
+    """``by`` as (kind, depth): ``"superclass:9"`` -> ``("superclass", 9)``, ``"label"`` -> ``("label", None)``.
+
+    Raises:
+        ValueError: an unknown kind, or a superclass without a depth (``superclass:<depth>``, 0 = entity).
+    """
+    kind, sep, depth = str(by).partition(":")
+    if kind in _SUPERCLASS:
+        if not depth.isdigit():
+            raise ValueError(f"{kind} needs a WordNet depth, as in {kind}:9 (counted from entity, 0)")
+        return kind, int(depth)
+    if kind not in GROUP_KINDS or sep:
+        raise ValueError(f"group by label, pred, folder, superclass:<depth> or pred-superclass:<depth>, not {by!r}")
+    return kind, None
+
+
+def superclass_groups(run: Run, depth: int) -> tuple[list[str], np.ndarray]:
+    """(group names, group index of each of the model's classes) for WordNet superclasses at ``depth``.
+
+    The groups are those of all the model's 1000 classes, in the order of their first class, so a group
+    keeps its index (and colour) from run to run.
+
+    Raises:
+        ValueError: the model's classes are not ImageNet's 1000 (no WordNet ids to place them).
+    """
+    wnids = wnids_for(run.class_names)
+    if wnids is None:
+        raise ValueError(f"grouping by WordNet superclass needs a model of the 1000 ImageNet classes; this run's "
+                         f"model has {plural(len(run.class_names), 'class', 'classes')}: group by label, prediction or "
+                         "folder")
+    groups = superclass_of(wnids, depth)
+    order = list(dict.fromkeys(g for g in groups if g is not None))
+    index = {g: i for i, g in enumerate(order)}
+    return superclass_names(order), np.array([index.get(g, -1) for g in groups], np.int64)
 
 
 def folder_names(run: Run) -> list[str] | None:
@@ -49,7 +97,10 @@ def folder_names(run: Run) -> list[str] | None:
 
 def group_names(run: Run, by: GroupBy = "label") -> list[str]:
     """The names the group indices of :func:`class_groups` point into."""
-    if by == "folder":
+    kind, depth = parse_group_by(by)
+    if kind in _SUPERCLASS:
+        return superclass_groups(run, depth)[0]
+    if kind == "folder":
         names = folder_names(run)
         if names is None:
             raise ValueError("this run's images do not come from class folders: group by label or prediction")
@@ -58,8 +109,15 @@ def group_names(run: Run, by: GroupBy = "label") -> list[str]:
 
 
 def class_groups(run: Run, by: GroupBy = "label") -> np.ndarray:
-    """Group index per image: the true label, the prediction (also when the run has no labels), or the folder."""
-    if by == "folder":
+    """Group index per image: the true label, the prediction (also when the run has no labels), the folder, or the
+    WordNet superclass of the label (of the prediction when the run has no labels) or of the prediction; -1 for
+    an unlabelled image grouped by label."""
+    kind, depth = parse_group_by(by)
+    if kind in _SUPERCLASS:
+        of_class = superclass_groups(run, depth)[1]
+        cls = run.images["label" if kind == "superclass" and run.has_labels else "pred"].to_numpy()
+        return np.where(cls >= 0, of_class[np.clip(cls, 0, None)], -1).astype(np.int64)
+    if kind == "folder":
         index = {name: i for i, name in enumerate(group_names(run, "folder"))}
         return run.images["image_id"].astype(str).str.split("/").str[0].map(index).to_numpy(np.int64)
     if by == "label" and run.has_labels:
@@ -86,12 +144,49 @@ def specificity(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
 
 def moments_for(run: Run, by: GroupBy = "label") -> GateMoments:
     """The streamed moments behind the tables: stored (summary-only runs) or streamed over the arrays."""
-    key = by if by == "folder" else "label" if by == "label" and run.has_labels else "pred"
-    if key in run.moments:
+    kind, depth = parse_group_by(by)
+    if kind in _SUPERCLASS:  # a summary-only run's per-class moments pool exactly into superclasses
+        of_label = kind == "superclass" and run.has_labels
+        stored = run.moments.get("label" if of_label else "pred")
+        if stored is not None:
+            names, of_class = superclass_groups(run, depth)
+            return _pooled(stored, of_class, len(names))
+    key = by if kind == "folder" else "label" if kind == "label" and run.has_labels else "pred"
+    if kind not in _SUPERCLASS and key in run.moments:
         return run.moments[key]
     if not run.has_gate_arrays:
         raise ValueError(f"this summary-only run kept no per-image gates to group by {by}")
     return GateMoments.from_arrays(run.gate_values, class_groups(run, by), len(group_names(run, by)), run.gate_names)
+
+
+def superclass_levels(run: Run, kind: str = "superclass") -> list[SuperclassLevel]:
+    """The WordNet depths worth offering for this run (:func:`~se_analysis.data.hierarchy.superclass_options` of the
+    classes its images have: labels for ``superclass``, predictions for ``pred-superclass``); [] for a model whose
+    classes are not ImageNet's 1000, or images of fewer than two classes."""
+    wnids = wnids_for(run.class_names)
+    if wnids is None or (kind == "superclass" and not run.has_labels):
+        return []
+    column = "label" if kind == "superclass" else "pred"
+    return superclass_options([wnids[int(c)] for c in sorted(run.images[column].unique()) if c >= 0])
+
+
+def _pooled(s: GateMoments, of_class: np.ndarray, k: int) -> GateMoments:
+    """Per-class moments pooled exactly into ``k`` groups (class c into group ``of_class[c]``); the block-wide
+    numbers stay as they are."""
+    present = np.flatnonzero((s.n > 0) & (of_class >= 0))
+    g, n_c = of_class[present], s.n[present]
+    out = copy.deepcopy(s)
+    out.k, out.n = k, np.bincount(g, weights=n_c, minlength=k).astype(float)
+    safe = np.where(out.n > 0, out.n, 1.0)[:, None]
+    for b in s.blocks:
+        mean_c, m2_c = s.mean[b][present], s.m2[b][present]
+        total = np.zeros((k, mean_c.shape[1]))
+        np.add.at(total, g, n_c[:, None] * mean_c)
+        out.mean[b] = total / safe  # n-weighted mean of the class means
+        m2 = np.zeros_like(total)  # within-class M2 plus each class's spread about its group's mean
+        np.add.at(m2, g, m2_c + n_c[:, None] * (mean_c - out.mean[b][g]) ** 2)
+        out.m2[b] = m2
+    return out
 
 
 def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = None) -> pd.DataFrame:
@@ -170,7 +265,10 @@ def block_stats(run: Run, by: GroupBy = "label", high: float = 0.9, low: float =
 def specificity_note(bstats: pd.DataFrame) -> str:
     """A sentence on how far the block stats' specificity can be trusted (empty when nothing to say)."""
     notes = []
-    if len(bstats) and bstats["min_class_n"].min() < FEW_IMAGES_PER_CLASS:
+    if len(bstats) and bstats["specificity_chance"].iloc[0] >= 1:  # N <= K: no image has a class-mate
+        notes.append("with one image per class, eta squared is 1 by construction and omega squared is undefined "
+                     "(nothing varies within a class): class-specificity cannot be measured on these images")
+    elif len(bstats) and bstats["min_class_n"].min() < FEW_IMAGES_PER_CLASS:
         notes.append(f"some class has only {plural(int(bstats['min_class_n'].min()), 'image')}: eta squared is "
                      "biased upwards "
                      f"by about {bstats['specificity_chance'].iloc[0]:.2f} (its chance level); read omega squared")
@@ -280,7 +378,8 @@ def heatmap_table(cs: pd.DataFrame, block: str, classes: Sequence[str] | None = 
     rows = at[(at["class"] != ALL) & (at["n"] > 0)]
     if classes is not None:
         rows = rows[rows["class"].isin(list(classes))]
-        order = [c for c in classes if c in set(rows["class"])]
+        present = set(rows["class"].unique())  # once: inside the comprehension it cost O(classes x rows)
+        order = [c for c in classes if c in present]
     else:
         order = rows.drop_duplicates("class").sort_values("class_index")["class"].tolist()
     spec = channel_specificity(cs, block).set_index("channel")["specificity"]

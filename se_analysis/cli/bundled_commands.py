@@ -1,4 +1,5 @@
-"""Commands that make and check the bundled models: ``convert-tflite``, ``fidelity``, ``train-fmnist``."""
+"""Commands that make and check the bundled models and data: ``convert-tflite``, ``fidelity``, ``train-fmnist``,
+``build-wordnet``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pandas as pd
 from se_analysis.cli.common import beside
 from se_analysis.data.image_sets import image_folder, sample_set
 from se_analysis.data.imagenet import imagenet_class_names, imagenet_wnids
-from se_analysis.data.paths import IMAGENET_TFLITE, IMAGENET_WEIGHTS
+from se_analysis.data.paths import IMAGENET_DIR, IMAGENET_TFLITE, IMAGENET_WEIGHTS
+from se_analysis.data.wordnet import WORDNET_DIR, write_tables
 from se_analysis.export.tables import write_table
 from se_analysis.models.bundled.fmnist.train import TrainSettings, train_fmnist
 from se_analysis.models.bundled.imagenet.card import write_model_card
@@ -64,8 +66,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_build_wordnet(args: argparse.Namespace) -> int:
+    for path in write_tables(imagenet_wnids(), args.wordnet_dir, args.out):
+        print(f"-> {path}")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Register ``convert-tflite``, ``fidelity`` and ``train-fmnist``."""
+    """Register ``convert-tflite``, ``fidelity``, ``train-fmnist`` and ``build-wordnet``."""
     p = sub.add_parser("convert-tflite", help="convert Google's uint8 MobileNetV3-Small TFLite file into timm "
                                               "weights (safetensors)")
     p.add_argument("tflite", help="mobilenet_v3_small_224_1.0_uint8.tflite")
@@ -88,3 +96,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fmnist-dir", default=None, help="folder with the idx files (default: Debian's location)")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("build-wordnet", help="rebuild data/imagenet's WordNet hypernym tables of the 1000 ImageNet "
+                                             "classes (for grouping by superclass) from WordNet 3.0's data.noun")
+    p.add_argument("--wordnet-dir", default=str(WORDNET_DIR), help="WordNet 3.0's dict folder with data.noun "
+                                                                   "(default: Debian's wordnet-base)")
+    p.add_argument("--out", default=str(IMAGENET_DIR), help="folder for wordnet_hypernyms.csv, wordnet_names.csv and "
+                                                           "WORDNET.md")
+    p.set_defaults(func=_cmd_build_wordnet)

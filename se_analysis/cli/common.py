@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from se_analysis.analysis.stats import parse_group_by
 from se_analysis.data.image_sets import ImageSet, image_folder, sample_set
 from se_analysis.data.labels import wnids_for
 from se_analysis.export.tables import write_table
@@ -17,7 +19,20 @@ from se_analysis.models.user_code import is_code_spec, model_spec, read_class_na
 from se_analysis.models.zoo import load_model
 from se_analysis.utils.text import plural
 
-__all__ = ["load_net", "own_model_spec", "image_source", "beside", "write_tables", "read_table", "split_list"]
+__all__ = ["load_net", "own_model_spec", "image_source", "beside", "write_tables", "read_table", "split_list",
+           "group_by_arg", "GROUP_BY_HELP"]
+
+GROUP_BY_HELP = ("label, pred, folder (class folders), superclass:D (the true label's WordNet ancestor at depth D from "
+                 "entity, e.g. superclass:9 for mammal, bird, ...; ImageNet models only) or pred-superclass:D")
+
+
+def group_by_arg(text: str) -> str:
+    """``--by``'s value, checked (see :func:`~se_analysis.analysis.stats.parse_group_by`)."""
+    try:
+        parse_group_by(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def load_net(model: str, random_weights: bool = False, checkpoint: str | None = None,

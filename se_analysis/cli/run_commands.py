@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from se_analysis.analysis import stats
-from se_analysis.cli.common import image_source, load_net, own_model_spec
+from se_analysis.cli.common import GROUP_BY_HELP, group_by_arg, image_source, load_net, own_model_spec
 from se_analysis.data.suitability import input_warnings
 from se_analysis.export.tables import write_table
 from se_analysis.models.catalog import catalog_file, se_architectures
@@ -176,5 +176,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", default="channel", choices=["channel", "block", "quantiles"],
                    help="channel: mean/std per block x channel x class; block: specificity and saturation per "
                         "block; quantiles: gate distribution per block")
-    p.add_argument("--by", default="label", choices=["label", "pred"], help="group images by true label or prediction")
+    p.add_argument("--by", default="label", type=group_by_arg, help=f"group images by {GROUP_BY_HELP}")
     p.set_defaults(func=_cmd_stats)

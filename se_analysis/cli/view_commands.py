@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from se_analysis.ablation.inputs import ablation_inputs
+from se_analysis.analysis.drilldown import rank_text
 from se_analysis.analysis.two_runs import check_comparable
-from se_analysis.cli.common import beside, image_source, load_net, read_table, split_list
+from se_analysis.cli.common import GROUP_BY_HELP, beside, group_by_arg, image_source, load_net, read_table, split_list
 from se_analysis.export.files import export_run, write_figure, write_figures
 from se_analysis.export.tables import gate_values_table, write_table
 from se_analysis.gates.blocks import parse_block_spec, select_blocks
@@ -64,8 +65,8 @@ def _cmd_top_images(args: argparse.Namespace) -> int:
     write_table(table, out / "top_images.csv")
     write_table(view.tables["channel_values"], out / "channel_values.csv")
     view.pictures["contact_sheet"].save(out / "contact_sheet.png")
-    print(f"{block} channel {args.channel}: eta squared {rank['specificity']:.3f}, rank {rank['rank']} of "
-          f"{rank['channels']} (block median {rank['median_specificity']:.3f})")
+    print(f"{block} channel {args.channel}: eta squared {rank['specificity']:.3f}, {rank_text(rank)} "
+          f"(block median {rank['median_specificity']:.3f})")
     print(table[["end", "rank", "value", "label_name", "pred_name"]].to_string(index=False, float_format="%.4f"))
     print(f"-> {out / 'contact_sheet.png'}, {out / 'top_images.csv'}, {out / 'channel_values.csv'}")
     return 0
@@ -129,7 +130,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         pair = (args.contrast_block or run.gate_names[-1], *names)
     paths = export_run(run, args.out, split_list(args.formats), args.table_format, classes, blocks, ablation,
                        report=not args.no_report, fold=fold, channels=channels, compare=other, contrast=pair,
-                       contrast_by=args.contrast_by)
+                       contrast_by=args.contrast_by, by=args.by)
     if args.per_image:
         paths.append(write_table(gate_values_table(run, blocks), Path(args.out) / f"gate_values.{args.table_format}"))
     print(f"{plural(len(paths), 'file')} -> {args.out}"
@@ -145,7 +146,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--block", default=None, help="default: the deepest block")
     p.add_argument("--a", required=True, help="class A (a class name)")
     p.add_argument("--b", required=True, help="class B")
-    p.add_argument("--by", default="label", choices=["label", "pred", "folder"])
+    p.add_argument("--by", default="label", type=group_by_arg, help=f"group images by {GROUP_BY_HELP}")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--top", type=int, default=30, help="channels in the figure")
     p.add_argument("--significant-only", action="store_true", help="only the channels that differ at FDR 5 %% "
@@ -171,7 +172,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--block", default=None, help="default: the deepest block")
     p.add_argument("--channel", type=int, required=True)
     p.add_argument("--k", type=int, default=16, help="images at each end")
-    p.add_argument("--by", default="label", choices=["label", "pred", "folder"])
+    p.add_argument("--by", default="label", type=group_by_arg, help=f"group images by {GROUP_BY_HELP}")
     p.add_argument("--out", required=True, help="a folder: contact_sheet.png, top_images.csv, channel_values.csv")
     p.set_defaults(func=_cmd_top_images)
 
@@ -203,8 +204,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--contrast", default=None, help="A,B: add the two-class contrast of classes A and B (figure "
                                                     "and table contrast_<block>_<A>_vs_<B>, and in the report)")
     p.add_argument("--contrast-block", default=None, help="the contrast's block (default: the deepest)")
-    p.add_argument("--contrast-by", default=None, choices=["label", "pred", "folder"],
-                   help="group the contrast's images by (default: the true label, else the prediction)")
+    p.add_argument("--by", default="label", type=group_by_arg, help=f"group the statistics' images by {GROUP_BY_HELP}")
+    p.add_argument("--contrast-by", default=None, type=group_by_arg,
+                   help="group the contrast's images by (default: --by; the prediction where the label is asked for "
+                        "and there is none)")
     p.add_argument("--per-image", action="store_true", help="also write every image's gate values (gate_values, one "
                                                             "row per image, block and channel; the --blocks only)")
     p.set_defaults(func=_cmd_export)

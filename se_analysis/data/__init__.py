@@ -1,4 +1,5 @@
-"""Image sets: the bundled sample sets, folders, uploads, ImageNet layouts; decoding that skips bad files."""
+"""Image sets: the bundled sample sets, folders, uploads, ImageNet layouts; decoding that skips bad files;
+WordNet superclasses of the ImageNet classes."""
 
 from .access import (
     ENV_ROOTS,
@@ -21,6 +22,7 @@ from .image_sets import (
     split_mask,
     uploads,
 )
+from .hierarchy import SuperclassLevel, chain_of, superclass_name, superclass_names, superclass_of, superclass_options
 from .imagenet import imagenet_class_names, imagenet_wnids
 from .labels import match_class, problems_for_files, read_labels_csv, wnids_for
 from .layouts import (
@@ -31,6 +33,7 @@ from .layouts import (
     flat_val_labels,
     parquet_items,
     val_stem,
+    wnid_stem,
 )
 from .paths import (
     DATA_DIR,
@@ -43,6 +46,18 @@ from .paths import (
     IMAGENET_WEIGHTS,
 )
 from .suitability import input_warnings
+from .wordnet import (
+    ENTITY,
+    HYPERNYMS_CSV,
+    NAMES_CSV,
+    PROVENANCE_MD,
+    WORDNET_DIR,
+    Synset,
+    build_tables,
+    hypernym_chain,
+    read_data_noun,
+    write_tables,
+)
 
 __all__ = [
     "ENV_ROOTS",
@@ -57,6 +72,12 @@ __all__ = [
     "decode_image",
     "load_source_image",
     "to_standard_mode",
+    "SuperclassLevel",
+    "chain_of",
+    "superclass_name",
+    "superclass_names",
+    "superclass_of",
+    "superclass_options",
     "imagenet_class_names",
     "imagenet_wnids",
     "match_class",
@@ -68,6 +89,7 @@ __all__ = [
     "find_label_file",
     "flat_val_labels",
     "val_stem",
+    "wnid_stem",
     "parquet_items",
     "fingerprint",
     "DATA_DIR",
@@ -88,4 +110,14 @@ __all__ = [
     "split_mask",
     "uploads",
     "input_warnings",
+    "ENTITY",
+    "WORDNET_DIR",
+    "HYPERNYMS_CSV",
+    "NAMES_CSV",
+    "PROVENANCE_MD",
+    "Synset",
+    "read_data_noun",
+    "hypernym_chain",
+    "build_tables",
+    "write_tables",
 ]

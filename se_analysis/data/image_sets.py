@@ -30,6 +30,7 @@ from se_analysis.data.layouts import (
     flat_val_labels,
     parquet_items,
     val_stem,
+    wnid_stem,
 )
 from se_analysis.data.paths import IMAGENET_SAMPLE
 from se_analysis.utils.text import plural
@@ -133,7 +134,8 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
     ``wnids`` (WordNet ids such as ``n01443537``), folder by folder: a folder that names no class of
     the model leaves its own images unlabelled, the others keep their labels, and the note names it.
     Without ``class_names`` the folders are the classes, in sorted order. A flat folder is unlabelled
-    unless it holds ``labels.csv`` (columns ``file`` and ``label``: a class name, WordNet id or index).
+    unless it holds ``labels.csv`` (columns ``file`` and ``label``: a class name, WordNet id or index) or its files
+    are named as ImageNet's train set names them, ``<WordNet id>_*.JPEG`` (labelled from that id, with ``wnids``).
     With ``roots`` (the app's data roots), files and class folders that link outside them are skipped.
     """
     root = Path(root)
@@ -173,9 +175,11 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
                                f"parquet:{fingerprint(sorted(root.glob('*.parquet')))}", skipped,
                                spec={"kind": "folder", "root": str(root.resolve())})
         labels_csv = next((root / n for n in ("labels.csv", "labels.CSV") if (root / n).is_file()), None)
-        imagenet = flat_val_labels(root) if labels_csv is None else None
         by_file: dict[str, int | None] = {}
         files = _image_files(root, skipped, roots)
+        named = (labels_csv is None and any(wnid_stem(f.name) for f in files)
+                 and not any(val_stem(f.name) for f in files))  # ImageNet's train naming, n01440764_10026.JPEG
+        imagenet = flat_val_labels(root) if labels_csv is None and not named else None
         if labels_csv is not None:
             by_file, names, problems = read_labels_csv(labels_csv, class_names, wnids)
             skipped += problems_for_files(problems, root)
@@ -189,6 +193,10 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
             if not index:
                 note += "; these WordNet ids are not classes of this model, so the images are analysed unlabelled"
             missing_reason = "not an ILSVRC2012 validation image named in the label file"
+        elif named:
+            by_file, note = _wnid_name_labels(files, wnids)
+        elif files:
+            note = _NO_LABELS_HINT
         if labels_csv is not None or imagenet is not None:
             skipped += [(str(f), missing_reason) for f in files if f.name not in by_file]
             files = [f for f in files if f.name in by_file]
@@ -203,6 +211,27 @@ def image_folder(root: str | Path, class_names: Sequence[str] | None = None,
 
 
 _OUTSIDE = "links outside the allowed data roots"
+_NO_LABELS_HINT = ("no labels in this flat folder: its images are analysed by predicted class, without accuracy; to "
+                   "label them, put a labels.csv beside them with the columns file and label (file: an image's file "
+                   "name; label: a class name, WordNet id or class index of this model), or, for an ImageNet model, "
+                   "name the files as ImageNet's train set does, <WordNet id>_<number>.JPEG")
+
+
+def _wnid_name_labels(files: Sequence[Path], wnids: Sequence[str] | None) -> tuple[dict[str, int | None], str]:
+    """Labels of files named ``<WordNet id>_*`` (ImageNet's train set) and the note that says so; a file whose
+    name starts with no WordNet id of the model's classes stays unlabelled and is counted."""
+    index = {w: i for i, w in enumerate(wnids or [])}
+    by_file = {f.name: index.get(wnid_stem(f.name) or "") for f in files}
+    if not index:
+        return by_file, ("the file names start with ImageNet WordNet ids (n01440764_...), which are not classes of "
+                         "this model: the images are analysed by predicted class, without accuracy")
+    rest = [name for name, label in by_file.items() if label is None]
+    note = f"labelled from the WordNet id in each file name: {len(files) - len(rest)} of {plural(len(files), 'file')}"
+    if rest:
+        shown = ", ".join(rest[:5]) + (" …" if len(rest) > 5 else "")
+        note += (f"; {plural(len(rest), 'file')} whose name starts with no WordNet id of this model's classes, "
+                 f"analysed unlabelled: {shown}")
+    return by_file, note
 
 
 def _labels_csv_note(name: str, problems: dict[str, list]) -> str:

@@ -6,7 +6,9 @@
 * the same folder with Kaggle's ``LOC_val_solution.csv`` (``ImageId``, ``PredictionString`` whose
   first token is the WordNet id);
 * a folder of Hugging Face ``datasets`` parquet shards (columns ``image`` = {bytes, path} and
-  ``label`` = the standard class index).
+  ``label`` = the standard class index);
+* a flat folder of files named as ImageNet's train set names them, ``<WordNet id>_<number>.JPEG``
+  (``n01440764_10026.JPEG``): each file labelled from its name's WordNet id (:func:`wnid_stem`).
 
 The label files are looked for in the folder and in up to three folders above it (and in a
 devkit folder there), where the devkit and Kaggle archives put them.
@@ -22,12 +24,13 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-__all__ = ["GROUND_TRUTH", "KAGGLE_SOLUTION", "find_label_file", "flat_val_labels", "val_stem", "parquet_items",
-           "fingerprint"]
+__all__ = ["GROUND_TRUTH", "KAGGLE_SOLUTION", "find_label_file", "flat_val_labels", "val_stem", "wnid_stem",
+           "parquet_items", "fingerprint"]
 
 GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
 KAGGLE_SOLUTION = "LOC_val_solution.csv"
 _VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})")
+_WNID_NAME = re.compile(r"(n\d{8})_", re.IGNORECASE)
 
 
 def find_label_file(root: Path, name: str) -> Path | None:
@@ -75,6 +78,12 @@ def val_stem(file_name: str) -> str | None:
     """``ILSVRC2012_val_00000001`` from any file name that holds it."""
     m = _VAL_NAME.search(file_name)
     return m.group(0) if m else None
+
+
+def wnid_stem(file_name: str) -> str | None:
+    """``n01440764`` from a file named as ImageNet's train set names them (``n01440764_10026.JPEG``), else None."""
+    m = _WNID_NAME.match(file_name)
+    return m.group(1).lower() if m else None
 
 
 @functools.lru_cache(maxsize=4)

@@ -99,22 +99,25 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
                ablation: dict[str, pd.DataFrame] | None = None, report: bool = True,
                fold: pd.DataFrame | None = None, channels: Sequence[tuple[str, int]] = (),
                compare: Run | None = None, contrast: tuple[str, str, str] | None = None,
-               contrast_by: str | None = None) -> list[Path]:
+               contrast_by: str | None = None, by: str = "label") -> list[Path]:
     """Write every standard figure in ``formats``, every table, and the report; return the paths.
+
+    ``by`` groups the images of the statistics (:data:`~se_analysis.analysis.stats.GroupBy`: ``label``,
+    ``pred``, ``folder``, ``superclass:<depth>`` ...), as the app's pages do.
 
     ``fold`` is a fold search's Pareto table (``fold --budget``); it adds its figure and table.
     ``channels`` adds the One channel views of each (block, channel), with a contact sheet;
     ``compare`` adds the Compare views of this run (A) against that one (B); ``contrast`` (block, class A,
     class B) adds that two-class contrast, its figure and table named after them
     (:func:`~se_analysis.views.contrast.contrast_name`) and its table in the report; ``contrast_by``
-    groups its images (default: the true label, else the prediction).
+    groups its images (default: ``by``, the true label by default, else the prediction).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tables = standard_tables(run)
-    figs = standard_figures(run, classes, blocks, tables=tables)
+    tables = standard_tables(run, by=by)
+    figs = standard_figures(run, classes, blocks, by=by, tables=tables)
     for block, channel in channels:
-        view = channel_view(run, block, channel).renamed(suffix=f"_{block}_ch{channel}")
+        view = channel_view(run, block, channel, by).renamed(suffix=f"_{block}_ch{channel}")
         figs.update(view.figures)
         tables.update(view.tables)
         for name, picture in view.pictures.items():
@@ -126,7 +129,8 @@ def export_run(run: Run, out: str | Path, formats: Sequence[str] = FORMATS, tabl
     contrast_table = None
     if contrast is not None:
         block, class_a, class_b = contrast
-        view = contrast_view(run, block, class_a, class_b, by=contrast_by or ("label" if run.has_labels else "pred"))
+        by_contrast = contrast_by or (by if by != "label" or run.has_labels else "pred")
+        view = contrast_view(run, block, class_a, class_b, by=by_contrast)
         contrast_table = view.tables["contrast"]
         view = view.renamed(names={"contrast": view.facts["name"]})
         figs.update(view.figures)

@@ -174,25 +174,25 @@ def sidebar_ui() -> Choices:
 
 
 def model_ui(c: Choices):
-    """The chosen model (shared, or a private copy with the uploaded checkpoint), or a one-line error and a stop."""
+    """The chosen model (shared, or a private copy with the uploaded checkpoint), or a one-line error and None."""
     try:
         if c.weights_kind == WEIGHTS["checkpoint"]:
             if c.ckpt is None:
                 st.info("Upload a checkpoint for the chosen architecture in the sidebar.")
-                st.stop()
+                return None
             net = get_checkpoint_model(c.model_name, c.ckpt.name, c.ckpt.getvalue())
         else:
             net = get_model(c.model_name, c.pretrained, c.activations)
     except (NoSEGatesError, CheckpointError) as e:
         st.error(str(e))
-        st.stop()
+        return None
     except PretrainedUnavailable as e:
         st.error(f"{e}. Choose random weights (every figure is then marked) or upload a checkpoint.")
-        st.stop()
+        return None
     except Exception as e:  # noqa: BLE001 - any load failure is shown, never a traceback
         st.error(f"Could not load {c.model_name!r} with {'trained' if c.pretrained else 'random'} weights: "
                  f"{type(e).__name__}: {e}")
-        st.stop()
+        return None
     st.caption(f"Selected model **{net.name}**: {len(net.gates)} SE gates ({net.gates[0].name} … "
                f"{net.gates[-1].name}); weights: {net.weights}")
     return net
@@ -360,14 +360,12 @@ def main() -> None:
     st.markdown(INTRO)
     choices = sidebar_ui()
     stored_runs_ui()
-    new_run, current = st.container(), st.container()
-    with current:  # filled first: a model that fails to load below must not hide the run already open
-        current_run_ui(choices.model_name)
-    with new_run:
-        net = model_ui(choices)
+    net = model_ui(choices)  # None (with its message) when it cannot load: the run already open still shows
+    if net is not None:
         source = source_ui(net, choices.data_kind)
         if source is not None:
             run_ui(net, source, choices)
+    current_run_ui(choices.model_name)
 
 
 main()
