@@ -99,7 +99,7 @@ def test_a_cli_run_opens_with_dash_dash_run_and_every_page_works(server_on_run, 
             page.get_by_text("Current run").wait_for()
             _wait_idle(page)
             body = page.inner_text("body")
-            assert str(cli_run) in body and "12" in body  # opened in place, by its path
+            assert str(cli_run) in body and "12" in body, body[-1500:]  # opened in place, by its path
             _no_exception(page)
             _shot(page, "run_01_opened_by_path")
             for title, marker in PAGES.items():

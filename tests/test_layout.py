@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "se_analysis"
-LAYERS = ["utils", "gates", "data", "models", "runs", "analysis", "ablation", "plots", "views", "export", "cli", "app"]
+LAYERS = ["utils", "gates", "data", "models", "runs", "analysis", "ablation", "microscope", "plots", "views", "export", "cli", "app"]
 # Imported inside functions because they cost start-up time or are needed on one path only (measured:
 # timm ~1.5 s, scipy.stats ~0.3 s, torchvision.models ~0.5 s; ai_edge_litert and kaleido are only for
 # the fidelity check and static images).

@@ -14,10 +14,14 @@ Views (:mod:`.view_commands`):
   ``top-images``      the images that open and close one channel's gate
   ``gate-table``      the paper's analysis per block on a model's bundled images
   ``export``          a Run's figures, tables and a one-file HTML report
-Bundled models (:mod:`.bundled_commands`):
+The gate microscope (:mod:`.microscope_commands`):
+  ``explain``         where in an image a gate opens (integrated gradients over the squeeze, as a map)
+  ``visualize``       what opens a gate most (an image optimised for one channel, Lucid's recipe)
+Bundled models and data (:mod:`.bundled_commands`):
   ``convert-tflite``  convert Google's MobileNetV3-Small TFLite file into timm weights
   ``fidelity``        compare the converted default with the TFLite interpreter
   ``train-fmnist``    train the bundled Fashion-MNIST SE-ResNet
+  ``build-wordnet``   rebuild the WordNet hypernym tables of the ImageNet classes (for ``--by superclass:D``)
 
 The CLI calls the same library functions as the app, and writes the same tidy tables. Each group
 module registers its sub-commands next to their handlers (``add_parsers``).
@@ -28,11 +32,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from se_analysis.cli import ablation_commands, bundled_commands, run_commands, view_commands
+from se_analysis.cli import (
+    ablation_commands,
+    bundled_commands,
+    microscope_commands,
+    run_commands,
+    view_commands,
+)
 
 __all__ = ["build_parser", "main"]
 
-GROUPS = (run_commands, ablation_commands, view_commands, bundled_commands)  # the order of ``--help``
+GROUPS = (run_commands, ablation_commands, view_commands, microscope_commands,
+          bundled_commands)  # the order of ``--help``
 
 
 def build_parser() -> argparse.ArgumentParser:
