@@ -111,7 +111,7 @@ def test_depth_page_shows_specificity_over_every_block(app_with_run):
     assert len(pca) == 9 * 10 and sum(t.get("showlegend", True) for t in pca) == 10  # nine panels, ten classes
     assert all(0 <= y <= 1 for y in spec[0]["y"])
     assert box[0]["type"] == "box"
-    assert len(band) == 2 * 2  # two classes: band + line each
+    assert len(band) == 2 * 4  # the default selection, four classes as on every page: band + line each
     at.radio(key="group_by").set_value("pred").run()
     no_errors(at)
 
@@ -127,8 +127,9 @@ def test_heatmap_and_image_pages(app_with_run):
     assert np.array(traces(at)[0][0]["z"]).shape == (10, 16)
     at.switch_page(str(PAGES / "image.py")).run()
     no_errors(at)
-    (img,) = traces(at)
+    img, where = traces(at)  # its gates against its class, and where in it they open (the microscope's map)
     assert [t["type"] for t in img] == ["bar", "scatter"]
+    assert [t["type"] for t in where] == ["image", "image", "heatmap"]
     at.checkbox(key="image_wrong").check().run()
     no_errors(at)
     from se_analysis.runs.run import RunStore

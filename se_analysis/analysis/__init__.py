@@ -2,15 +2,25 @@
 
 from se_analysis.utils.numeric import benjamini_hochberg
 
+from .class_choice import (
+    PAPER_CLASSES,
+    class_counts,
+    classes_with_images,
+    run_starting_classes,
+    starting_classes,
+    top_classes,
+)
 from .contrast import contrast
-from .drilldown import channel_rank, channel_values, contact_sheet, top_images
-from .separation import decodability, gate_pca, nearest_class_mean
+from .drilldown import channel_rank, channel_values, contact_sheet, rank_text, top_images
+from .quantiles import EXACT_QUANTILE_VALUES, block_quantiles
+from .separation import decodability, gate_pca, nearest_class_mean, permutation_plan
 from .similarity import class_similarity
+from .single import OneImage, forward_one, gates_against_class, stored_inputs, top_predictions
 from .stats import (
     ALL,
     FEW_IMAGES_PER_CLASS,
+    GROUP_KINDS,
     GroupBy,
-    block_quantiles,
     block_stats,
     channel_specificity,
     channel_stats,
@@ -21,9 +31,12 @@ from .stats import (
     heatmap_table,
     image_gates,
     moments_for,
+    parse_group_by,
     present_classes,
     specificity,
     specificity_note,
+    superclass_groups,
+    superclass_levels,
 )
 from .two_runs import (
     block_shift,
@@ -41,13 +54,25 @@ __all__ = [
     "top_images",
     "channel_values",
     "channel_rank",
+    "rank_text",
     "contact_sheet",
     "gate_pca",
     "decodability",
     "nearest_class_mean",
+    "permutation_plan",
+    "PAPER_CLASSES",
+    "class_counts",
+    "classes_with_images",
+    "run_starting_classes",
+    "starting_classes",
+    "top_classes",
     "class_similarity",
     "ALL",
     "GroupBy",
+    "GROUP_KINDS",
+    "parse_group_by",
+    "superclass_groups",
+    "superclass_levels",
     "FEW_IMAGES_PER_CLASS",
     "present_classes",
     "distinct_classes",
@@ -58,6 +83,12 @@ __all__ = [
     "channel_stats",
     "block_stats",
     "block_quantiles",
+    "EXACT_QUANTILE_VALUES",
+    "OneImage",
+    "forward_one",
+    "gates_against_class",
+    "stored_inputs",
+    "top_predictions",
     "image_gates",
     "moments_for",
     "channel_specificity",

@@ -20,7 +20,7 @@ from se_analysis.analysis.stats import (
 from se_analysis.data.decode import load_source_image
 from se_analysis.runs.run import Run
 
-__all__ = ["top_images", "channel_values", "channel_rank", "contact_sheet"]
+__all__ = ["top_images", "channel_values", "channel_rank", "rank_text", "contact_sheet"]
 
 
 def _check(run: Run, block: str, channel: int) -> np.ndarray:
@@ -65,14 +65,34 @@ def channel_values(run: Run, block: str, channel: int, by: GroupBy = "label") ->
 
 
 def channel_rank(cs: pd.DataFrame, block: str, channel: int) -> dict:
-    """The channel's class-specificity (eta squared) and its rank in the block (1 = most class-specific)."""
+    """The channel's class-specificity (eta squared) and its rank in the block (1 = most class-specific).
+
+    Ties are ties: ``rank`` is the best place the channel shares, ``rank_last`` the worst, ``tied`` how many
+    channels share its value (itself included; equal to within 1e-12, rounding in the sums). Say it with
+    :func:`rank_text`.
+    """
     spec = channel_specificity(cs, block).sort_values("specificity", ascending=False, kind="stable")
     channels = spec["channel"].tolist()
     if channel not in channels:
         raise ValueError(f"{block} has no channel {channel}")
+    values = spec["specificity"].to_numpy(np.float64)
     value = float(spec.set_index("channel").loc[channel, "specificity"])
-    return {"block": block, "channel": channel, "specificity": value, "rank": channels.index(channel) + 1,
-            "channels": len(channels), "median_specificity": float(spec["specificity"].median())}
+    same = np.isclose(values, value, rtol=0, atol=1e-12)
+    above = int((values > value).sum() - (same & (values > value)).sum())
+    tied = int(same.sum())
+    return {"block": block, "channel": channel, "specificity": value, "rank": above + 1, "rank_last": above + tied,
+            "tied": tied, "channels": len(channels), "median_specificity": float(spec["specificity"].median())}
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def rank_text(rank: dict) -> str:
+    """``rank 3 of 576``, or among ties ``tied 1st-12th of 576`` (from :func:`channel_rank`)."""
+    if rank.get("tied", 1) > 1:
+        return f"tied {_ordinal(rank['rank'])}–{_ordinal(rank['rank_last'])} of {rank['channels']}"
+    return f"rank {rank['rank']} of {rank['channels']}"
 
 
 def contact_sheet(table: pd.DataFrame, size: int = 112, cols: int = 8, load=load_source_image) -> Image.Image:

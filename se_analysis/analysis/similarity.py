@@ -10,25 +10,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from typing import Sequence
+
 from se_analysis.analysis.stats import ALL, present_classes
 
 __all__ = ["class_similarity"]
 
 
-def class_similarity(cs: pd.DataFrame, block: str, metric: str = "cosine") -> tuple[pd.DataFrame, list[str]]:
+def class_similarity(cs: pd.DataFrame, block: str, metric: str = "cosine",
+                     classes: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """(tidy table ``block, class_a, class_b, similarity``, classes in clustering order).
 
     Args:
         cs: :func:`se_analysis.analysis.stats.channel_stats` output.
         metric: ``cosine`` of the mean gate vectors, or ``correlation`` (Pearson, centred per class).
+        classes: the classes to compare (default: every class with images; at 1,000 classes, 1,000,000
+            pairs: choose some, e.g. :func:`~se_analysis.analysis.class_choice.top_classes`). Clustered
+            among themselves.
     """
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform
 
     if metric not in ("cosine", "correlation"):
         raise ValueError(f"metric must be cosine or correlation, not {metric!r}")
-    classes = present_classes(cs)
-    at = cs[(cs["block"] == block) & (cs["class"] != ALL)]
+    present = present_classes(cs)
+    classes = present if classes is None else [c for c in dict.fromkeys(classes) if c in set(present)]
+    at = cs[(cs["block"] == block) & cs["class"].isin(classes)]
     x = at.pivot_table(index="class", columns="channel", values="mean").reindex(classes).to_numpy(np.float64)
     if metric == "correlation":
         x = x - x.mean(1, keepdims=True)

@@ -6,7 +6,7 @@ All tables have one row per observation and fixed columns, so they export unchan
   (one row per block x channel x class, plus the class ``all``);
 * :func:`block_stats` -> ``block, depth, channels, n, mean, std, specificity,
   saturation_high, saturation_low``: one row per block;
-* :func:`block_quantiles` -> ``block, depth, q05, q25, median, q75, q95, mean``;
+* :func:`~se_analysis.analysis.quantiles.block_quantiles` (beside it) -> ``block, depth, q05, ..., mean``;
 * :func:`image_gates` -> ``block, depth, channel, value, class_mean, class``.
 
 Class-specificity of a block is the share of gate variance explained by class, averaged over
@@ -36,8 +36,8 @@ from se_analysis.utils.text import plural
 
 __all__ = ["ALL", "GroupBy", "GROUP_KINDS", "parse_group_by", "superclass_groups", "superclass_levels",
            "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups",
-           "group_names", "folder_names", "channel_stats", "block_stats", "block_quantiles", "image_gates",
-           "moments_for", "channel_specificity", "heatmap_table", "specificity", "EXACT_QUANTILE_VALUES"]
+           "group_names", "folder_names", "channel_stats", "block_stats", "image_gates",
+           "moments_for", "channel_specificity", "heatmap_table", "specificity"]
 
 ALL = "all"
 GroupBy = str
@@ -275,37 +275,6 @@ def specificity_note(bstats: pd.DataFrame) -> str:
     if len(bstats) and bstats["nonfinite"].sum():
         notes.append(f"{plural(int(bstats['nonfinite'].sum()), 'gate value')} NaN or infinite, left out")
     return "; ".join(notes)
-
-
-EXACT_QUANTILE_VALUES = 5_000_000  # gate values per block up to which quantiles are exact (a sort)
-
-
-def _shape(run: Run, block: str) -> tuple[int, ...]:
-    """A block's (N, C) without reading its values (a loaded Run's arrays say it from the file's header)."""
-    values = run.gate_values
-    return values.shape(block) if hasattr(values, "shape") else np.shape(values[block])
-
-
-def block_quantiles(run: Run) -> pd.DataFrame:
-    """Distribution of all gate values (images x channels) per block, as quantiles.
-
-    Exact from the gate arrays up to :data:`EXACT_QUANTILE_VALUES` values a block; past that (ImageNet val
-    on SE-ResNet-50: 102 million values at a 2048-channel block, a 0.8 GB sort) and for summary-only runs,
-    from the moments' 2000-bin histogram, to 1 / 2000 = 0.0005; the mean is exact either way.
-    """
-    rows = []
-    qs = [0.05, 0.25, 0.5, 0.75, 0.95]
-    for g in run.gates:
-        if g.name in run.gate_values and int(np.prod(_shape(run, g.name))) <= EXACT_QUANTILE_VALUES:
-            v = run.gate_values[g.name].astype(np.float64).ravel()
-            q = np.quantile(v, qs) if v.size else np.full(5, np.nan)
-            mean = float(v.mean()) if v.size else np.nan
-        else:
-            s = moments_for(run)
-            q, mean = s.quantiles(g.name, qs), float(s.all_mean[g.name].mean())
-        rows.append({"block": g.name, "depth": g.depth, "q05": q[0], "q25": q[1], "median": q[2],
-                     "q75": q[3], "q95": q[4], "mean": mean})
-    return pd.DataFrame(rows)
 
 
 def image_gates(run: Run, index: int, by: GroupBy = "label", blocks: list[str] | None = None) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import torch
 from tqdm import tqdm
 
 from se_analysis.analysis import stats
+from se_analysis.analysis.quantiles import block_quantiles
 from se_analysis.cli.common import GROUP_BY_HELP, group_by_arg, image_source, load_net, own_model_spec
 from se_analysis.data.suitability import input_warnings
 from se_analysis.export.tables import write_table
@@ -111,7 +112,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     table = {
         "channel": lambda: stats.channel_stats(run, by=args.by),
         "block": lambda: stats.block_stats(run, by=args.by),
-        "quantiles": lambda: stats.block_quantiles(run),
+        "quantiles": lambda: block_quantiles(run),
     }[args.kind]()
     path = write_table(table, args.out)
     if args.kind == "block":

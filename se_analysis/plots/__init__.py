@@ -7,7 +7,9 @@ from .ablation import (
     per_class_accuracy,
     sweep_bars,
 )
+from .animation import depth_animation
 from .gates import (
+    MAX_ROWS,
     class_heatmap,
     contrast_figure,
     depth_box,
@@ -17,12 +19,16 @@ from .gates import (
     specificity_curve,
     within_class_band,
 )
-from .palette import add_warning, class_color, grid
+from .microscope import explain_figure, explain_subtitle
+from .overlay import map_picture
+from .palette import ALL_COLOUR, DISTINCT, MAX_COLOURED, MORE, OTHER, add_warning, class_color, class_colors, grid
 from .screen import fit_to_screen
 from .separation import channel_violin, decodability_curve, pca_small_multiples
 from .two_runs import difference_per_channel, shift_per_block, specificity_both
 
 __all__ = [
+    "depth_animation",
+    "map_picture",
     "per_class_accuracy",
     "gate_overlay",
     "downstream_shift",
@@ -37,8 +43,17 @@ __all__ = [
     "contrast_figure",
     "similarity_heatmap",
     "class_color",
+    "class_colors",
+    "DISTINCT",
+    "MORE",
+    "OTHER",
+    "ALL_COLOUR",
+    "MAX_COLOURED",
+    "MAX_ROWS",
     "grid",
     "add_warning",
+    "explain_figure",
+    "explain_subtitle",
     "fit_to_screen",
     "pca_small_multiples",
     "decodability_curve",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from se_analysis.plots.palette import class_color
+from se_analysis.plots.palette import OTHER, class_colors
 
 __all__ = ["per_class_accuracy", "gate_overlay", "downstream_shift", "sweep_bars", "cumulative_curve"]
 
@@ -24,13 +24,17 @@ def per_class_accuracy(per_class: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def gate_overlay(cs: pd.DataFrame, replaced: pd.DataFrame, block: str, classes: Sequence[str]) -> go.Figure:
+def gate_overlay(cs: pd.DataFrame, replaced: pd.DataFrame, block: str, classes: Sequence[str],
+                 colors: Mapping[str, str] | None = None) -> go.Figure:
     """Mean gate per channel at ``block``: original (solid) and the values put in its place (dashed).
 
     Args:
         cs: channel statistics of the un-ablated run (``stats.channel_stats``).
         replaced: the same columns for the replacement values (``block, channel, class, class_index, mean``).
+        colors: each class's colour (:func:`~se_analysis.plots.palette.class_colors`; default: by position in
+            ``classes``).
     """
+    colors = colors or class_colors(classes)
     fig = go.Figure()
     for name in classes:
         for table, dash, suffix in ((cs, None, "original"), (replaced, "dash", "replaced")):
@@ -38,7 +42,7 @@ def gate_overlay(cs: pd.DataFrame, replaced: pd.DataFrame, block: str, classes: 
             if line.empty:
                 continue
             fig.add_trace(go.Scatter(x=line["channel"], y=line["mean"], mode="lines", name=f"{name} ({suffix})",
-                                     legendgroup=name, line=dict(color=class_color(int(line["class_index"].iloc[0])),
+                                     legendgroup=name, line=dict(color=colors.get(name, OTHER),
                                                                  dash=dash, width=1.4)))
     fig.update_layout(title=f"Gates at {block}: original (solid) and replacement (dashed)",
                       xaxis_title="channel index", yaxis_title="activation", yaxis_range=[0, 1.02])

@@ -6,21 +6,25 @@ is drawn in black. Figures built from random weights get :func:`add_warning`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from se_analysis.analysis.stats import ALL
-from se_analysis.plots.palette import class_color, grid
+from se_analysis.analysis.stats import ALL, present_classes
+from se_analysis.plots.palette import OTHER, class_colors, grid
 
-__all__ = ["paper_figure", "depth_box", "specificity_curve", "class_heatmap", "within_class_band", "image_gates_figure", "contrast_figure", "similarity_heatmap"]
+__all__ = ["paper_figure", "depth_box", "specificity_curve", "class_heatmap", "within_class_band", "image_gates_figure",
+           "contrast_figure", "similarity_heatmap", "MAX_ROWS"]
+
+MAX_ROWS = 60  # classes a heatmap draws at most (28-30 px a row: under 2,000 px tall, a few MB at most)
 
 
 def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str], include_all: bool = True,
-                 height_per_row: int = 300, autoscale: bool = False) -> go.Figure:
+                 height_per_row: int = 300, autoscale: bool = False,
+                 colors: Mapping[str, str] | None = None) -> go.Figure:
     """The paper's Fig. 6: mean gate value per channel index, one line per class, a panel per block.
 
     Args:
@@ -28,7 +32,10 @@ def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str]
         blocks: the blocks to show, one panel each, in depth order (whatever order they are given in).
         classes: class names to draw; ``all`` (every image) is added when ``include_all``.
         autoscale: each panel's y axis fits its data (class differences of 0.01 show), instead of 0-1.
+        colors: each class's colour (:func:`~se_analysis.plots.palette.class_colors`; default: by position
+            in ``classes``).
     """
+    colors = colors or class_colors(classes, present_classes(cs))
     depth = cs.drop_duplicates("block").set_index("block")["depth"]
     blocks = sorted(blocks, key=lambda b: depth.get(b, 0))
     rows, cols = grid(len(blocks))
@@ -42,12 +49,12 @@ def paper_figure(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str]
             line = sub[sub["class"] == name].sort_values("channel")
             if line.empty:
                 continue
-            idx = int(line["class_index"].iloc[0])
             fig.add_trace(go.Scatter(
                 x=line["channel"], y=line["mean"], mode="lines+markers", name=name, legendgroup=name,
                 showlegend=i == 0, customdata=[block] * len(line),  # a click says which panel's channel it was
                 marker=dict(size=2.5), selected=dict(marker=dict(size=8)), unselected=dict(marker=dict(opacity=1)),
-                line=dict(color=class_color(idx), width=1.2 if name != ALL else 1.6, dash="dot" if name == ALL else None),
+                line=dict(color=colors.get(name, "#c7c7c7"), width=1.2 if name != ALL else 1.6,
+                          dash="dot" if name == ALL else None),
                 hovertemplate=f"{name}<br>channel %{{x}}<br>mean gate %{{y:.3f}}<extra>{block}</extra>",
             ), row=r + 1, col=c + 1)
         fig.update_xaxes(title_text="channel index", row=r + 1, col=c + 1)
@@ -73,15 +80,29 @@ def depth_box(quantiles: pd.DataFrame) -> go.Figure:
     return fig
 
 
+BIASED_CHANCE = 0.2  # eta squared's chance level, (K-1)/(N-1), above which the figure leads with omega squared
+
+
 def specificity_curve(bstats: pd.DataFrame) -> go.Figure:
-    """Class-specificity and saturation of each block, over depth."""
+    """Class-specificity and saturation of each block, over depth.
+
+    Where eta squared's chance level (K-1)/(N-1) is high (few images per class: above :data:`BIASED_CHANCE`),
+    omega squared is drawn bold and eta squared thin, named as biased; with one image per class (N <= K),
+    eta squared is 1 by construction and omega squared undefined: the figure says so instead.
+    """
     s = bstats.sort_values("depth")
+    chance = float(s["specificity_chance"].iloc[0]) if "specificity_chance" in s and len(s) else 0.0
+    undefined = "specificity_omega2" in s and len(s) and bool(s["specificity_omega2"].isna().all()) and chance >= 1
+    biased = undefined or chance > BIASED_CHANCE
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=s["block"], y=s["specificity"], mode="lines+markers", name="class-specificity (η²)",
-                             line=dict(color="#d62728", width=2.5)))
+    eta_name = ("η² (1 by construction: one image per class)" if undefined else
+                "class-specificity (η², biased: read ω²)" if biased else "class-specificity (η²)")
+    fig.add_trace(go.Scatter(x=s["block"], y=s["specificity"], mode="lines+markers", name=eta_name,
+                             line=dict(color="#d62728", width=1 if biased else 2.5, dash="dot" if undefined else None)))
     if "specificity_chance" in s:
         fig.add_trace(go.Scatter(x=s["block"], y=s["specificity_omega2"], mode="lines+markers",
-                                 name="bias-corrected (ω²)", line=dict(color="#9467bd", width=1.5)))
+                                 name="bias-corrected (ω²)" + (", undefined" if undefined else ""),
+                                 line=dict(color="#9467bd", width=2.5 if biased else 1.5)))
         fig.add_trace(go.Scatter(x=s["block"], y=s["specificity_chance"], mode="lines",
                                  name="η² by chance, (K-1)/(N-1)", line=dict(color="#d62728", dash="dot", width=1)))
     fig.add_trace(go.Scatter(x=s["block"], y=s["saturation_high"], mode="lines+markers", name="share of gates > 0.9",
@@ -90,52 +111,77 @@ def specificity_curve(bstats: pd.DataFrame) -> go.Figure:
                              line=dict(color="#7f7f7f", dash="dot")))
     fig.update_layout(title="Class-specificity and saturation over depth", xaxis_title="block (forward order)",
                       yaxis_title="share", yaxis_range=[0, 1])
+    if undefined:
+        fig.add_annotation(text="One image per class: η² is 1 by construction and ω² is undefined (no spread "
+                                "within a class to compare with);<br>class-specificity cannot be measured on these images",
+                           xref="paper", yref="paper", x=0.5, y=0.55, showarrow=False, bgcolor="rgba(255,255,255,0.8)")
     return fig
 
 
-def class_heatmap(table: pd.DataFrame, centred: bool = False) -> go.Figure:
-    """Class x channel heatmap from :func:`stats.heatmap_table` (mean gates, or centred on each channel's mean)."""
+def class_heatmap(table: pd.DataFrame, centred: bool = False, colors: Mapping[str, str] | None = None,
+                  max_rows: int = MAX_ROWS) -> go.Figure:
+    """Class x channel heatmap from :func:`stats.heatmap_table` (mean gates, or centred on each channel's mean).
+
+    At most ``max_rows`` classes, the table's first rows (the title says how many more it has: choose them
+    with the table's ``classes``); each row's label in its class's colour (``colors``, as in
+    :func:`paper_figure`). Numbers go as typed arrays; a click layer of invisible markers carries the hover
+    text and the click (``customdata``: the channel).
+    """
     block = table["block"].iloc[0] if len(table) else ""
+    total = int(table["row"].nunique()) if len(table) else 0
+    if total > max_rows:
+        table = table[table["row"] < max_rows]  # rows are numbered 0, 1, ... in the table's order
     z = table.pivot(index="row", columns="column", values="value").sort_index().sort_index(axis=1)
     classes = table.drop_duplicates("row").sort_values("row")["class"].tolist()
-    channels = table.drop_duplicates("column").sort_values("column")["channel"].tolist()
-    sorted_by_spec = channels != sorted(channels)
+    channels = np.asarray(table.drop_duplicates("column").sort_values("column")["channel"], np.int32)
+    sorted_by_spec = bool((np.diff(channels) < 0).any())
+    zz = z.to_numpy(np.float32)
     if centred:
-        lim = float(np.nanmax(np.abs(z.to_numpy()))) if z.size else 1.0
+        lim = float(np.nanmax(np.abs(zz))) if zz.size else 1.0
         scale = dict(zmid=0, zmin=-lim, zmax=lim, colorscale="RdBu_r", colorbar=dict(title="class mean<br>- all mean"))
     else:
         scale = dict(zmin=0, zmax=1, colorscale="Viridis", colorbar=dict(title="mean gate"))
     fig = go.Figure(go.Heatmap(
-        z=z.to_numpy(), x=list(range(len(channels))), y=classes, customdata=np.tile(channels, (len(classes), 1)), **scale,
-        hoverinfo="skip"))
+        z=zz, x=np.arange(len(channels), dtype=np.int32), y=classes, customdata=np.tile(channels, (len(classes), 1)),
+        **scale, hoverinfo="skip"))
     # Heatmaps cannot be selected: an invisible marker on every cell carries the hover text and the click.
-    cols, rows = np.meshgrid(np.arange(len(channels)), np.arange(len(classes)))
-    zz = z.to_numpy()
+    cols, rows = np.meshgrid(np.arange(len(channels), dtype=np.int32), np.arange(len(classes)))
     fig.add_trace(go.Scattergl(  # WebGL: thousands of cells stay cheap to draw
         x=cols.ravel(), y=[classes[r] for r in rows.ravel()], mode="markers", showlegend=False,
         marker=dict(size=10, opacity=0), selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-        customdata=np.asarray(channels)[cols.ravel()], text=[f"{v:.3f}" for v in zz.ravel()],
+        customdata=channels[cols.ravel()], text=[f"{v:.3f}" for v in zz.ravel()],
         hovertemplate="class %{y}<br>channel %{customdata}<br>value %{text}<extra></extra>"))
     what = "minus the all-image mean, " if centred else ""
+    more = f"; the first {len(classes)} of {total} classes" if total > len(classes) else ""
     fig.update_layout(title=f"Mean gate per class and channel at {block} ({what}"
-                            f"{'channels by specificity' if sorted_by_spec else 'channels in index order'})",
+                            f"{'channels by specificity' if sorted_by_spec else 'channels in index order'}{more})",
                       xaxis_title="channel, most class-specific first" if sorted_by_spec else "channel index",
-                      yaxis_title="class", height=max(300, 28 * len(classes) + 150))
+                      yaxis_title="class", height=min(2000, max(300, 28 * len(classes) + 150)))
+    _colour_class_ticks(fig, classes, colors or class_colors(classes))
     if not sorted_by_spec:
-        fig.update_xaxes(tickmode="array", tickvals=list(range(0, len(channels), max(1, len(channels) // 12))),
-                         ticktext=[str(channels[i]) for i in range(0, len(channels), max(1, len(channels) // 12))])
+        ticks = list(range(0, len(channels), max(1, len(channels) // 12)))
+        fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=[str(channels[i]) for i in ticks])
     return fig
 
 
-def within_class_band(cs: pd.DataFrame, block: str, classes: Sequence[str]) -> go.Figure:
-    """Within-class mean and ±1 std per channel at one block (the paper's Fig. 7)."""
+def _colour_class_ticks(fig: go.Figure, classes: Sequence[str], colors: Mapping[str, str], axis: str = "y") -> None:
+    """Write each class's tick label in its colour (the classes not chosen keep the axis colour)."""
+    text = [f"<span style='color:{colors[c]}'>{c}</span>" if colors.get(c, OTHER) != OTHER else c for c in classes]
+    getattr(fig, f"update_{axis}axes")(tickmode="array", tickvals=list(classes), ticktext=text)
+
+
+def within_class_band(cs: pd.DataFrame, block: str, classes: Sequence[str],
+                      colors: Mapping[str, str] | None = None) -> go.Figure:
+    """Within-class mean and ±1 std per channel at one block (the paper's Fig. 7); ``colors`` as in
+    :func:`paper_figure`."""
+    colors = colors or class_colors(classes, present_classes(cs))
     fig = go.Figure()
     sub = cs[cs["block"] == block]
     for name in classes:
         line = sub[sub["class"] == name].sort_values("channel")
         if line.empty:
             continue
-        color = class_color(int(line["class_index"].iloc[0]))
+        color = colors.get(name, "#c7c7c7")
         x = line["channel"].tolist()
         upper = (line["mean"] + line["std"]).clip(upper=1).tolist()
         lower = (line["mean"] - line["std"]).clip(lower=0).tolist()
@@ -166,7 +212,10 @@ def _contrast_facts(table: pd.DataFrame, shown: int, significant_only: bool, mod
                     by: str | None) -> str:
     """The line under the contrast's title: model, n per class, grouping, how many differ, which are shown."""
     r = table.iloc[0]
-    grouped = {"label": "true label", "pred": "predicted class", "folder": "folder"}.get(by or "", by)
+    kind, _, depth = (by or "").partition(":")
+    grouped = {"label": "true label", "pred": "predicted class", "folder": "folder",
+               "superclass": f"WordNet superclass at depth {depth}",
+               "pred-superclass": f"predicted WordNet superclass at depth {depth}"}.get(kind, by)
     parts = [f"model {model}" if model else None,
              f"A {r['class_a']}: n = {int(r['n_a'])}, B {r['class_b']}: n = {int(r['n_b'])}",
              f"grouped by {grouped}" if grouped else None,
@@ -255,14 +304,26 @@ def _signed(v: float) -> str:
     return ("+∞" if v > 0 else "−∞") if np.isinf(v) else f"{v:+.2f}"
 
 
-def similarity_heatmap(table: pd.DataFrame, order: Sequence[str]) -> go.Figure:
-    """Class x class similarity of mean gate vectors, in clustering order."""
+def similarity_heatmap(table: pd.DataFrame, order: Sequence[str], colors: Mapping[str, str] | None = None,
+                       max_classes: int = MAX_ROWS, total: int | None = None) -> go.Figure:
+    """Class x class similarity of mean gate vectors, in clustering order (from :func:`class_similarity`).
+
+    At most ``max_classes`` classes (the first in ``order``): ask :func:`class_similarity` for the chosen
+    classes at 1,000. ``total``: how many classes the run has, named in the title when more than shown.
+    Tick labels in each class's colour (``colors``).
+    """
+    order = list(order)[:max_classes]
     z = table.pivot(index="class_a", columns="class_b", values="similarity").reindex(index=order, columns=order)
+    zz = z.to_numpy(np.float32)
     metric, block = table["metric"].iloc[0], table["block"].iloc[0]
-    off = z.to_numpy()[~np.eye(len(order), dtype=bool)] if len(order) > 1 else np.array([1.0])
-    fig = go.Figure(go.Heatmap(z=z.to_numpy(), x=list(order), y=list(order), colorscale="Viridis",
+    off = zz[~np.eye(len(order), dtype=bool)] if len(order) > 1 else np.array([1.0])
+    fig = go.Figure(go.Heatmap(z=zz, x=order, y=order, colorscale="Viridis",
                                zmin=float(np.nanmin(off)), zmax=1.0, colorbar=dict(title=metric),
                                hovertemplate="%{y} · %{x}<br>" + metric + " %{z:.4f}<extra></extra>"))
-    fig.update_layout(title=f"Which classes {block} treats alike: {metric} of mean gate vectors (clustered order)",
-                      height=max(350, 30 * len(order) + 180), yaxis_autorange="reversed")
+    shown = f"; {len(order)} of {total} classes" if total and total > len(order) else ""
+    fig.update_layout(title=f"Which classes {block} treats alike: {metric} of mean gate vectors (clustered order{shown})",
+                      height=min(2000, max(350, 30 * len(order) + 180)), yaxis_autorange="reversed")
+    colors = colors or class_colors(order)
+    _colour_class_ticks(fig, order, colors, "x")
+    _colour_class_ticks(fig, order, colors, "y")
     return fig

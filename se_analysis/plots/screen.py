@@ -50,10 +50,13 @@ def fit_to_screen(fig: go.Figure, height: int, width: int = 1100, font_size: int
         title_font = dict(size=font_size, color=out.layout.title.subtitle.font.color)
     panels = any(_is_subplot_title(a) for a in out.layout.annotations)
     lines = _wrap(title, int(width * 0.9 / (_CHAR_WIDTH * title_size))) if title else []
+    subtitle_lines = _wrap(subtitle, int(width * 0.9 / (_CHAR_WIDTH * font_size))) if subtitle else []
+    subtitle = "<br>".join(subtitle_lines) or None  # wrapped too: a long subtitle (the facts of a figure) stays whole
     # The title hangs from the top (plotly lifts a title of several lines by 15 px: the pad puts it back), and
     # the top margin holds its lines (1.3 of its size apart), its subtitle and the panels' titles.
     top = (_PAD + int(0.9 * title_size + 1.3 * title_size * (len(lines) - 1)) + 14 if lines else 10) \
-        + (int(1.5 * font_size) if subtitle else 0) + (2 * font_size if panels else 0)
+        + (int(1.5 * font_size + 1.3 * font_size * (len(subtitle_lines) - 1)) if subtitle else 0) \
+        + (2 * font_size if panels else 0)
     out.update_layout(height=h, template="plotly_white", font=dict(size=font_size),
                       title=dict(text="<br>".join(lines) or None, font=title_font, yref="container", y=1, yanchor="top",
                                  pad=dict(t=_PAD + (15 if len(lines) > 1 else 0))),

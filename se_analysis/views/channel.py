@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import pandas as pd
 
 from se_analysis.analysis import stats
@@ -15,14 +17,15 @@ __all__ = ["channel_view"]
 
 
 def channel_view(run: Run, block: str, channel: int, by: str = "label", k: int = 16,
-                 cs: pd.DataFrame | None = None) -> View:
+                 cs: pd.DataFrame | None = None, selection: Sequence[str] = ()) -> View:
     """One channel of one block, up close.
 
     Tables ``top_images`` (the ``k`` images at each end) and ``channel_values`` (every image's gate
     with its class); figure ``channel`` (the values per class); picture ``contact_sheet`` (the top and
     bottom images); facts ``rank`` (:func:`~se_analysis.analysis.drilldown.channel_rank`).
     ``cs``: the run's channel statistics for ``by`` when the caller has them (the app caches them);
-    else they are computed for this block only.
+    else they are computed for this block only. ``selection``: the chosen classes, which the figure colours
+    as every figure does (:func:`~se_analysis.plots.palette.class_colors`).
 
     Raises:
         ValueError: an unknown block or channel, or a run without per-image gates.
@@ -30,5 +33,5 @@ def channel_view(run: Run, block: str, channel: int, by: str = "label", k: int =
     values = channel_values(run, block, channel, by)
     rank = channel_rank(cs if cs is not None else stats.channel_stats(run, by=by, blocks=[block]), block, channel)
     table = top_images(run, block, channel, k)
-    return View({"channel": channel_violin(values, rank)}, {"top_images": table, "channel_values": values},
+    return View({"channel": channel_violin(values, rank, selection=selection)}, {"top_images": table, "channel_values": values},
                 {"contact_sheet": contact_sheet(table)}, {"rank": rank})

@@ -7,6 +7,7 @@ import streamlit as st
 
 from se_analysis import plots
 from se_analysis.analysis import stats
+from se_analysis.analysis.class_choice import top_classes
 from se_analysis.analysis.similarity import class_similarity
 from se_analysis.app.common import (
     channel_stats,
@@ -19,6 +20,7 @@ from se_analysis.app.common import (
     table_downloads,
 )
 from se_analysis.app.state import kept
+from se_analysis.plots.palette import MAX_COLOURED, class_colors
 from se_analysis.runs.run import Run
 
 
@@ -33,19 +35,31 @@ def heatmap_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str], bool, str]:
     sort = kept(c3.radio, "Channel order", ["channel", "specificity"], key="heatmap_sort", default="channel",
                 param="sort", horizontal=True,
                 format_func={"channel": "index", "specificity": "most class-specific first"}.get)
-    classes = kept(st.multiselect, "Classes (rows)", present, key="heatmap_classes", default=present,
-                   param="hclasses")
+    # Up to 20 classes every class is a row; past that, the classes chosen on the other pages (at most
+    # plots.MAX_ROWS rows: a heatmap of 1,000 rows is 24 MB and 28,000 px).
+    chosen = st.session_state.get("classes") or default_classes(cs, run=run)
+    classes = kept(st.multiselect, "Classes (rows)", present, key="heatmap_classes",
+                   default=present if len(present) <= MAX_COLOURED else [c for c in chosen if c in present][:plots.MAX_ROWS],
+                   param="hclasses", max_selections=plots.MAX_ROWS, placeholder="Type to search the classes",
+                   help=f"Searches as you type; at most {plots.MAX_ROWS} rows.")
     return block, classes, centre, sort
 
 
-def similarity_ui(run: Run, cs: pd.DataFrame, block: str) -> None:
-    """Which classes the block treats alike: class x class similarity in clustering order."""
+def similarity_ui(run: Run, cs: pd.DataFrame, block: str, colors: dict[str, str]) -> None:
+    """Which classes the block treats alike: class x class similarity in clustering order (every class up to
+    20; past that, the chosen classes and then the most frequent, at most plots.MAX_ROWS)."""
     st.subheader("Which classes this block treats alike")
     metric = st.radio("Similarity", ["cosine", "correlation"], horizontal=True, key="similarity_metric",
                       help="Of the classes' mean gate vectors at the block; classes are ordered by average-linkage "
                            "clustering so that similar ones sit together.")
-    sim, order = class_similarity(cs, block, metric)
-    show_figure(plots.similarity_heatmap(sim, order), run, "class_similarity")
+    present = stats.present_classes(cs)
+    compared = present if len(present) <= MAX_COLOURED else \
+        top_classes(cs, plots.MAX_ROWS, st.session_state.get("classes") or default_classes(cs, run=run))
+    if len(compared) < len(present):
+        st.caption(f"{len(compared)} of {len(present)} classes: the chosen ones, then the most frequent "
+                   f"(a {len(present)} x {len(present)} matrix would not fit a page).")
+    sim, order = class_similarity(cs, block, metric, classes=compared)
+    show_figure(plots.similarity_heatmap(sim, order, colors=colors, total=len(present)), run, "class_similarity")
     with st.expander("Data behind the figure"):
         st.dataframe(sim, hide_index=True, width="stretch")
         table_downloads(sim, f"class_similarity_{block}")
@@ -60,9 +74,11 @@ def main() -> None:
     if not classes:
         st.info("Choose at least one class.")
         return
-    table = stats.heatmap_table(cs, block, classes or default_classes(cs), centre=centre, sort=sort)
+    colors = class_colors(st.session_state.get("classes") or default_classes(cs, run=run), stats.present_classes(cs))
+    table = stats.heatmap_table(cs, block, classes, centre=centre, sort=sort)
     with figure:
-        event = show_figure(plots.class_heatmap(table, centred=centre), run, "class_heatmap", select=True)
+        event = show_figure(plots.class_heatmap(table, centred=centre, colors=colors), run, "class_heatmap",
+                            select=True)
         st.caption("Click a cell to open its channel: the images that open and close its gate.")
     point = clicked_point(event)
     if point and point.get("customdata") is not None:
@@ -70,7 +86,7 @@ def main() -> None:
     with st.expander("Data behind the heatmap"):
         st.dataframe(table, hide_index=True, width="stretch")
         table_downloads(table, f"class_heatmap_{block}")
-    similarity_ui(run, cs, block)
+    similarity_ui(run, cs, block, colors)
 
 
 main()

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from se_analysis.analysis import stats
+from se_analysis.analysis.class_choice import classes_with_images
 from se_analysis.analysis.contrast import contrast
 from se_analysis.app.common import (
     channel_stats,
@@ -22,6 +23,7 @@ from se_analysis.app.common import (
 from se_analysis.app.state import kept
 from se_analysis.export.report import CONTRAST_COLUMNS
 from se_analysis.runs.run import Run
+from se_analysis.utils.text import plural
 from se_analysis.views.contrast import contrast_view
 
 EXPLANATION = ("For each channel at the block: Cohen's d of class A against class B (the difference of mean gates "
@@ -52,12 +54,15 @@ def pair_ui(run: Run, cs: pd.DataFrame, present: list[str]) -> tuple[str, str, s
     picked = st.session_state.pop("contrast_from_paper", None)  # set by the paper figure's button
     if picked:
         st.session_state["contrast_block"], st.session_state["contrast_a"], st.session_state["contrast_b"] = picked
-    pair = default_classes(cs, 2)
+    pair = default_classes(cs[cs["class"].isin(present + [stats.ALL])], 2, run=run)
+    pair = pair + [c for c in present if c not in pair][:2 - len(pair)]
     c1, c2, c3 = st.columns([1, 1, 1])
     block = kept(c1.selectbox, "Block", run.gate_names, key="contrast_block", default=run.gate_names[-1],
                  param="cblock")
-    class_a = kept(c2.selectbox, "Class A", present, key="contrast_a", default=pair[0], param="a")
-    class_b = kept(c3.selectbox, "Class B", present, key="contrast_b", default=pair[1], param="b")
+    class_a = kept(c2.selectbox, "Class A", present, key="contrast_a", default=pair[0], param="a",
+                   placeholder="Type to search the classes")
+    class_b = kept(c3.selectbox, "Class B", present, key="contrast_b", default=pair[1], param="b",
+                   placeholder="Type to search the classes")
     c4, c5 = st.columns([2, 1], vertical_alignment="bottom")
     top = kept(c4.select_slider, "Channels shown", [10, 20, 30, 50, 100], key="contrast_top", default=30,
                param="ctop")
@@ -79,10 +84,15 @@ def main() -> None:
         st.caption(EXPLANATION)
         by = group_by_widget(run)
         cs = channel_stats(run, key, by)
-        present = stats.present_classes(cs)
+        present, left_out = classes_with_images(cs, 2)  # a class's spread needs two of its images
         if len(present) < 2:
-            st.info("A contrast needs two classes with images.")
+            st.info("A contrast compares the spread of each class's gates, so each class needs at least 2 images"
+                    + (f"; {plural(left_out, 'class', 'classes')} here {'has' if left_out == 1 else 'have'} only one"
+                       if left_out else "") + f": {len(present)} with 2 or more, nothing to compare.")
             return
+        if left_out:
+            st.caption(f"Offered: the {len(present)} classes with at least 2 images; {plural(left_out, 'class', 'classes')} "
+                       "with a single image left out (a contrast needs each class's spread).")
         block, class_a, class_b, top, significant_only = pair_ui(run, cs, present)
     try:
         view = contrast_view(run, block, class_a, class_b, by, top=top, significant_only=significant_only,

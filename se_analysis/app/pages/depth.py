@@ -20,8 +20,10 @@ from se_analysis.app.common import (
     table_downloads,
 )
 from se_analysis.app.state import kept
+from se_analysis.plots.animation import depth_animation
 from se_analysis.plots.separation import decodability_curve, pca_small_multiples
 from se_analysis.runs.run import Run
+from se_analysis.utils.text import plural
 
 EXPLANATION = ("Class-specificity is the share of a gate's variance that the class explains (between-class over total "
                "variance, η², averaged over channels); with K classes and N images, η² is (K-1)/(N-1) by chance alone "
@@ -46,8 +48,8 @@ def band_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str]]:
     c1, c2 = st.columns([1, 3])
     block = kept(c1.selectbox, "Block", run.gate_names, key="depth_block", default=run.gate_names[-1],
                  param="dblock")
-    classes = kept(c2.multiselect, "Classes", present, key="depth_classes", default=default_classes(cs, 2),
-                   param="classes", shared="classes")
+    classes = kept(c2.multiselect, "Classes", present, key="depth_classes", default=default_classes(cs, run=run),
+                   param="classes", shared="classes", placeholder="Type to search the classes")
     return block, classes
 
 
@@ -62,33 +64,40 @@ def pca_table(_run: Run, run_key: str, by: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def pca_figure(_table: pd.DataFrame, run_key: str, by: str):
-    """The PCA small multiples, built once per run and grouping (90 traces: rebuilding them costs ~180 ms)."""
-    return pca_small_multiples(_table)
+def pca_figure(_table: pd.DataFrame, run_key: str, by: str, selection: tuple[str, ...] = ()):
+    """The PCA small multiples, built once per run, grouping and chosen classes (their colours)."""
+    return pca_small_multiples(_table, selection=selection)
 
 
-def separation_ui(run: Run, key: str, by: str) -> None:
-    """Classes over depth: decodability against chance and permutations, and PCA small multiples."""
+def separation_ui(run: Run, key: str, by: str, classes: list[str] | None = None) -> None:
+    """Classes over depth: decodability against chance and permutations, and PCA small multiples (the chosen
+    ``classes`` coloured as on every page)."""
     st.subheader("Do the classes separate over depth?")
     if not run.has_gate_arrays:
         st.info("A summary-only run keeps no per-image gates: PCA and decodability need a full run.")
         return
     st.caption("Nearest class mean on each block's gate vectors, fitted on the first half of each class's images and "
                "scored on the second half, with a bootstrap 95 % interval over the scored images; the dashed line is "
-               "what the same classifier reaches with shuffled labels (95th percentile of 100 permutations), the dotted "
-               "line chance. Below, every image's gate vector on its block's first two principal axes.")
+               "what the same classifier reaches with shuffled labels (95th percentile of the permutations, scored on "
+               "a fixed subset of the eval images when there are many; the figure says how many), the dotted line "
+               "chance. Below, every image's gate vector on its block's first two principal axes.")
     try:
         dec = decodability_table(run, key, by)
     except ValueError as e:
         line = first_line(e)
-        st.info(line[0].upper() + line[1:] + ".")
-        return
-    show_figure(decodability_curve(dec), run, "decodability")
-    with st.expander("Decodability table"):
-        st.dataframe(dec, hide_index=True, width="stretch")
-        table_downloads(dec, "decodability")
+        st.info(line[0].upper() + line[1:] + ": a class needs one image to fit its mean and one to score it.")
+        dec = None
+    if dec is not None:
+        left = int(dec["classes_left_out"].iloc[0]) if "classes_left_out" in dec else 0
+        if left:
+            st.caption(f"{plural(left, 'class', 'classes')} with a single image left out: a class needs one image "
+                       f"to fit its mean and one to score it ({int(dec['classes'].iloc[0])} classes decoded).")
+        show_figure(decodability_curve(dec), run, "decodability")
+        with st.expander("Decodability table"):
+            st.dataframe(dec, hide_index=True, width="stretch")
+            table_downloads(dec, "decodability")
     pca = pca_table(run, key, by)
-    show_figure(pca_figure(pca, key, by), run, "pca_over_depth")
+    show_figure(pca_figure(pca, key, by, tuple(classes or ())), run, "pca_over_depth")
     with st.expander("PCA table"):
         table_downloads(pca, "pca_over_depth")
 
@@ -98,8 +107,12 @@ def main() -> None:
     with controls:
         by = group_by_widget(run)
         st.caption(EXPLANATION)
+        play = kept(st.toggle, "Play through depth", key="depth_play", default=False, param="dplay", codes={"1": True},
+                    help="The within-class mean ± 1 std of the classes below, one block at a time, every block in "
+                         "forward order.")
     bstats = block_stats(run, key, by)
     with figure:
+        animation = st.container()  # filled once the classes below are chosen
         show_figure(plots.specificity_curve(bstats), run, "specificity")
     notes_ui(bstats)
     show_figure(plots.depth_box(block_quantiles(run, key)), run, "depth_box")
@@ -107,10 +120,14 @@ def main() -> None:
     cs = channel_stats(run, key, by)
     block, classes = band_ui(run, cs)
     show_figure(plots.within_class_band(cs, block, classes), run, "within_class")
+    if play:
+        with animation:
+            show_figure(depth_animation(cs, run.gate_names, classes, include_all=False, spread=True), run,
+                        "depth_animation")
     with st.expander("Per-block table"):
         st.dataframe(bstats, width="stretch", hide_index=True)
         table_downloads(bstats, "block_stats")
-    separation_ui(run, key, by)
+    separation_ui(run, key, by, classes)
 
 
 main()

@@ -22,14 +22,16 @@ from se_analysis.app.common import (
 )
 from se_analysis.app.state import kept
 from se_analysis.gates.blocks import paper_blocks
+from se_analysis.plots.animation import depth_animation
 from se_analysis.runs.run import Run
 
 
 def choices_ui(run: Run, cs: pd.DataFrame) -> tuple[list[str], list[str], bool, bool]:
     """Classes (shared with the other pages), blocks, the all-image line and autoscale, kept in the link."""
     present = stats.present_classes(cs)
-    classes = kept(st.multiselect, "Classes", present, key="paper_classes", default=default_classes(cs),
-                   param="classes", shared="classes")
+    classes = kept(st.multiselect, "Classes", present, key="paper_classes", default=default_classes(cs, run=run),
+                   param="classes", shared="classes", placeholder="Type to search the classes",
+                   help="Searches as you type. Colours follow the order chosen, on every page.")
     blocks = kept(st.multiselect, "Blocks", run.gate_names, key="paper_blocks", default=paper_blocks(run.gates),
                   param="blocks")
     c1, c2 = st.columns(2)
@@ -59,16 +61,20 @@ def main() -> None:
         by = group_by_widget(run)
         cs = channel_stats(run, key, by)
         classes, blocks, include_all, autoscale = choices_ui(run, cs)
+        play = kept(st.toggle, "Play through depth", key="paper_play", default=False, param="play", codes={"1": True},
+                    help="One block at a time, every block in forward order, with play/pause and a slider.")
     if not blocks:
         st.info("Choose at least one block.")
         return
+    chart = "paper_animation" if play else "paper_figure"
     with figure:
-        event = show_figure(plots.paper_figure(cs, blocks, classes, include_all=include_all, autoscale=autoscale), run,
-                            "paper_figure", select=True)
+        fig = depth_animation(cs, run.gate_names, classes, include_all=include_all) if play else \
+            plots.paper_figure(cs, blocks, classes, include_all=include_all, autoscale=autoscale)
+        event = show_figure(fig, run, chart, select=True)
         st.caption("Click a line to open that channel: the images that open and close its gate.")
     point = clicked_point(event)
     if point and point.get("customdata") in run.gate_names:
-        open_channel(point["customdata"], int(point["x"]), "paper_figure")
+        open_channel(point["customdata"], int(point["x"]), chart)
     to_contrast_ui(run, classes, blocks)
     report_download(run, key, classes=classes, blocks=blocks, by=by)
     sel = cs[cs["block"].isin(blocks) & cs["class"].isin(list(classes) + ([stats.ALL] if include_all else []))]
