@@ -9,7 +9,8 @@ bootstrap interval and a label-permutation baseline):
 * ``old``: the implementation before issue 18 (float64, every permutation's distances in one einsum
   over 2,000 eval images, 100 permutations, a resampling bootstrap), copied here as it was;
 * ``new``: :func:`se_analysis.analysis.separation.decodability` (float32 matrix products with float64
-  near ties, 1,000 eval images and at least 19 permutations at large K, binomial bootstrap).
+  near ties, float64 class means from one sparse product, the permutation baseline bounded in work by
+  ``permutation_plan``: 19 permutations on 625 eval images here, binomial bootstrap).
 
 The sides alternate on every repeat (:mod:`timing`); prints median (min-max) seconds and the two
 tables' accuracies (identical: the same split), and writes benchmarks/results/decodability.json.

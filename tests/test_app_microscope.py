@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import APP, PAGES, _decode, _open, _stored, no_errors, traces
+from tests.test_app import APP, PAGES, _decode, _open, _stored, no_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 VAL = ROOT / "data" / "imagenet" / "val_10x50"
@@ -147,7 +147,6 @@ def test_try_your_own_image_upload_and_camera(folder_run):
     run's mean of its predicted class, and its explain map; bad files get a sentence, not a traceback; the camera
     is asked for only behind its toggle."""
     from se_analysis import load_model
-    from se_analysis.analysis import stats
     from se_analysis.analysis.single import forward_one, top_predictions
     from se_analysis.data.decode import decode_image
     from se_analysis.runs.run import RunStore

@@ -107,7 +107,8 @@ def test_torch_is_faithful_to_the_interpreter_on_the_500_images(net, all_images)
 
 
 def test_hard_sigmoid_gates_reach_exactly_one_and_saturation_counts_them(net, all_images):
-    from se_analysis.analysis.stats import block_quantiles, block_stats
+    from se_analysis.analysis.quantiles import block_quantiles
+    from se_analysis.analysis.stats import block_stats
 
     run = extract(net, sample_set("eval"), batch_size=128)
     first = run.gate_values["SE_2_1"]

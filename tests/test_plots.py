@@ -7,6 +7,7 @@ import pytest
 
 from se_analysis import plots
 from se_analysis.analysis import stats
+from se_analysis.analysis.quantiles import block_quantiles
 from tests.conftest import make_run
 
 
@@ -39,7 +40,7 @@ def test_depth_figures():
     k, n = len(np.unique(labels)), len(labels)
     chance = next(t for t in fig.data if "chance" in t.name)
     np.testing.assert_allclose(chance.y, (k - 1) / (n - 1))  # eta squared's expectation under no class effect
-    box = plots.depth_box(stats.block_quantiles(run))
+    box = plots.depth_box(block_quantiles(run))
     assert box.data[0].type == "box" and len(box.data[0].x) == 2
 
 

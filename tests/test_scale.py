@@ -117,9 +117,11 @@ def test_permutation_plan_at_10_and_1000_classes():
     layout = [16, 96, 240, 240, 120, 144, 288, 576, 576]
     perms, rows = permutation_plan(250, 250, 10, layout)
     assert len(perms) == 100 and rows is None  # the default's 500 images: nothing cut
-    perms, rows = permutation_plan(25_000, 25_000, 1000, layout)
-    assert len(perms) == 19 and len(rows) == 229 and len(set(rows.tolist())) == 229
-    assert len(perms) * len(rows) * 1000 * sum(layout) <= 1e10
+    perms, rows = permutation_plan(25_000, 25_000, 1000, layout)  # ImageNet val: scoring as costly as refitting
+    assert len(perms) == 19 and len(rows) == 625 and len(set(rows.tolist())) == 625
+    assert 625 * 1000 == 25 * 25_000  # scored x classes = REFIT_COST x reference images
+    few, sub = permutation_plan(25_000, 25_000, 10, layout)  # 50,000 images in 10 classes: refits dominate
+    assert len(few) == 5e10 // ((25 * 25_000 + 1000 * 10) * sum(layout)) == 34 and len(sub) == 1000
     again = permutation_plan(25_000, 25_000, 1000, layout)
     assert all((a == b).all() for a, b in zip(perms, again[0])) and (rows == again[1]).all()  # seeded
 

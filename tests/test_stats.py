@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from se_analysis.analysis import stats
+from se_analysis.analysis.quantiles import block_quantiles
 from se_analysis.runs.run import Run
 from tests.conftest import make_run
 
@@ -90,7 +91,7 @@ def test_unlabelled_runs_group_by_prediction():
 
 def test_quantiles_and_image_gates():
     run = make_run()
-    q = stats.block_quantiles(run)
+    q = block_quantiles(run)
     v = run.gate_values["SE_3_1"].ravel()
     row = q.set_index("block").loc["SE_3_1"]
     assert row["median"] == pytest.approx(np.median(v))
@@ -130,7 +131,7 @@ def test_summary_only_extraction_gives_the_same_tables(tiny_net, synthetic_sampl
         pd.testing.assert_frame_equal(a, b, atol=1e-9, check_dtype=False)
         pd.testing.assert_frame_equal(stats.block_stats(full, by=by), stats.block_stats(lean, by=by),
                                       atol=1e-9, check_dtype=False)
-    qb = stats.block_quantiles(lean)  # from the histogram: the inverted CDF, to one bin
+    qb = block_quantiles(lean)  # from the histogram: the inverted CDF, to one bin
     for _, row in qb.iterrows():
         v = full.gate_values[row["block"]].astype(np.float64).ravel()
         expected = np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95], method="inverted_cdf")

@@ -12,7 +12,7 @@ import pandas as pd
 
 from typing import Sequence
 
-from se_analysis.analysis.stats import ALL, present_classes
+from se_analysis.analysis.stats import present_classes
 
 __all__ = ["class_similarity"]
 

@@ -13,9 +13,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from se_analysis import plots
-from se_analysis.analysis import stats
+from se_analysis.analysis import quantiles, stats
 from se_analysis.analysis.class_choice import run_starting_classes, starting_classes
-from se_analysis.analysis.quantiles import block_quantiles
 from se_analysis.app.cache import BoundedCache
 from se_analysis.app.layout import FIGURE_ROOM, controls_and_figure
 from se_analysis.app.state import kept, query_value, set_query
@@ -282,7 +281,7 @@ def block_stats(_run: Run, key: str, by: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def block_quantiles(_run: Run, key: str) -> pd.DataFrame:
-    return block_quantiles(_run)
+    return quantiles.block_quantiles(_run)
 
 
 def show_figure(fig: go.Figure, run: Run, key: str, select: bool = False, file_name: str | None = None,

@@ -12,13 +12,13 @@ them room), so they stay visible whatever margins the figure is later given
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from se_analysis.analysis.stats import ALL
-from se_analysis.plots.palette import class_color
+from se_analysis.analysis.stats import ALL, present_classes
+from se_analysis.plots.palette import class_colors
 
 __all__ = ["depth_animation"]
 
@@ -48,12 +48,15 @@ def _class_lines(sub: pd.DataFrame, wanted: Sequence[str], colors: dict[str, str
 
 
 def depth_animation(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[str], include_all: bool = True,
-                    spread: bool = False, frame_ms: int = 900, height: int = 560) -> go.Figure:
+                    spread: bool = False, frame_ms: int = 900, height: int = 560,
+                    colors: Mapping[str, str] | None = None) -> go.Figure:
     """The mean gate per channel of each class, one animation frame per block in depth order.
 
     Args:
         cs: :func:`se_analysis.analysis.stats.channel_stats` output.
         blocks: the blocks, one frame each, played in depth order (whatever order they are given in).
+        colors: each class's colour (default: :func:`~se_analysis.plots.palette.class_colors` of ``classes``,
+            the same rule as every other figure).
         classes: class names to draw; ``all`` (every image) is added when ``include_all``.
         spread: each class's ±1 std band too (the paper's Fig. 7), instead of markers on the lines.
         frame_ms: how long each block stays on screen while playing.
@@ -68,8 +71,7 @@ def depth_animation(cs: pd.DataFrame, blocks: Sequence[str], classes: Sequence[s
     if not blocks:
         raise ValueError("no block to play through")
     wanted = list(classes) + ([ALL] if include_all else [])
-    index = cs.drop_duplicates("class").set_index("class")["class_index"]
-    colors = {name: class_color(int(index.get(name, -1))) for name in wanted}
+    colors = dict(colors or class_colors(classes, present_classes(cs)))  # as in every other figure
     channels = cs.groupby("block")["channel"].max()
     frames = [go.Frame(name=block, data=_class_lines(cs[cs["block"] == block], wanted, colors, spread, block),
                        layout=go.Layout(xaxis=dict(range=[-0.5, float(channels.get(block, 0)) + 0.5])))
