@@ -198,3 +198,49 @@ def test_manifest_records_the_machine_that_made_the_run(tmp_path):
                      n_skipped=0, summary_only=False)
     assert m["host"] == socket.gethostname()
     json.dumps(m)
+
+
+def test_a_run_saved_over_the_folder_it_was_read_from_still_reads_its_own_values(tmp_path):
+    """Saving a loaded Run back over its folder (adding the moments old Runs lack) replaces the file; the
+    Run still open reads its own arrays (the file it mapped), never the new file at the old offsets."""
+    run = make_run(seed=6)
+    Run(images=run.images, gate_values=run.gate_values, logits=run.logits, manifest=run.manifest).save(tmp_path / "r")
+    opened = Run.load(tmp_path / "r")
+    other = make_run(seed=7, channels=(3, 5))
+    other.save(tmp_path / "r")  # another Run over the same folder
+    for name, values in run.gate_values.items():
+        np.testing.assert_array_equal(opened.gate_values[name], values)
+    np.testing.assert_array_equal(Run.load(tmp_path / "r").gate_values["SE_2_1"], other.gate_values["SE_2_1"])
+
+
+def test_a_run_copied_only_in_part_says_so(tmp_path):
+    make_run(seed=8).save(tmp_path / "r")
+    f = tmp_path / "r" / "arrays.safetensors"
+    f.write_bytes(f.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="cut short or damaged"):
+        Run.load(tmp_path / "r")
+    (tmp_path / "r" / "arrays.safetensors").write_bytes(struct.pack("<Q", 10**12) + b"{}")
+    with pytest.raises(ValueError, match="does not fit"):
+        Run.load(tmp_path / "r")
+
+
+def test_a_folder_named_like_a_key_opens_as_a_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_run(seed=9).save(tmp_path / "run1")
+    assert run_folder("run1", RunStore(tmp_path / "store"), trusted=["run1"]) == (tmp_path / "run1").resolve()
+    before = run_id("run1")
+    assert before != "run1" and before.isalnum()
+    make_run(seed=10).save(tmp_path / "run1")  # written again: a new Run to every cache
+    assert run_id("run1") != before
+
+
+def test_replacement_statistics_describe_the_replacement_not_the_stored_moments(tmp_path):
+    """A loaded Run keeps moments of its own gates; the statistics of the values put in their place must not
+    be read from them (a constant 0.5 has mean 0.5 and no spread)."""
+    from se_analysis.ablation.spec import Ablation, replacement_stats
+
+    make_run(seed=11).save(tmp_path / "r")
+    run = Run.load(tmp_path / "r")
+    table = replacement_stats(Ablation(("SE_3_1",), "constant", 0.5), run)
+    np.testing.assert_allclose(table["mean"], 0.5)
+    np.testing.assert_allclose(table["std"].fillna(0), 0.0, atol=1e-12)

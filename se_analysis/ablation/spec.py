@@ -107,7 +107,8 @@ def replacement_stats(ablation: Ablation, evaluated: Run, reference: Run | None 
                       by: str = "label") -> pd.DataFrame:
     """Channel statistics (as :func:`stats.channel_stats`) of the values put in place of the gates."""
     values = replacement_values(ablation, evaluated, reference)
-    replaced = dc_replace(evaluated, gate_values={**evaluated.gate_values, **values})
+    # moments={}: the evaluated Run's stored moments describe its own gates, not these
+    replaced = dc_replace(evaluated, gate_values={**evaluated.gate_values, **values}, moments={})
     return channel_stats(replaced, by=by, blocks=list(ablation.blocks))
 
 

@@ -18,7 +18,7 @@ import streamlit as st
 import torch
 
 from se_analysis.analysis.single import OneImage, forward_one, stored_inputs
-from se_analysis.app.common import first_line
+from se_analysis.app.common import first_line, get_model
 from se_analysis.data.decode import decode_image
 from se_analysis.gates.locks import model_lock
 from se_analysis.microscope import Explanation, explain, reference_squeeze
@@ -27,7 +27,7 @@ from se_analysis.microscope.visualize import Visualization, cached_visualize
 from se_analysis.models.senet import SENet
 from se_analysis.runs.run import Run
 
-__all__ = ["REFERENCE_LIMIT", "REFERENCES", "explained", "own_image", "reference_for", "visualization"]
+__all__ = ["REFERENCE_LIMIT", "REFERENCES", "gradient_net", "explained", "own_image", "reference_for", "visualization"]
 
 REFERENCE_LIMIT = 64  # of the run's images, spread over it, make the mean squeeze
 REFERENCES = {"mean": "mean squeeze over the run's images", "zero": "zero squeeze"}
@@ -47,10 +47,17 @@ def _reference_squeeze(run_key: str, block: str, _net: SENet, _run: Run) -> tupl
         return reference_squeeze(_net, x, block).numpy(), n
 
 
+def gradient_net(net: SENet) -> SENet:
+    """The model the microscope differentiates: ``net`` itself, or for the default "as deployed" (whose
+    uint8-rounded activations have no gradient) the same weights with float activations."""
+    return net if net.activations == "float" else get_model(net.name, net.pretrained, "float")
+
+
 def reference_for(run: Run, key: str, net: SENet, block: str, choice: str) -> tuple[torch.Tensor | None, str]:
     """(z0, the reference in words) for ``choice`` ``mean`` (the mean squeeze over up to
     :data:`REFERENCE_LIMIT` of the run's images) or ``zero``. Where none of the run's images is on this
     machine, the zero squeeze, said so."""
+    net = gradient_net(net)
     if choice == "mean":
         z0, n = _reference_squeeze(key, block, net, run)
         if z0 is not None:
@@ -70,8 +77,11 @@ def _explained(key: str, image_id: str, block: str, channel: int | None, referen
 def explained(key: str, image_id: str, net: SENet, x: torch.Tensor, block: str, channel: int | None,
               z0: torch.Tensor | None, reference: str, steps: int = 64) -> tuple[Explanation, np.ndarray]:
     """(the explain map of one image, the image as the model sees it (H, W, 3) uint8), cached by run key,
-    ``image_id`` (a run's image, or an upload's digest), block, channel and reference."""
-    return _explained(key, image_id, block, channel, reference, steps, net, x, z0)
+    ``image_id`` (a run's image, or an upload's digest), block, channel and reference. A deployed model's map
+    is that of its float twin (:func:`gradient_net`), and the reference says so."""
+    if net.activations != "float":
+        reference += " · float activations (uint8 rounding has no gradient)"
+    return _explained(key, image_id, block, channel, reference, steps, gradient_net(net), x, z0)
 
 
 @st.cache_data(show_spinner="Running your image through the model…", max_entries=16)
@@ -98,6 +108,7 @@ def visualization(net: SENet, block: str, channel: int, steps: int,
     kept on disk per model, weights, block, channel and steps). The optimisation takes a minute on a CPU, so it
     runs on a private copy of the model: the shared one is locked only while it is copied, and other sessions
     go on meanwhile."""
+    net = gradient_net(net)
     with model_lock(net.module):
         private = dataclasses.replace(net, module=copy.deepcopy(net.module), _gates=None)
     return cached_visualize(private, net.name, block, channel, steps=steps, progress=progress)

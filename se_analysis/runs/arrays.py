@@ -17,6 +17,7 @@ the data, each array C-contiguous at ``8 + n + begin``.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -28,6 +29,7 @@ __all__ = ["StoredArrays", "PrefixedArrays"]
 _DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
            "I16": np.int16, "I8": np.int8, "U8": np.uint8, "U16": np.uint16, "U32": np.uint32, "U64": np.uint64,
            "BOOL": np.bool_}
+_MAX_HEADER = 100 * 2**20  # safetensors' own limit on a header's size
 
 
 class StoredArrays(Mapping[str, np.ndarray]):
@@ -42,21 +44,38 @@ class StoredArrays(Mapping[str, np.ndarray]):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        with open(self.path, "rb") as f:
-            head = f.read(8)
-            if len(head) < 8:
-                raise ValueError(f"{self.path.name} is not a safetensors file (shorter than its header)")
-            (n,) = struct.unpack("<Q", head)
-            try:
-                header = json.loads(f.read(n))
-            except (ValueError, UnicodeDecodeError) as e:
-                raise ValueError(f"{self.path.name} is not a safetensors file (its header is not JSON)") from e
+        # Held open for the mapping's life: memmaps read this file even when the folder is written again
+        # (a Run saved over the one being read swaps in a new file; this one's offsets stay right for it).
+        self._file = open(self.path, "rb")  # noqa: SIM115 - closed by the garbage collector with this object
+        size = os.fstat(self._file.fileno()).st_size
+        head = self._file.read(8)
+        if len(head) < 8:
+            raise ValueError(f"{self.path.name} is not a safetensors file (shorter than its header)")
+        (n,) = struct.unpack("<Q", head)
+        if n > min(_MAX_HEADER, size - 8):
+            raise ValueError(f"{self.path.name} is not a safetensors file (its header length {n} does not fit "
+                             f"the file's {size} bytes)")
+        try:
+            header = json.loads(self._file.read(n))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"{self.path.name} is not a safetensors file (its header is not JSON)") from e
+        if not isinstance(header, dict):
+            raise ValueError(f"{self.path.name} is not a safetensors file (its header is not a JSON object)")
         self._start = 8 + n
         self._entries = {k: v for k, v in header.items() if k != "__metadata__"}
         for name, entry in self._entries.items():
-            if entry["dtype"] not in _DTYPES:
-                raise ValueError(f"{self.path.name}: array {name!r} has dtype {entry['dtype']}, which numpy "
-                                 "cannot map")
+            try:
+                dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"{self.path.name}: array {name!r} has no dtype, shape or offsets") from e
+            if dtype not in _DTYPES:
+                raise ValueError(f"{self.path.name}: array {name!r} has dtype {dtype}, which numpy cannot map")
+            if self._start + end > size or end - begin != np.dtype(_DTYPES[dtype]).itemsize * int(np.prod(shape)):
+                raise ValueError(f"{self.path.name} is cut short or damaged: array {name!r} does not fit the "
+                                 f"file's {size} bytes (copied only in part?)")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
 
     def __getitem__(self, name: str) -> np.ndarray:
         entry = self._entries[name]
@@ -65,7 +84,7 @@ class StoredArrays(Mapping[str, np.ndarray]):
         dtype = np.dtype(_DTYPES[entry["dtype"]]).newbyteorder("<")
         if end == begin:  # np.memmap cannot map zero bytes
             return np.zeros(shape, dtype)
-        return np.memmap(self.path, dtype=dtype, mode="r", offset=self._start + begin, shape=shape)
+        return np.memmap(self._file, dtype=dtype, mode="r", offset=self._start + begin, shape=shape)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

@@ -24,8 +24,9 @@ class RunNotFound(LookupError):
 
 
 def is_store_key(ref: str) -> bool:
-    """Whether ``ref`` is a run-store key (letters and digits), not a path."""
-    return bool(ref) and ref.isalnum()
+    """Whether ``ref`` is a run-store key (letters and digits, and not a folder here: ``extract --out run1``
+    then ``-- --run run1`` names the folder), not a path."""
+    return bool(ref) and ref.isalnum() and not os.path.isdir(ref)
 
 
 def run_folder(ref: str, store: RunStore, roots: list[Path] | None = None, trusted: Sequence[str | Path] = ()
@@ -47,7 +48,7 @@ def run_folder(ref: str, store: RunStore, roots: list[Path] | None = None, trust
             raise RunNotFound(f"no run {ref!r} in the run store ({store.root})")
         return folder
     folder = Path(os.path.realpath(os.path.expanduser(ref.strip())))
-    allowed = [Path(os.path.realpath(t)) for t in trusted]
+    allowed = [Path(os.path.realpath(os.path.expanduser(str(t)))) for t in trusted]
     if not (folder in allowed or inside_roots(folder, [store.root.resolve()]) or inside_roots(folder, roots
                                                                                                or data_roots())):
         raise RunNotFound(f"only Run folders inside the data roots open here ({ENV_ROOTS} sets them where the app "
@@ -61,8 +62,14 @@ def run_folder(ref: str, store: RunStore, roots: list[Path] | None = None, trust
 
 
 def run_id(ref: str) -> str:
-    """A short name for caches and file names: the key itself, or ``run`` + a hash of the folder's real path."""
+    """A short name for caches and file names: the key itself (a store key names its content), or ``run`` + a
+    hash of the folder's real path and its manifest's time, so a folder written again is a new Run to every
+    cache."""
     if is_store_key(ref):
         return ref
     real = os.path.realpath(os.path.expanduser(ref.strip()))
-    return "run" + hashlib.sha256(real.encode()).hexdigest()[:12]
+    try:
+        stamp = str(os.stat(os.path.join(real, "manifest.json")).st_mtime_ns)
+    except OSError:
+        stamp = ""
+    return "run" + hashlib.sha256(f"{real}\0{stamp}".encode()).hexdigest()[:12]
