@@ -13,11 +13,12 @@ from .class_choice import (
 from .contrast import contrast
 from .drilldown import channel_rank, channel_values, contact_sheet, rank_text, top_images
 from .quantiles import EXACT_QUANTILE_VALUES, block_quantiles
-from .separation import decodability, gate_pca, nearest_class_mean, permutation_plan
+from .separation import PCA_FIT_ROWS, decodability, gate_pca, nearest_class_mean, permutation_plan
 from .similarity import class_similarity
 from .single import OneImage, forward_one, gates_against_class, stored_inputs, top_predictions
 from .stats import (
     ALL,
+    CATEGORICAL_ROWS,
     FEW_IMAGES_PER_CLASS,
     GROUP_KINDS,
     GroupBy,
@@ -49,6 +50,7 @@ from .two_runs import (
 )
 
 __all__ = [
+    "PCA_FIT_ROWS",
     "contrast",
     "benjamini_hochberg",
     "top_images",
@@ -84,6 +86,7 @@ __all__ = [
     "block_stats",
     "block_quantiles",
     "EXACT_QUANTILE_VALUES",
+    "CATEGORICAL_ROWS",
     "OneImage",
     "forward_one",
     "gates_against_class",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from se_analysis.analysis.stats import ALL, distinct_classes, present_classes
@@ -29,7 +30,10 @@ PAPER_CLASSES = {"n01443537": "goldfish", "n02110958": "pug", "n02690373": "airl
 
 def class_counts(cs: pd.DataFrame) -> pd.Series:
     """Images per class of a :func:`stats.channel_stats` table (classes with images, in class-index order)."""
-    rows = cs[(cs["class"] != ALL) & (cs["n"] > 0)].drop_duplicates("class").sort_values("class_index")
+    channel = cs["channel"].to_numpy()  # one row per class and block at the smallest channel: no string scan
+    lowest = channel == channel.min() if len(cs) else np.zeros(0, bool)
+    rows = cs[lowest & (cs["class_index"].to_numpy() >= 0) & (cs["n"].to_numpy() > 0)]
+    rows = rows.drop_duplicates("class").sort_values("class_index")
     return rows.set_index("class")["n"].astype(int)
 
 

@@ -23,10 +23,11 @@ from .microscope import explain_figure, explain_subtitle
 from .overlay import map_picture
 from .palette import ALL_COLOUR, DISTINCT, MAX_COLOURED, MORE, OTHER, add_warning, class_color, class_colors, grid
 from .screen import fit_to_screen
-from .separation import channel_violin, decodability_curve, pca_small_multiples
+from .separation import MAX_FIGURE_POINTS, channel_violin, decodability_curve, pca_small_multiples
 from .two_runs import difference_per_channel, shift_per_block, specificity_both
 
 __all__ = [
+    "MAX_FIGURE_POINTS",
     "depth_animation",
     "map_picture",
     "per_class_accuracy",
