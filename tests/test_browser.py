@@ -6,6 +6,7 @@ Skipped where /usr/bin/chromium or Playwright's Python package is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -39,16 +40,14 @@ def data_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("browser_data")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, data_root):
-    """A `streamlit run app.py` on a free loopback port; always stopped, also when a test fails."""
+@contextlib.contextmanager
+def serve(env: dict, script_args: tuple[str, ...] = ()):
+    """A `streamlit run app.py [-- script_args]` on a free loopback port, yielding its URL; always stopped."""
     port = _free_port()
-    env = {**os.environ, "SE_ANALYSIS_HOME": str(tmp_path_factory.mktemp("browser_home")), "SE_ANALYSIS_OFFLINE": "1",
-           "SE_ANALYSIS_DATA_ROOTS": str(data_root)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
+         "--server.fileWatcherType", "none", *(("--", *script_args) if script_args else ())],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -73,6 +72,15 @@ def server(tmp_path_factory, data_root):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, data_root):
+    """The app on a free loopback port, reading only ``data_root``."""
+    env = {**os.environ, "SE_ANALYSIS_HOME": str(tmp_path_factory.mktemp("browser_home")), "SE_ANALYSIS_OFFLINE": "1",
+           "SE_ANALYSIS_DATA_ROOTS": str(data_root)}
+    with serve(env) as url:
+        yield url
 
 
 SHOTS = Path(os.environ.get("SE_ANALYSIS_SCREENSHOTS", ROOT / "artifacts" / "browser"))

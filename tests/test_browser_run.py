@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, ROOT, SHOTS, _free_port, _no_exception, _shot, _wait_idle
+from tests.test_browser import CHROMIUM, ROOT, SHOTS, _no_exception, _shot, _wait_idle, serve
 
 pytestmark = [
     pytest.mark.browser,
@@ -54,35 +51,11 @@ def cli_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server_on_run(tmp_path_factory, cli_run):
-    port = _free_port()
+    """The app started on the Run by its path (`-- --run PATH`), whose folder lies in no data root."""
     env = {**os.environ, "SE_ANALYSIS_HOME": str(tmp_path_factory.mktemp("home")), "SE_ANALYSIS_OFFLINE": "1",
            "SE_ANALYSIS_DATA_ROOTS": str(tmp_path_factory.mktemp("empty_root"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none", "--", "--run", str(cli_run)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"streamlit did not start on {url}")
-            time.sleep(0.5)
+    with serve(env, ("--run", str(cli_run))) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def test_a_cli_run_opens_with_dash_dash_run_and_every_page_works(server_on_run, cli_run):
