@@ -9,7 +9,10 @@ fresh process (empty caches), so each first open is a real first open:
   run: "empty app" RSS; then the Run is opened by its path and every analysis page is opened once
   ("first", seconds) and rendered again ("again"), with the size of the figures it sends and the
   process's RSS after it;
-* `python -m se_analysis export --run PATH --out DIR` is timed in its own process.
+* `python -m se_analysis export --run PATH --out DIR` is timed in its own process;
+* before them, the Run's kept PCA and decodability (``derived/``) are removed and computed again in a fresh
+  process (``precompute``): what ``extract`` adds after saving a Run, and what the Depth page pays once on a
+  Run saved without them (by an older version or another tool).
 
 Prints median (min-max) per page and layout, against the targets (first open < 10 s, re-render < 1 s,
 figures < 5 MB, RSS < 2 GB above the empty app, export < 120 s), and writes
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale_runs import ensure_scale_run  # noqa: E402
 from timing import write_results  # noqa: E402
+
+from se_analysis.runs.derived import DERIVED_FOLDER  # noqa: E402
+
+PRECOMPUTE = ("import sys; from se_analysis.runs.run import Run; "
+              "from se_analysis.analysis.separation import precompute_separation; "
+              "precompute_separation(Run.load(sys.argv[1]))")
 
 PAGES = ["paper", "depth", "classes", "contrast", "channel", "image", "compare"]
 LAYOUTS = ["default", "se_resnet50"]
@@ -90,8 +100,13 @@ def main() -> None:
     runs = {lay: str(ensure_scale_run(Path(a.runs) / lay, lay)) for lay in LAYOUTS}
     pages: dict[str, list[dict]] = {lay: [] for lay in LAYOUTS}
     export: dict[str, list[float]] = {lay: [] for lay in LAYOUTS}
+    precompute: dict[str, list[float]] = {lay: [] for lay in LAYOUTS}
     for r in range(a.repeats):
         for lay in (LAYOUTS if r % 2 == 0 else LAYOUTS[::-1]):
+            shutil.rmtree(Path(runs[lay]) / DERIVED_FOLDER, ignore_errors=True)
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", PRECOMPUTE, runs[lay]], cwd=ROOT, check=True, timeout=3600)
+            precompute[lay].append(time.perf_counter() - t)
             done = subprocess.run([sys.executable, __file__, "--worker", runs[lay]], capture_output=True, text=True,
                                   timeout=3600)
             line = [x for x in done.stdout.splitlines() if x.startswith("{")]
@@ -111,7 +126,8 @@ def main() -> None:
         reps = pages[lay]
         print(f"\n{lay} (50,000 images x 1000 classes), median (min-max) of {a.repeats}:")
         print(f"{'page':10} {'first s':>18} {'again s':>18} {'figure MB':>10} {'height':>7} {'RSS-empty MB':>14}")
-        res = {"empty_rss_mb": [x["empty_rss"] for x in reps], "export_s": export[lay], "pages": {}}
+        res = {"empty_rss_mb": [x["empty_rss"] for x in reps], "export_s": export[lay],
+               "precompute_s": precompute[lay], "pages": {}}
         for page in ["run", *PAGES]:
             first = [x["pages"][page]["first"] for x in reps]
             again = [x["pages"][page].get("again", 0.0) for x in reps]
@@ -127,6 +143,7 @@ def main() -> None:
         res["peak_rss_above_empty_mb"] = peak
         print(f"RSS after every page, above the empty app: {_spread(peak)} MB (target < 2048)")
         print(f"export: {_spread(export[lay])} s (target < 120)")
+        print(f"PCA and decodability kept with the Run (extract's last step): {_spread(precompute[lay])} s")
         results[lay] = res
     write_results("scale", results)
 

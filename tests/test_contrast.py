@@ -258,3 +258,22 @@ def test_cli_names_the_contrast_files_and_keeps_only_the_significant(tmp_path, c
     assert set(shown["channel"]) == set(full.loc[full["significant"], "channel"]) and {2, 4} <= set(shown["channel"])
     assert shown["p_adjusted"].tolist() == pytest.approx(full.loc[full["significant"], "p_adjusted"].tolist())
     assert f"{int(full['significant'].sum())} of 8 channels differ" in capsys.readouterr().out
+
+
+def test_resampled_moments_from_counts_equal_those_of_the_resampled_rows():
+    """The counts-times-values products against the resampled rows themselves (the plain way, the same draws):
+    means and variances to rounding, constancy exactly, including columns that are constant, and a two-valued
+    column on three rows, whose resamples are often constant."""
+    from se_analysis.utils import numeric
+
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.normal(0.5, 0.1, 3), np.full(3, 0.7), [0.25, 0.25, 0.5], np.full(3, 1e-3)])
+    got = numeric._resampled_moments(x, 300, np.random.default_rng(9))
+    draws = np.random.default_rng(9).integers(0, 3, (300, 3))
+    s = x[draws]
+    np.testing.assert_allclose(got[0], s.mean(1), atol=1e-15)
+    np.testing.assert_allclose(got[1], s.var(1, ddof=1), atol=1e-15)
+    np.testing.assert_array_equal(got[2], s.max(1) == s.min(1))
+    np.testing.assert_array_equal(got[3], s[:, 0])
+    assert got[2][:, 2].any() and not got[2][:, 2].all() and got[2][:, 1].all()
+    assert (got[1][got[2]] == 0).all()

@@ -13,7 +13,17 @@ from .class_choice import (
 from .contrast import contrast
 from .drilldown import channel_rank, channel_values, contact_sheet, rank_text, top_images
 from .quantiles import EXACT_QUANTILE_VALUES, block_quantiles
-from .separation import PCA_FIT_ROWS, decodability, gate_pca, nearest_class_mean, permutation_plan
+from .separation import (
+    PCA_FIT_ROWS,
+    decodability,
+    gate_pca,
+    nearest_class_mean,
+    pca_scores,
+    permutation_plan,
+    precompute_separation,
+    stored_decodability,
+    stored_gate_pca,
+)
 from .similarity import class_similarity
 from .single import OneImage, forward_one, gates_against_class, stored_inputs, top_predictions
 from .stats import (
@@ -59,6 +69,10 @@ __all__ = [
     "rank_text",
     "contact_sheet",
     "gate_pca",
+    "pca_scores",
+    "precompute_separation",
+    "stored_decodability",
+    "stored_gate_pca",
     "decodability",
     "nearest_class_mean",
     "permutation_plan",

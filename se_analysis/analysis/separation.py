@@ -7,6 +7,8 @@
   reference half of each class and scored on the eval half (the sample sets' split rule), with a
   bootstrap 95 % interval over eval images, chance (1/K) and a label-permutation baseline (the
   classifier refitted on reference images whose labels were shuffled).
+* :func:`stored_gate_pca`, :func:`stored_decodability`: the same, computed once per Run and kept beside it
+  (:mod:`se_analysis.runs.derived`); :func:`precompute_separation`, which ``extract`` runs, fills them.
 
 At ImageNet val's 50,000 images x 1,000 classes it stays within seconds: distances are float32 matrix
 products (||m||^2 - 2 x.m) with near ties decided in float64, class means one sparse product, and the
@@ -22,10 +24,11 @@ import pandas as pd
 
 from se_analysis.analysis.stats import GroupBy, class_groups, group_names
 from se_analysis.data.image_sets import split_mask
+from se_analysis.runs.derived import derived_table
 from se_analysis.runs.run import Run
 from se_analysis.utils.text import plural
 
-__all__ = ["gate_pca", "decodability", "nearest_class_mean", "permutation_plan", "PCA_FIT_ROWS"]
+__all__ = ["gate_pca", "pca_scores", "stored_gate_pca", "stored_decodability", "precompute_separation", "decodability", "nearest_class_mean", "permutation_plan", "PCA_FIT_ROWS"]
 
 _EPS32 = float(np.finfo(np.float32).eps)
 _CHUNK = 8_000_000  # distances held at a time in the nearest-mean search
@@ -41,10 +44,11 @@ def _pca2(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Up to :data:`PCA_FIT_ROWS` images the axes are those of all of them (exact). Past that (ImageNet val: 50,000
     images, up to 2,048 channels, a 2e11-operation covariance) they are fitted on an evenly spaced subset of
     that many images, which at this size gives the same two axes to within sampling noise, and every image
-    is projected on them.
+    is projected on them (in float64, that many rows at a time: no float64 copy of the whole block).
     """
-    x = v - v.mean(0)
-    fit = x if len(x) <= PCA_FIT_ROWS else x[np.linspace(0, len(x) - 1, PCA_FIT_ROWS).round().astype(np.int64)]
+    mean = v.mean(0, dtype=np.float64)
+    pick = slice(None) if len(v) <= PCA_FIT_ROWS else np.linspace(0, len(v) - 1, PCA_FIT_ROWS).round().astype(np.int64)
+    fit = np.asarray(v[pick], np.float64) - mean
     cov = fit.T @ fit / max(len(fit) - 1, 1)
     vals, vecs = np.linalg.eigh(cov)  # ascending
     order = np.argsort(vals)[::-1][:2]
@@ -52,28 +56,74 @@ def _pca2(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vecs *= np.where(vecs[np.abs(vecs).argmax(0), np.arange(vecs.shape[1])] < 0, -1.0, 1.0)  # deterministic sign
     total = vals.sum()
     share = vals[order] / total if total > 0 else np.zeros(len(order))
-    scores = x @ vecs
+    scores = np.concatenate([(np.asarray(v[s:s + PCA_FIT_ROWS], np.float64) - mean) @ vecs
+                             for s in range(0, len(v), PCA_FIT_ROWS)] or [np.zeros((0, vecs.shape[1]))])
     if scores.shape[1] < 2:  # a one-channel block
-        scores = np.column_stack([scores, np.zeros(len(x))])
+        scores = np.column_stack([scores, np.zeros(len(v))])
         share = np.append(share, 0.0)
     return scores, share
 
 
-def gate_pca(run: Run, by: GroupBy = "label", blocks: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per (block, image): ``pc1, pc2``, the class and its ``class_index`` (-1: none), plus each axis's
-    share of the variance."""
-    groups, names = class_groups(run, by), group_names(run, by)
+def pca_scores(run: Run, blocks: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (block, image), images in the Run's order: ``block, depth, pc1, pc2, pc1_share, pc2_share``.
+
+    The axes depend on the gates only, not on how images are grouped, so one table serves every grouping
+    (:func:`gate_pca` adds the classes).
+    """
     frames = []
     for g in run.gates:
         if blocks is not None and g.name not in blocks:
             continue
-        scores, share = _pca2(run.gate_values[g.name].astype(np.float64))
-        frames.append(pd.DataFrame({
-            "block": g.name, "depth": g.depth, "image_id": run.images["image_id"].to_numpy(),
-            "class": [names[c] if c >= 0 else "(none)" for c in groups], "class_index": groups,
-            "pc1": scores[:, 0], "pc2": scores[:, 1],
-            "pc1_share": share[0], "pc2_share": share[1]}))
+        scores, share = _pca2(run.gate_values[g.name])
+        frames.append(pd.DataFrame({"block": g.name, "depth": g.depth, "pc1": scores[:, 0], "pc2": scores[:, 1],
+                                    "pc1_share": share[0], "pc2_share": share[1]}))
     return pd.concat(frames, ignore_index=True)
+
+
+def _with_classes(run: Run, scores: pd.DataFrame, by: GroupBy) -> pd.DataFrame:
+    """:func:`pca_scores` rows with each image's ``image_id``, ``class`` and ``class_index`` (-1: none)."""
+    groups, names = class_groups(run, by), group_names(run, by)
+    blocks = scores["block"].nunique()
+    label = np.append(np.asarray(names, dtype=object), "(none)")[np.where(groups >= 0, groups, len(names))]
+    out = scores[["block", "depth"]].copy()
+    out["image_id"] = np.tile(run.images["image_id"].to_numpy(), blocks)
+    out["class"] = np.tile(label, blocks)
+    out["class_index"] = np.tile(groups, blocks)
+    for col in ("pc1", "pc2", "pc1_share", "pc2_share"):
+        out[col] = scores[col].to_numpy()
+    return out
+
+
+def gate_pca(run: Run, by: GroupBy = "label", blocks: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (block, image): ``pc1, pc2``, the image, its class and ``class_index`` (-1: none), plus each
+    axis's share of the variance."""
+    return _with_classes(run, pca_scores(run, blocks), by)
+
+
+def stored_gate_pca(run: Run, by: GroupBy = "label") -> pd.DataFrame:
+    """:func:`gate_pca` of every block, its scores computed once per Run and kept (:func:`derived_table`)."""
+    return _with_classes(run, derived_table(run, "pca", lambda: pca_scores(run)), by)
+
+
+def stored_decodability(run: Run, by: GroupBy = "label") -> pd.DataFrame:
+    """:func:`decodability` with its defaults, computed once per Run and grouping and kept (:func:`derived_table`).
+
+    Raises:
+        ValueError: as :func:`decodability` (too few classes with two images): nothing is kept.
+    """
+    return derived_table(run, f"decodability-{by}", lambda: decodability(run, by=by))
+
+
+def precompute_separation(run: Run, by: GroupBy = "label") -> None:
+    """Compute and keep the PCA and the decodability (grouped ``by``) of a full Run, as ``extract`` does after
+    saving one, so that the Depth page and ``export`` find them on any machine the folder is copied to."""
+    if not run.has_gate_arrays or not len(run) or not run.gates:
+        return
+    derived_table(run, "pca", lambda: pca_scores(run))
+    try:
+        stored_decodability(run, by)
+    except ValueError:  # fewer than two classes of two images: nothing to decode
+        pass
 
 
 class _Fit:

@@ -351,12 +351,13 @@ def report_download(run: Run, key: str, ablation: dict | None = None, label: str
 
 
 def table_downloads(df: pd.DataFrame, name: str) -> None:
-    """CSV and Parquet downloads of a tidy table."""
+    """CSV and Parquet downloads of a tidy table, written when clicked (a PCA table of 800,000 rows takes seconds
+    to write: every rerun would pay it)."""
     c1, c2 = st.columns(2)
-    c1.download_button("Download CSV", table_bytes(df, "csv"), file_name=f"{name}.csv", mime="text/csv",
-                       key=f"csv-{name}")
-    c2.download_button("Download Parquet", table_bytes(df, "parquet"), file_name=f"{name}.parquet",
-                       mime="application/octet-stream", key=f"parquet-{name}")
+    c1.download_button("Download CSV", lambda: table_bytes(df, "csv"), file_name=f"{name}.csv", mime="text/csv",
+                       key=f"csv-{name}", on_click="ignore")
+    c2.download_button("Download Parquet", lambda: table_bytes(df, "parquet"), file_name=f"{name}.parquet",
+                       mime="application/octet-stream", key=f"parquet-{name}", on_click="ignore")
 
 
 def default_classes(cs: pd.DataFrame, k: int = 4, run: Run | None = None) -> list[str]:

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from se_analysis.analysis import stats
 from se_analysis.analysis.quantiles import block_quantiles
+from se_analysis.analysis.separation import precompute_separation
 from se_analysis.cli.common import GROUP_BY_HELP, group_by_arg, image_source, load_net, own_model_spec
 from se_analysis.data.suitability import input_warnings
 from se_analysis.export.tables import write_table
@@ -61,6 +62,15 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _precompute(folder: str, quiet: bool) -> None:
+    """Keep the saved Run's PCA and decodability in its folder, so the Depth page opens at once wherever it goes."""
+    run = Run.load(folder)
+    if run.has_gate_arrays and len(run):
+        if not quiet:
+            print("computing the PCA and decodability over depth (kept in the Run folder)…", file=sys.stderr)
+        precompute_separation(run)
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
     spec = own_model_spec(args.model, args.classes, args.input_size, args.mean, args.std)
     net = load_net(args.model, args.random_weights, args.checkpoint, args.trust_pickle, args.activations,
@@ -81,6 +91,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         run = extract_distributed(net, source, args.out, batch_size=args.batch_size, device=args.device,
                                   num_workers=args.workers, **options)
         if rank == 0:
+            _precompute(args.out, args.quiet)
             print(f"{plural(len(run), 'image')} from {plural(world_size, 'process', 'processes')}, "
                   f"{len(run.skipped)} skipped -> {args.out}")
         return 0
@@ -98,6 +109,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
                       progress=progress, resume_dir=None if args.summary_only else partial, **options)
     run.save(args.out)
     shutil.rmtree(partial, ignore_errors=True)
+    _precompute(args.out, args.quiet)
     acc = run.images["correct"].dropna()
     print(f"{plural(len(run), 'image')}, {plural(len(run.gate_names), 'gate')}, "
           + (f"top-1 {acc.mean() * 100:.2f}%" if len(acc) else "no labels")

@@ -98,21 +98,8 @@ def squeeze_of(model: SENet, images: torch.Tensor, block: str) -> tuple[torch.Te
         (H, W); both float32, detached, on the CPU. The forward pass stops at the block.
     """
     gate = gate_of(model, block)
-    se = model.module.get_submodule(gate.se_path)
-    got: list[torch.Tensor] = []
-
-    def grab(_m: nn.Module, inputs: tuple) -> None:
-        got.append(inputs[0].detach().to("cpu", torch.float32, copy=True))
-        raise _Captured
-
-    with _hook(se, model.module, grab), torch.no_grad():
-        try:
-            model.module(images.to(_device(model.module)))
-        except _Captured:
-            pass
-    if not got:
-        raise RuntimeError(f"{block} ({gate.se_path}) is not on the model's forward path")
-    u = got[0]
+    with torch.no_grad():
+        u = _input_of(model, gate.se_path, images, block).detach().to("cpu", torch.float32, copy=True)
     if u.ndim != 4:
         raise ValueError(f"{block} takes input of shape {tuple(u.shape)}, not a (B, C, H, W) feature map")
     return u, u.mean(dim=(2, 3))
@@ -143,21 +130,26 @@ def network_preactivation(model: SENet, images: torch.Tensor, block: str) -> tor
     removed); gradients flow back to ``images`` when it requires them.
     """
     gate = gate_of(model, block)
-    act = model.module.get_submodule(gate.path)
+    return _input_of(model, gate.path, images, block).reshape(images.shape[0], -1)
+
+
+def _input_of(model: SENet, path: str, images: torch.Tensor, block: str) -> torch.Tensor:
+    """The input of the submodule at ``path`` for network inputs ``images``: the forward pass runs until a
+    pre-hook (always removed) reads it, and stops there."""
     got: list[torch.Tensor] = []
 
     def grab(_m: nn.Module, inputs: tuple) -> None:
         got.append(inputs[0])
         raise _Captured
 
-    with _hook(act, model.module, grab):
+    with _hook(model.module.get_submodule(path), model.module, grab):
         try:
             model.module(images.to(_device(model.module)))
         except _Captured:
             pass
     if not got:
-        raise RuntimeError(f"{block} ({gate.path}) is not on the model's forward path")
-    return got[0].reshape(images.shape[0], -1)
+        raise RuntimeError(f"{block} ({path}) is not on the model's forward path")
+    return got[0]
 
 
 def _excitation(model: SENet, gate: Gate, dtype: torch.dtype | None) -> tuple[nn.Module, nn.Module, nn.Module]:

@@ -2,6 +2,7 @@
 
 from .arrays import PrefixedArrays, StoredArrays
 from .chunks import Chunk, ChunkCollector, ChunkStore, pending_positions
+from .derived import DERIVED_FOLDER, derived_table, run_fingerprint, stored_table
 from .distributed import extract_distributed, merge_runs, shard_bounds, world
 from .extract import (
     SUMMARY_ONLY_RESUME,
@@ -34,6 +35,10 @@ from .run import (
 )
 
 __all__ = [
+    "DERIVED_FOLDER",
+    "derived_table",
+    "run_fingerprint",
+    "stored_table",
     "RunNotFound",
     "is_store_key",
     "run_folder",

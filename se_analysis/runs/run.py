@@ -181,6 +181,10 @@ class Run:
         from safetensors.numpy import save_file
 
         folder = Path(folder)
+        missing = [n for n in self.gate_names if n not in self.gate_values]
+        if self.gate_values and missing:
+            raise ValueError(f"this Run has gate values for some blocks but not for {', '.join(missing)}: a Run "
+                             "keeps every block's gates, or none (summary-only)")
         folder.parent.mkdir(parents=True, exist_ok=True)
         moments = dict(self.moments.items())
         if self.gate_values and len(self):  # a full Run keeps its moments too: statistics never reread the gates
@@ -217,7 +221,19 @@ class Run:
         skipped = pd.DataFrame(manifest.pop("skipped", []), columns=["source", "reason"])
         names = [g.name for g in gates_from_manifest(manifest)]
         kept = manifest.pop("moments", None) or manifest.pop("summaries", [])  # "summaries" in format 1
-        return cls(images=images, gate_values=PrefixedArrays(arrays, "gate/", names), logits=arrays["logits"],
+        gate_values = PrefixedArrays(arrays, "gate/", names)
+        if gate_values and len(gate_values) < len(names):
+            raise ValueError(f"{folder / 'arrays.safetensors'} lacks the gates of "
+                             f"{', '.join(n for n in names if n not in gate_values)} that its manifest lists "
+                             "(written in part, or by another tool): extract the Run again")
+        for by in kept:
+            absent = [n for n in names if not any(f"{p}/{n}/mean" in arrays for p in (f"moments_{by}", f"summary_{by}"))]
+            if absent and (f"moments_{by}/n" in arrays or f"summary_{by}/n" in arrays):
+                raise ValueError(f"{folder / 'arrays.safetensors'} lacks the {by} moments of {', '.join(absent)} "
+                                 "(written in part, or by another tool): extract the Run again")
+        if "logits" not in arrays:
+            raise ValueError(f"{folder / 'arrays.safetensors'} has no logits (written by another tool?)")
+        return cls(images=images, gate_values=gate_values, logits=arrays["logits"],
                    manifest=manifest, skipped=skipped, moments=StoredMoments(arrays, names, list(kept)),
                    folder=folder)
 

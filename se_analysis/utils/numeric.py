@@ -144,13 +144,31 @@ _MAX_VALUES = 4_000_000  # resampled values held at a time (32 MB)
 
 
 def _resampled_moments(x: np.ndarray, n_boot: int, rng: np.random.Generator):
-    """Mean, variance (ddof 1), constancy and first value of ``n_boot`` resamples of the rows of ``x`` (n, C)."""
+    """Mean, variance (ddof 1), constancy and first value of ``n_boot`` resamples of the rows of ``x`` (n, C).
+
+    Each resample is its rows' counts (k, n), so its sums are matrix products of the counts with the
+    centred values and their squares: (k, n) @ (n, C) instead of a (k, n, C) copy. A resample is constant
+    exactly when its values are all equal; the few whose computed variance lies within the products'
+    rounding bound of 0 are checked on their values themselves, so constancy (and its variance, 0) is exact.
+    """
     n, c = x.shape
-    step = max(1, min(n_boot, _MAX_VALUES // max(n * c, 1)))
+    step = max(1, min(n_boot, _MAX_VALUES // max(n * c, 1)))  # the same draws, chunk by chunk, as ever
+    centred = x - x.mean(0)
+    squares = centred ** 2
     parts = []
     for i in range(0, n_boot, step):
-        s = x[rng.integers(0, n, (min(step, n_boot - i), n))]  # (step, n, C)
-        parts.append((s.mean(1), s.var(1, ddof=1), s.max(1) == s.min(1), s[:, 0]))
+        k = min(step, n_boot - i)
+        idx = rng.integers(0, n, (k, n))
+        counts = np.bincount((idx + n * np.arange(k)[:, None]).ravel(), minlength=k * n).reshape(k, n).astype(float)
+        s1, s2 = counts @ centred, counts @ squares
+        var = (s2 - s1 * s1 / n) / max(n - 1, 1) if n > 1 else np.full((k, c), np.nan)
+        constant = np.zeros((k, c), bool)
+        rows, cols = np.nonzero(np.abs(var) <= 8 * (n + 2) * np.finfo(float).eps * s2 / max(n - 1, 1))
+        if len(rows):
+            values = x[idx[rows], cols[:, None]]  # (candidates, n): each candidate's own values
+            constant[rows, cols] = same = values.max(1) == values.min(1)
+            var[rows, cols] = np.where(same, 0.0, values.var(1, ddof=1)) if n > 1 else np.nan
+        parts.append((s1 / n + x.mean(0), var, constant, x[idx[:, 0]]))
     return [np.concatenate(column) for column in zip(*parts)]
 
 

@@ -12,7 +12,7 @@ from se_analysis import plots
 from se_analysis.analysis import stats
 from se_analysis.analysis.class_choice import run_starting_classes, top_classes
 from se_analysis.analysis.quantiles import block_quantiles
-from se_analysis.analysis.separation import decodability, gate_pca
+from se_analysis.analysis.separation import stored_decodability, stored_gate_pca
 from se_analysis.analysis.similarity import class_similarity
 from se_analysis.gates.blocks import paper_blocks
 from se_analysis.plots import ablation as plots_ablation
@@ -54,7 +54,7 @@ def standard_figures(run: Run, classes: Sequence[str] | None = None, blocks: Seq
     if run.has_gate_arrays:
         if "decodability" in tables:  # absent with fewer than two classes: nothing to decode
             figs["decodability"] = decodability_curve(tables["decodability"])
-        figs["pca_over_depth"] = pca_small_multiples(gate_pca(run, by=by), colors=colors)
+        figs["pca_over_depth"] = pca_small_multiples(stored_gate_pca(run, by=by), colors=colors)
     if not run.manifest.get("pretrained", True):
         for fig in figs.values():
             plots.add_warning(fig, "random weights: not a trained network")
@@ -68,7 +68,7 @@ def standard_tables(run: Run, by: str = "label") -> dict[str, pd.DataFrame]:
               "skipped": run.skipped}
     if run.has_gate_arrays:
         try:
-            tables["decodability"] = decodability(run, by=by)
+            tables["decodability"] = stored_decodability(run, by=by)
         except ValueError:
             pass
     return tables

@@ -1,0 +1,165 @@
+"""Tables kept beside a Run (PCA, decodability), the compact channel table, and Runs with blocks missing."""
+
+from __future__ import annotations
+
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from se_analysis.analysis import separation, stats
+from se_analysis.cli import main
+from se_analysis.runs.derived import DERIVED_FOLDER, derived_table, stored_table
+from se_analysis.runs.run import Run
+from tests.conftest import make_run
+from tests.test_app import APP, PAGES, no_errors
+
+
+def _saved(tmp_path, **kwargs) -> Run:
+    run = make_run(**kwargs)
+    run.manifest["created"] = "2026-12-01T10:00:00"
+    return Run.load(run.save(tmp_path / "run"))
+
+
+def test_a_derived_table_is_computed_once_and_kept_in_the_run_folder(tmp_path):
+    run = _saved(tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return pd.DataFrame({"x": [1.5, 2.5], "block": ["a", "b"]})
+
+    first = derived_table(run, "thing", compute)
+    again = derived_table(Run.load(run.folder), "thing", compute)  # a new process would open the folder anew
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(first, again, check_dtype=False)
+    assert [p.name.split(".")[0] for p in (run.folder / DERIVED_FOLDER).iterdir()] == ["thing"]
+    assert stat.S_IMODE((next((run.folder / DERIVED_FOLDER).iterdir())).stat().st_mode) & 0o044  # readable by others
+
+
+def test_a_run_written_again_over_its_folder_never_reads_the_old_table(tmp_path):
+    run = _saved(tmp_path)
+    derived_table(run, "thing", lambda: pd.DataFrame({"x": [1]}))
+    other = make_run(seed=3)
+    other.manifest["created"] = "2026-12-01T11:00:00"
+    other.save(run.folder)
+    assert stored_table(Run.load(run.folder), "thing") is None
+    assert derived_table(Run.load(run.folder), "thing", lambda: pd.DataFrame({"x": [2]}))["x"].tolist() == [2]
+
+
+def test_a_run_folder_it_cannot_write_keeps_its_tables_in_the_home_cache(tmp_path):
+    run = _saved(tmp_path)
+    (run.folder / DERIVED_FOLDER).write_text("a file where the folder would go")  # unwritable, even for root
+    derived_table(run, "thing", lambda: pd.DataFrame({"x": [7]}))
+    assert stored_table(Run.load(run.folder), "thing")["x"].tolist() == [7]
+    assert (run.folder / DERIVED_FOLDER).is_file()
+
+
+def test_a_damaged_table_is_computed_again(tmp_path):
+    run = _saved(tmp_path)
+    derived_table(run, "thing", lambda: pd.DataFrame({"x": [1]}))
+    (kept,) = (run.folder / DERIVED_FOLDER).iterdir()
+    kept.write_bytes(kept.read_bytes()[:20])  # cut short
+    assert derived_table(run, "thing", lambda: pd.DataFrame({"x": [5]}))["x"].tolist() == [5]
+
+
+def test_a_run_in_memory_computes_every_time():
+    run, calls = make_run(), []
+    for _ in range(2):
+        derived_table(run, "thing", lambda: calls.append(1) or pd.DataFrame({"x": [1]}))
+    assert len(calls) == 2
+
+
+def test_stored_pca_and_decodability_equal_fresh_ones_for_any_grouping(tmp_path):
+    run = _saved(tmp_path, n_per_class=(6, 6, 5, 4), channels=(4, 6))
+    for by in ("label", "pred"):
+        pd.testing.assert_frame_equal(separation.stored_gate_pca(run, by), separation.gate_pca(run, by),
+                                      check_dtype=False)
+        pd.testing.assert_frame_equal(separation.stored_decodability(run, by), separation.decodability(run, by),
+                                      check_dtype=False)
+    assert len(list((run.folder / DERIVED_FOLDER).iterdir())) == 3  # one PCA for both groupings
+
+
+def test_pca_past_its_fit_rows_projects_every_image_on_the_subset_s_axes(monkeypatch):
+    """Axes from an SVD of the evenly spaced rows (centred by the mean of all), every row projected (by hand)."""
+    monkeypatch.setattr(separation, "PCA_FIT_ROWS", 7)
+    run = make_run(n_per_class=(9, 9, 9, 2), channels=(5, 4), seed=4)
+    got = separation.gate_pca(run)
+    for block in run.gate_names:
+        v = run.gate_values[block].astype(np.float64)
+        x = v - v.mean(0)
+        pick = np.round(np.linspace(0, len(v) - 1, 7)).astype(int)
+        _, s, vt = np.linalg.svd(x[pick], full_matrices=False)
+        rows = got[got["block"] == block]
+        for i, col in enumerate(("pc1", "pc2")):
+            np.testing.assert_allclose(np.abs(rows[col]), np.abs(x @ vt[i]), atol=1e-10)
+        assert rows["pc1_share"].iloc[0] == pytest.approx(s[0] ** 2 / (s ** 2).sum())
+    assert len(got) == len(run) * 2
+
+
+def test_the_compact_channel_table_holds_the_same_numbers(monkeypatch):
+    """Past CATEGORICAL_ROWS: categorical block and class, float32 means; the values are those of a groupby
+    over the gates (a second method), and two classes sharing a name share a category, as before."""
+    run = make_run(n_per_class=(5, 7, 0, 4), channels=(3, 5), seed=2)
+    run.manifest["class_names"] = ["crane", "pug", "goldfish", "crane"]
+    full = stats.channel_stats(run)
+    monkeypatch.setattr(stats, "CATEGORICAL_ROWS", 0)
+    compact = stats.channel_stats(run)
+    assert isinstance(compact["class"].dtype, pd.CategoricalDtype) and compact["mean"].dtype == np.float32
+    assert list(compact["block"].cat.categories) == run.gate_names
+    assert compact["class"].astype(str).tolist() == full["class"].astype(str).tolist()
+    for col in ("block", "channel", "class_index", "n", "depth"):
+        assert compact[col].astype(str).tolist() == full[col].astype(str).tolist()
+    y = run.images["label"].to_numpy()
+    for block in run.gate_names:
+        v = pd.DataFrame(run.gate_values[block].astype(np.float64))
+        by_hand = v.groupby(y).mean()
+        rows = compact[(compact["block"] == block) & (compact["class_index"] >= 0)]
+        for r in rows.itertuples():
+            assert r.mean == pytest.approx(by_hand.loc[r.class_index, r.channel], rel=1e-6)
+        pooled = compact[(compact["block"] == block) & (compact["class"] == "all")]
+        np.testing.assert_allclose(pooled["mean"], v.mean(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(pooled["std"], v.std(axis=0, ddof=0), rtol=1e-5)
+    assert stats.present_classes(compact) == ["crane", "pug"]
+
+
+def test_a_run_folder_missing_a_block_says_so(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    run = _saved(tmp_path)
+    arrays = load_file(str(run.folder / "arrays.safetensors"))
+    del arrays["gate/SE_3_1"]
+    save_file(arrays, str(run.folder / "arrays.safetensors"))
+    with pytest.raises(ValueError, match="lacks the gates of SE_3_1"):
+        Run.load(run.folder)
+    partial = make_run()
+    del partial.gate_values["SE_3_1"]
+    with pytest.raises(ValueError, match="not for SE_3_1"):
+        partial.save(tmp_path / "partial")
+    assert not (tmp_path / "partial").exists()
+
+
+def test_extract_keeps_the_depth_page_s_tables_and_the_page_reads_them(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    assert main(["extract", "--model", "default", "--data", "sample", "--split", "eval", "--out", str(out),
+                 "--quiet"]) == 0
+    run = Run.load(out)
+    kept = sorted(p.name.split(".")[0] for p in (out / DERIVED_FOLDER).iterdir())
+    assert kept == ["decodability-label", "pca"]
+    expected = separation.decodability(run)
+
+    def never(*args, **kwargs):
+        raise AssertionError("computed again although the Run folder keeps it")
+
+    monkeypatch.setattr(separation, "decodability", never)
+    monkeypatch.setattr(separation, "pca_scores", never)
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["run"] = str(out)
+    at.run()
+    at.switch_page(str(PAGES / "depth.py")).run()
+    no_errors(at)
+    shown = [e for e in at.get("dataframe") if len(e.value) == len(expected) and "accuracy" in e.value.columns]
+    assert shown and np.allclose(shown[0].value["accuracy"], expected["accuracy"])
