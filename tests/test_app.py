@@ -41,9 +41,9 @@ def no_errors(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-def run_folder(folder) -> AppTest:
+def run_folder(folder, timeout: float = 180) -> AppTest:
     """A new session that runs the default over a folder on this machine."""
-    at = AppTest.from_file(APP, default_timeout=180)
+    at = AppTest.from_file(APP, default_timeout=timeout)
     at.run()
     at.radio(key="data_kind").set_value("folder on this machine").run()
     at.text_input(key="folder").input(str(folder)).run()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import APP, PAGES, _decode, _open, _stored, no_errors
+from tests.test_app import APP, PAGES, _decode, _open, _stored, no_errors, run_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 VAL = ROOT / "data" / "imagenet" / "val_10x50"
@@ -86,16 +86,6 @@ def folder_run(tmp_path_factory):
     return root
 
 
-def _run_folder(folder) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.run()
-    at.radio(key="data_kind").set_value("folder on this machine").run()
-    at.text_input(key="folder").input(str(folder)).run()
-    at.button(key="run_button").click().run()
-    no_errors(at)
-    return at
-
-
 def test_one_image_page_explain_map_of_a_stored_image(folder_run):
     """The chosen image's explain map: the whole block by default, against the mean squeeze of the run's images
     (said on the figure); one channel on request, equal to the library's map; zero as the other reference."""
@@ -105,7 +95,7 @@ def test_one_image_page_explain_map_of_a_stored_image(folder_run):
     from se_analysis.microscope import explain, reference_squeeze
     from se_analysis.runs.run import RunStore
 
-    at = _run_folder(folder_run)
+    at = run_folder(folder_run)
     at.switch_page(str(PAGES / "image.py")).run()
     no_errors(at)
     assert at.selectbox(key="image_channel").value == -1 and at.radio(key="image_reference").value == "mean"
@@ -151,7 +141,7 @@ def test_try_your_own_image_upload_and_camera(folder_run):
     from se_analysis.data.decode import decode_image
     from se_analysis.runs.run import RunStore
 
-    at = _own(_run_folder(folder_run))
+    at = _own(run_folder(folder_run))
     assert not at.camera_input and len(at.file_uploader) == 1  # no camera until asked
     n_runs = len(RunStore().list())
     photo = sorted((VAL / "n01440764").iterdir())[10]  # a tench the run did not see
@@ -202,7 +192,7 @@ def test_one_channel_page_maps_of_the_top_images_and_what_opens_the_gate(folder_
     from se_analysis.microscope import explain, reference_squeeze
     from se_analysis.runs.run import RunStore
 
-    at = _run_folder(folder_run)
+    at = run_folder(folder_run)
     key = at.session_state["run_key"]
     at.switch_page(str(PAGES / "channel.py")).run()
     at.selectbox(key="channel_block").set_value("SE_2_1").run()

@@ -229,14 +229,23 @@ def require_gate_arrays(run: Run) -> None:
         st.stop()
 
 
+@st.cache_resource(max_entries=16)
+def _grouping_choices(_run: Run, run_key: str) -> tuple[bool, dict]:
+    """Whether the Run's images come from class folders, and its WordNet levels by kind: scans of 50,000 image
+    ids and labels, once per Run instead of on every rerun of every page."""
+    return (_run.has_gate_arrays and stats.folder_names(_run) is not None,
+            {kind: stats.superclass_levels(_run, kind) for kind in ("superclass", "pred-superclass")})
+
+
 def group_by_widget(run: Run) -> str:
     """Group images by true label, the model's prediction, (for class folders) the folder they came from, or (for
     ImageNet models) the WordNet superclass of the label or prediction at a depth picked here: ``superclass:9``."""
     options = {"label": "true label"} if run.has_labels else {}
     options["pred"] = "predicted class"
-    if run.has_gate_arrays and stats.folder_names(run) is not None:
+    has_folders, levels = (_grouping_choices(run, run_id(str(run.folder))) if run.folder is not None
+                           else _grouping_choices.__wrapped__(run, ""))
+    if has_folders:
         options["folder"] = "folder"
-    levels = {kind: stats.superclass_levels(run, kind) for kind in ("superclass", "pred-superclass")}
     if levels["superclass"]:
         options["superclass"] = "superclass (WordNet)"
     if levels["pred-superclass"]:
