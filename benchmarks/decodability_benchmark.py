@@ -99,7 +99,6 @@ def old_decodability(run: Run, by: str = "label", n_permutations: int = 100, n_b
     rows_ = np.flatnonzero(usable)
     y = groups[rows_]
     ref = split_mask(y, "reference")
-    k = len(np.unique(y))
     rng = np.random.default_rng(seed)
     perms = [rng.permutation(int(ref.sum())) for _ in range(n_permutations)]
     n_eval = int((~ref).sum())

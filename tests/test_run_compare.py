@@ -7,7 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from se_analysis.analysis.two_runs import block_shift, channel_shift, check_comparable, gate_differences, specificity_pair
+from se_analysis.analysis.two_runs import (
+    block_shift,
+    channel_shift,
+    check_comparable,
+    gate_differences,
+    specificity_pair,
+)
 from se_analysis.plots.two_runs import difference_per_channel, shift_per_block, specificity_both
 from tests.conftest import make_run
 

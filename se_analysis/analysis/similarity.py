@@ -7,10 +7,10 @@ classes the block treats alike sit together.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
-
-from typing import Sequence
 
 from se_analysis.analysis.stats import present_classes
 

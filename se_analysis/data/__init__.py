@@ -11,6 +11,7 @@ from .access import (
 )
 from .dataset import ImageDataset, collate_skipping
 from .decode import MAX_PIXELS, decode_image, load_source_image, to_standard_mode
+from .hierarchy import SuperclassLevel, chain_of, superclass_name, superclass_names, superclass_of, superclass_options
 from .image_sets import (
     IMAGE_EXTENSIONS,
     SAMPLE_SET,
@@ -22,7 +23,6 @@ from .image_sets import (
     split_mask,
     uploads,
 )
-from .hierarchy import SuperclassLevel, chain_of, superclass_name, superclass_names, superclass_of, superclass_options
 from .imagenet import imagenet_class_names, imagenet_wnids
 from .labels import match_class, problems_for_files, read_labels_csv, wnids_for
 from .layouts import (

@@ -18,8 +18,8 @@ from se_analysis.app.common import (
     table_downloads,
 )
 from se_analysis.app.layout import METRICS_ROW
-from se_analysis.app.state import kept
 from se_analysis.app.microscope import explained, reference_for, visualization
+from se_analysis.app.state import kept
 from se_analysis.data.decode import load_source_image
 from se_analysis.plots.overlay import map_picture
 from se_analysis.runs.run import Run
