@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale_runs import ensure_scale_run  # noqa: E402
 from timing import write_results  # noqa: E402
 
-from se_analysis.runs.derived import DERIVED_FOLDER  # noqa: E402
+from se_analysis.runs.run import DERIVED_FOLDER  # noqa: E402
 
 PRECOMPUTE = ("import sys; from se_analysis.runs.run import Run; "
               "from se_analysis.analysis.separation import precompute_separation; "

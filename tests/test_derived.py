@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from se_analysis.analysis import separation, stats
 from se_analysis.cli import main
-from se_analysis.runs.derived import DERIVED_FOLDER, derived_table, stored_table
-from se_analysis.runs.run import Run
+from se_analysis.runs.derived import derived_table, stored_table
+from se_analysis.runs.run import DERIVED_FOLDER, Run
 from tests.conftest import make_run
 from tests.test_app import APP, PAGES, no_errors
 
@@ -163,3 +163,13 @@ def test_extract_keeps_the_depth_page_s_tables_and_the_page_reads_them(tmp_path,
     no_errors(at)
     shown = [e for e in at.get("dataframe") if len(e.value) == len(expected) and "accuracy" in e.value.columns]
     assert shown and np.allclose(shown[0].value["accuracy"], expected["accuracy"])
+
+
+def test_a_run_s_size_counts_its_kept_tables(tmp_path):
+    from se_analysis.runs.run import folder_size
+
+    run = _saved(tmp_path)
+    before = sum(p.stat().st_size for p in run.folder.iterdir())
+    derived_table(run, "thing", lambda: pd.DataFrame({"x": np.arange(1000)}))
+    (kept,) = (run.folder / DERIVED_FOLDER).iterdir()
+    assert folder_size(run.folder) == before + kept.stat().st_size

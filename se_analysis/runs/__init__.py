@@ -2,7 +2,7 @@
 
 from .arrays import PrefixedArrays, StoredArrays
 from .chunks import Chunk, ChunkCollector, ChunkStore, pending_positions
-from .derived import DERIVED_FOLDER, derived_table, run_fingerprint, stored_table
+from .derived import derived_table, run_fingerprint, stored_table
 from .distributed import extract_distributed, merge_runs, shard_bounds, world
 from .extract import (
     SUMMARY_ONLY_RESUME,
@@ -21,6 +21,7 @@ from .manifest import FORMAT, gate_records, gates_from_manifest, new_manifest
 from .moments import CONSTANT_STD, HIST_BINS, GateMoments
 from .refs import RunNotFound, is_store_key, run_folder, run_id
 from .run import (
+    DERIVED_FOLDER,
     IMAGE_COLUMNS,
     MANIFEST_COLUMNS,
     STORED_GROUPINGS,

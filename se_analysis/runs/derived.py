@@ -25,11 +25,9 @@ from typing import Callable
 
 import pandas as pd
 
-from se_analysis.runs.run import Run, default_store_root
+from se_analysis.runs.run import DERIVED_FOLDER, Run, default_store_root
 
-__all__ = ["derived_table", "stored_table", "run_fingerprint", "DERIVED_FOLDER"]
-
-DERIVED_FOLDER = "derived"
+__all__ = ["derived_table", "stored_table", "run_fingerprint"]
 
 
 def run_fingerprint(folder: Path) -> str:

@@ -43,9 +43,10 @@ from se_analysis.runs.manifest import gate_records, gates_from_manifest
 from se_analysis.runs.moments import GateMoments
 
 __all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS", "StoredMoments", "is_run_folder",
-           "folder_size", "STORED_GROUPINGS", "manifest_row", "MANIFEST_COLUMNS"]
+           "folder_size", "STORED_GROUPINGS", "DERIVED_FOLDER", "manifest_row", "MANIFEST_COLUMNS"]
 
 STORED_GROUPINGS = ("label", "pred")  # the groupings whose moments a full Run keeps
+DERIVED_FOLDER = "derived"  # inside a Run folder: tables computed from it once (:mod:`.derived`)
 
 IMAGE_COLUMNS = ["index", "image_id", "source", "label", "label_name", "pred", "pred_name", "confidence", "correct"]
 
@@ -79,8 +80,9 @@ def is_run_folder(path: str | Path) -> bool:
 
 
 def folder_size(path: str | Path) -> int:
-    """The bytes of the files directly in ``path``."""
-    return sum(f.stat().st_size for f in Path(path).iterdir() if f.is_file())
+    """The bytes of a Run folder: its files and the tables kept in its ``derived/`` (a copy moves both)."""
+    p = Path(path)
+    return sum(f.stat().st_size for f in [*p.iterdir(), *(p / DERIVED_FOLDER).glob("*")] if f.is_file())
 
 
 class StoredMoments(Mapping[str, GateMoments]):
