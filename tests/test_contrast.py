@@ -277,3 +277,5 @@ def test_resampled_moments_from_counts_equal_those_of_the_resampled_rows():
     np.testing.assert_array_equal(got[3], s[:, 0])
     assert got[2][:, 2].any() and not got[2][:, 2].all() and got[2][:, 1].all()
     assert (got[1][got[2]] == 0).all()
+    one = numeric._resampled_moments(np.array([[0.3, 0.9]]), 5, np.random.default_rng(0))
+    assert one[2].all() and np.isnan(one[1]).all()  # a single image: every resample is constant, no variance

@@ -75,11 +75,35 @@ def test_a_run_in_memory_computes_every_time():
 def test_stored_pca_and_decodability_equal_fresh_ones_for_any_grouping(tmp_path):
     run = _saved(tmp_path, n_per_class=(6, 6, 5, 4), channels=(4, 6))
     for by in ("label", "pred"):
-        pd.testing.assert_frame_equal(separation.stored_gate_pca(run, by), separation.gate_pca(run, by),
-                                      check_dtype=False)
-        pd.testing.assert_frame_equal(separation.stored_decodability(run, by), separation.decodability(run, by),
-                                      check_dtype=False)
+        for _ in range(2):  # computed and kept, then read back from the folder by a Run opened anew
+            pd.testing.assert_frame_equal(separation.stored_gate_pca(run, by), separation.gate_pca(run, by),
+                                          check_dtype=False)
+            pd.testing.assert_frame_equal(separation.stored_decodability(run, by), separation.decodability(run, by),
+                                          check_dtype=False)
+            run = Run.load(run.folder)
     assert len(list((run.folder / DERIVED_FOLDER).iterdir())) == 3  # one PCA for both groupings
+
+
+def test_a_run_open_while_another_is_saved_over_its_folder_keeps_its_tables_apart(tmp_path):
+    """The fingerprint is that of the files a Run was opened from: the old Run's table, computed after the
+    new one replaced it on disk, is never read as the new one's."""
+    old = _saved(tmp_path)
+    new = make_run(seed=3)
+    new.manifest["created"] = "2026-12-01T11:00:00"
+    new.save(old.folder)
+    derived_table(old, "thing", lambda: pd.DataFrame({"x": [1]}))  # the old Run, still open, keeps its own
+    assert derived_table(Run.load(old.folder), "thing", lambda: pd.DataFrame({"x": [2]}))["x"].tolist() == [2]
+    assert stored_table(Run.load(old.folder), "thing")["x"].tolist() == [2]  # kept; the old Run's is gone
+
+
+def test_tables_of_an_older_recipe_are_computed_again(tmp_path, monkeypatch):
+    from se_analysis.runs import derived
+
+    run = _saved(tmp_path)
+    derived_table(run, "thing", lambda: pd.DataFrame({"x": [1]}))
+    monkeypatch.setattr(derived, "DERIVED_VERSION", derived.DERIVED_VERSION + 1)
+    assert derived_table(run, "thing", lambda: pd.DataFrame({"x": [2]}))["x"].tolist() == [2]
+    assert len(list((run.folder / DERIVED_FOLDER).iterdir())) == 1  # the old one removed
 
 
 def test_pca_past_its_fit_rows_projects_every_image_on_the_subset_s_axes(monkeypatch):
@@ -117,8 +141,11 @@ def test_the_compact_channel_table_holds_the_same_numbers(monkeypatch):
         v = pd.DataFrame(run.gate_values[block].astype(np.float64))
         by_hand = v.groupby(y).mean()
         rows = compact[(compact["block"] == block) & (compact["class_index"] >= 0)]
+        spread = v.groupby(y).std(ddof=0)
         for r in rows.itertuples():
             assert r.mean == pytest.approx(by_hand.loc[r.class_index, r.channel], rel=1e-6)
+            assert r.std == pytest.approx(spread.loc[r.class_index, r.channel], rel=1e-5, abs=1e-7)
+            assert r.n == (y == r.class_index).sum()
         pooled = compact[(compact["block"] == block) & (compact["class"] == "all")]
         np.testing.assert_allclose(pooled["mean"], v.mean(axis=0), rtol=1e-6)
         np.testing.assert_allclose(pooled["std"], v.std(axis=0, ddof=0), rtol=1e-5)
@@ -147,7 +174,7 @@ def test_extract_keeps_the_depth_page_s_tables_and_the_page_reads_them(tmp_path,
                  "--quiet"]) == 0
     run = Run.load(out)
     kept = sorted(p.name.split(".")[0] for p in (out / DERIVED_FOLDER).iterdir())
-    assert kept == ["decodability-label", "pca"]
+    assert kept == ["decodability-label", f"pca-fit{separation.PCA_FIT_ROWS}"]
     expected = separation.decodability(run)
 
     def never(*args, **kwargs):

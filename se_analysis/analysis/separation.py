@@ -100,9 +100,14 @@ def gate_pca(run: Run, by: GroupBy = "label", blocks: Sequence[str] | None = Non
     return _with_classes(run, pca_scores(run, blocks), by)
 
 
+def _pca_name() -> str:
+    """The kept PCA table's name, with the parameter its axes depend on."""
+    return f"pca-fit{PCA_FIT_ROWS}"
+
+
 def stored_gate_pca(run: Run, by: GroupBy = "label") -> pd.DataFrame:
     """:func:`gate_pca` of every block, its scores computed once per Run and kept (:func:`derived_table`)."""
-    return _with_classes(run, derived_table(run, "pca", lambda: pca_scores(run)), by)
+    return _with_classes(run, derived_table(run, _pca_name(), lambda: pca_scores(run)), by)
 
 
 def stored_decodability(run: Run, by: GroupBy = "label") -> pd.DataFrame:
@@ -119,7 +124,7 @@ def precompute_separation(run: Run, by: GroupBy = "label") -> None:
     saving one, so that the Depth page and ``export`` find them on any machine the folder is copied to."""
     if not run.has_gate_arrays or not len(run) or not run.gates:
         return
-    derived_table(run, "pca", lambda: pca_scores(run))
+    derived_table(run, _pca_name(), lambda: pca_scores(run))
     try:
         stored_decodability(run, by)
     except ValueError:  # fewer than two classes of two images: nothing to decode

@@ -200,7 +200,7 @@ def channel_stats(run: Run, by: GroupBy = "label", blocks: list[str] | None = No
     s = moments_for(run, by)
     names = group_names(run, by)
     depth = {g.name: g.depth for g in run.gates}
-    blocks = list(blocks or run.gate_names)
+    blocks = list(dict.fromkeys(blocks or run.gate_names))
     present = np.flatnonzero(s.n > 0)
     widths = [s.mean[b].shape[1] for b in blocks]
     compact = sum(widths) * (len(present) + 1) > CATEGORICAL_ROWS

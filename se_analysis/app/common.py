@@ -302,8 +302,8 @@ def show_figure(fig: go.Figure, run: Run, key: str, select: bool = False, file_n
     fitted to a 1280x720 screen (:func:`se_analysis.plots.fit_to_screen`): at most
     ``FIGURE_ROOM`` high, less ``above``, the px the page puts above it under its title (metrics, ...).
     """
-    if not run.manifest.get("pretrained", True):
-        plots.add_warning(fig, "random weights: not a trained network")
+    if not run.manifest.get("pretrained", True) and not (fig.layout.title.subtitle.text or "").startswith("⚠"):
+        plots.add_warning(fig, "random weights: not a trained network")  # once: a cached figure is shared
     present = bool(st.session_state.get("present"))
     shown = fig
     if present:  # Streamlit's chart theme would override the larger fonts, so it is left out

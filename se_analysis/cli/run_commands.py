@@ -68,7 +68,11 @@ def _precompute(folder: str, quiet: bool) -> None:
     if run.has_gate_arrays and len(run):
         if not quiet:
             print("computing the PCA and decodability over depth (kept in the Run folder)…", file=sys.stderr)
-        precompute_separation(run)
+        try:
+            precompute_separation(run)
+        except Exception as e:  # the Run is saved: the Depth page computes them on its first open instead
+            print(f"warning: the PCA and decodability were not kept ({type(e).__name__}: {e}); the Depth page "
+                  "computes them when first opened", file=sys.stderr)
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:

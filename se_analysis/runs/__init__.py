@@ -2,7 +2,7 @@
 
 from .arrays import PrefixedArrays, StoredArrays
 from .chunks import Chunk, ChunkCollector, ChunkStore, pending_positions
-from .derived import derived_table, run_fingerprint, stored_table
+from .derived import DERIVED_VERSION, derived_table, stored_table
 from .distributed import extract_distributed, merge_runs, shard_bounds, world
 from .extract import (
     SUMMARY_ONLY_RESUME,
@@ -28,6 +28,7 @@ from .run import (
     Run,
     RunStore,
     StoredMoments,
+    content_fingerprint,
     default_store_root,
     folder_size,
     is_run_folder,
@@ -37,8 +38,9 @@ from .run import (
 
 __all__ = [
     "DERIVED_FOLDER",
+    "content_fingerprint",
     "derived_table",
-    "run_fingerprint",
+    "DERIVED_VERSION",
     "stored_table",
     "RunNotFound",
     "is_store_key",

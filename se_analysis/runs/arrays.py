@@ -47,7 +47,7 @@ class StoredArrays(Mapping[str, np.ndarray]):
         # Held open for the mapping's life: memmaps read this file even when the folder is written again
         # (a Run saved over the one being read swaps in a new file; this one's offsets stay right for it).
         self._file = open(self.path, "rb")  # noqa: SIM115 - closed by the garbage collector with this object
-        size = os.fstat(self._file.fileno()).st_size
+        self.size = size = os.fstat(self._file.fileno()).st_size  # of the file opened, whatever the folder holds later
         head = self._file.read(8)
         if len(head) < 8:
             raise ValueError(f"{self.path.name} is not a safetensors file (shorter than its header)")

@@ -8,15 +8,16 @@ beside the Run instead:
   the Run, so the folder copied to a laptop arrives with them);
 * else (a read-only folder) under ``$SE_ANALYSIS_HOME/derived/<fingerprint>/``.
 
-A derived table belongs to one Run's content: its file name carries a fingerprint of the Run's
-manifest (which names its model, weights, data and creation) and of its arrays file's size, so a
-Run written again over its folder, or another Run copied in, never reads a stale table. Runs that live
-only in memory compute every time.
+A derived table belongs to one Run's content and one recipe: its file name carries the fingerprint of
+the files the Run was opened from (:func:`~se_analysis.runs.run.content_fingerprint`: its manifest,
+which names its model, weights, data and creation, and its arrays file's size), so a Run written again
+over its folder, or another Run copied in, never reads a stale table; and :data:`DERIVED_VERSION`, raised
+whenever a table's computation changes, so tables that travel with old Run folders are computed again.
+Callers put their parameters in the table's name. Runs that live only in memory compute every time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -27,32 +28,32 @@ import pandas as pd
 
 from se_analysis.runs.run import DERIVED_FOLDER, Run, default_store_root
 
-__all__ = ["derived_table", "stored_table", "run_fingerprint"]
+__all__ = ["derived_table", "stored_table", "DERIVED_VERSION"]
+
+DERIVED_VERSION = 1  # raised whenever a derived table's computation changes: old tables are then ignored
 
 
-def run_fingerprint(folder: Path) -> str:
-    """16 hex digits naming one Run's content: its manifest's bytes and its arrays file's size."""
-    digest = hashlib.sha256((folder / "manifest.json").read_bytes())
-    digest.update(str((folder / "arrays.safetensors").stat().st_size).encode())
-    return digest.hexdigest()[:16]
+def _file_name(run: Run, name: str) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', name)}.v{DERIVED_VERSION}.{run.fingerprint}.parquet"
 
 
-def _file_name(name: str, fingerprint: str) -> str:
-    return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', name)}.{fingerprint}.parquet"
-
-
-def _places(run: Run) -> list[Path]:
-    """Where a derived table of ``run`` may be: its own folder's ``derived/``, then the home cache."""
+def _places(run: Run) -> list[tuple[Path, bool]]:
+    """Where a derived table of ``run`` may be, with whether its parents may be made: the Run folder's
+    ``derived/`` (never the Run folder itself, which may have been moved away), then the home cache."""
     home = Path(os.environ["SE_ANALYSIS_HOME"]) if os.environ.get("SE_ANALYSIS_HOME") else default_store_root().parent
-    return [run.folder / DERIVED_FOLDER, home / DERIVED_FOLDER / run_fingerprint(run.folder)]
+    return [(run.folder / DERIVED_FOLDER, False), (home / DERIVED_FOLDER / run.fingerprint, True)]
+
+
+def _kept(run: Run) -> bool:
+    return run.folder is not None and run.fingerprint is not None
 
 
 def stored_table(run: Run, name: str) -> pd.DataFrame | None:
     """The table ``name`` derived from ``run`` and kept on disk, or None (not computed yet, or unreadable)."""
-    if run.folder is None:
+    if not _kept(run):
         return None
-    file = _file_name(name, run_fingerprint(run.folder))
-    for place in _places(run):
+    file = _file_name(run, name)
+    for place, _ in _places(run):
         try:
             return pd.read_parquet(place / file)
         except (OSError, ValueError):  # absent, or cut short: computed again
@@ -60,10 +61,10 @@ def stored_table(run: Run, name: str) -> pd.DataFrame | None:
     return None
 
 
-def _write(df: pd.DataFrame, place: Path, file: str, stem: str) -> bool:
-    """Write atomically into ``place`` (stale fingerprints of the same table removed); False if not writable."""
+def _write(df: pd.DataFrame, place: Path, parents: bool, file: str, stem: str) -> bool:
+    """Write atomically into ``place`` (stale versions of the same table removed); False if it cannot."""
     try:
-        place.mkdir(parents=True, exist_ok=True)
+        place.mkdir(parents=parents, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=place)
         os.close(fd)
         try:
@@ -77,7 +78,7 @@ def _write(df: pd.DataFrame, place: Path, file: str, stem: str) -> bool:
             if old.name != file:
                 old.unlink(missing_ok=True)
         return True
-    except OSError:
+    except (OSError, ValueError):  # unwritable, moved away, or a table pyarrow cannot write: the caller has it
         return False
 
 
@@ -88,10 +89,10 @@ def derived_table(run: Run, name: str, compute: Callable[[], pd.DataFrame]) -> p
     if kept is not None:
         return kept
     df = compute()
-    if run.folder is not None:
-        file = _file_name(name, run_fingerprint(run.folder))
-        stem = file.rsplit(".", 2)[0]
-        for place in _places(run):
-            if _write(df, place, file, stem):
+    if _kept(run):
+        file = _file_name(run, name)
+        stem = file.split(".v", 1)[0]
+        for place, parents in _places(run):
+            if _write(df, place, parents, file, stem):
                 break
     return df

@@ -43,7 +43,7 @@ from se_analysis.runs.manifest import gate_records, gates_from_manifest
 from se_analysis.runs.moments import GateMoments
 
 __all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS", "StoredMoments", "is_run_folder",
-           "folder_size", "STORED_GROUPINGS", "DERIVED_FOLDER", "manifest_row", "MANIFEST_COLUMNS"]
+           "folder_size", "STORED_GROUPINGS", "DERIVED_FOLDER", "content_fingerprint", "manifest_row", "MANIFEST_COLUMNS"]
 
 STORED_GROUPINGS = ("label", "pred")  # the groupings whose moments a full Run keeps
 DERIVED_FOLDER = "derived"  # inside a Run folder: tables computed from it once (:mod:`.derived`)
@@ -124,6 +124,7 @@ class Run:
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["source", "reason"]))
     moments: Mapping[str, GateMoments] = field(default_factory=dict)  # "label"/"pred" -> GateMoments
     folder: Path | None = None  # where it was loaded from
+    fingerprint: str | None = None  # of the files it was loaded from (:func:`content_fingerprint`)
 
     @property
     def gates(self) -> list[Gate]:
@@ -217,7 +218,8 @@ class Run:
         folder = Path(folder)
         if not (folder / "manifest.json").exists():
             raise FileNotFoundError(f"{folder} holds no Run (manifest.json missing)")
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest_bytes = (folder / "manifest.json").read_bytes()
+        manifest = json.loads(manifest_bytes)
         images = pd.read_parquet(folder / "images.parquet")
         arrays = StoredArrays(folder / "arrays.safetensors")
         skipped = pd.DataFrame(manifest.pop("skipped", []), columns=["source", "reason"])
@@ -237,7 +239,16 @@ class Run:
             raise ValueError(f"{folder / 'arrays.safetensors'} has no logits (written by another tool?)")
         return cls(images=images, gate_values=gate_values, logits=arrays["logits"],
                    manifest=manifest, skipped=skipped, moments=StoredMoments(arrays, names, list(kept)),
-                   folder=folder)
+                   folder=folder, fingerprint=content_fingerprint(manifest_bytes, arrays.size))
+
+
+def content_fingerprint(manifest: bytes, arrays_size: int) -> str:
+    """16 hex digits naming one Run's content: its manifest's bytes (model, weights, data, creation time) and its
+    arrays file's size. Taken from the files a Run was opened from, so a Run written over its folder while
+    another is open never shares its name."""
+    digest = hashlib.sha256(manifest)
+    digest.update(str(arrays_size).encode())
+    return digest.hexdigest()[:16]
 
 
 def run_key(model_name: str, weights_id: str, data_fingerprint: str, preprocessing: dict,

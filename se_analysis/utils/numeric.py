@@ -162,7 +162,7 @@ def _resampled_moments(x: np.ndarray, n_boot: int, rng: np.random.Generator):
         counts = np.bincount((idx + n * np.arange(k)[:, None]).ravel(), minlength=k * n).reshape(k, n).astype(float)
         s1, s2 = counts @ centred, counts @ squares
         var = (s2 - s1 * s1 / n) / max(n - 1, 1) if n > 1 else np.full((k, c), np.nan)
-        constant = np.zeros((k, c), bool)
+        constant = np.full((k, c), n == 1)  # one value is constant
         rows, cols = np.nonzero(np.abs(var) <= 8 * (n + 2) * np.finfo(float).eps * s2 / max(n - 1, 1))
         if len(rows):
             values = x[idx[rows], cols[:, None]]  # (candidates, n): each candidate's own values
