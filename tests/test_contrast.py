@@ -279,3 +279,14 @@ def test_resampled_moments_from_counts_equal_those_of_the_resampled_rows():
     assert (got[1][got[2]] == 0).all()
     one = numeric._resampled_moments(np.array([[0.3, 0.9]]), 5, np.random.default_rng(0))
     assert one[2].all() and np.isnan(one[1]).all()  # a single image: every resample is constant, no variance
+
+
+def test_bootstrap_means_from_counts_equal_the_means_of_the_resampled_rows():
+    from se_analysis.utils.numeric import bootstrap_means
+
+    x = np.random.default_rng(4).normal(size=(37, 5))
+    got = bootstrap_means(x, 250, np.random.default_rng(2))
+    draws = np.random.default_rng(2).integers(0, 37, (250, 37))  # drawn in one go, as row after row
+    np.testing.assert_allclose(got, x[draws].mean(1), atol=1e-14)
+    one_d = bootstrap_means(x[:, 0], 40, np.random.default_rng(2))
+    np.testing.assert_allclose(one_d, x[:, 0][draws[:40]].mean(1), atol=1e-14)

@@ -244,3 +244,28 @@ def test_replacement_statistics_describe_the_replacement_not_the_stored_moments(
     table = replacement_stats(Ablation(("SE_3_1",), "constant", 0.5), run)
     np.testing.assert_allclose(table["mean"], 0.5)
     np.testing.assert_allclose(table["std"].fillna(0), 0.0, atol=1e-12)
+
+
+def test_compare_offers_a_run_opened_by_path_as_run_a(tmp_path, monkeypatch):
+    """A Run opened in place (not in the store) is Run A on the Compare page, against a stored Run with its gates:
+    the numbers are those of the library's comparison of the two."""
+    from se_analysis.analysis.two_runs import channel_shift
+
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path))
+    opened = _run_in(tmp_path / "copied-from-gpu-box")
+    stored = _run_in(tmp_path / "other", seed=9)
+    RunStore().put("stored9", Run.load(tmp_path / "other"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(run=str(tmp_path / "copied-from-gpu-box"))
+    at.run()
+    at.switch_page(str(PAGES / "compare.py")).run()
+    no_errors(at)
+    assert at.selectbox(key="compare_a").value == str(tmp_path / "copied-from-gpu-box")
+    assert at.selectbox(key="compare_b").value == "stored9"
+    assert at.get("plotly_chart")
+    expected = channel_shift(opened, stored)
+    (shown,) = [d.value for d in at.dataframe if "mean_abs_diff" in d.value.columns]
+    for block, rows in expected.groupby("block"):  # the per-block shift, from the gates by hand
+        a, b = opened.gate_values[block].astype(float), stored.gate_values[block].astype(float)
+        by_hand = np.abs(a.mean(0) - b.mean(0)).mean()
+        assert shown.set_index("block").loc[block, "mean_abs_diff"] == pytest.approx(by_hand)

@@ -208,3 +208,33 @@ def test_classes_page_says_why_a_small_model_has_no_superclasses():
     at = _open("tenclasses", "classes.py", by="superclass", wndepth="9")
     assert at.radio(key="group_by").value == "label" and "superclass" not in at.radio(key="group_by").options
     assert any("needs a model of the 1000 ImageNet classes" in c.value for c in at.caption)
+
+
+def test_grouping_by_superclass_and_back_keeps_the_chosen_classes():
+    """Superclasses are chosen apart from classes: the classes chosen before grouping by superclass are the
+    classes chosen after grouping back (not cut down to those that are also superclass names)."""
+    from streamlit.testing.v1 import AppTest
+
+    from se_analysis.runs.run import RunStore
+    from tests.test_app import APP, PAGES, no_errors
+
+    run = _imagenet_run()
+    run.manifest.update(model="tiny", weights="w", data="synthetic", created="2024-01-01T00:00:00", n_images=len(run),
+                        device="cpu")
+    RunStore().put("imagenetlike2", run)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(run="imagenetlike2")
+    at.run()
+    at.switch_page(str(PAGES / "paper.py")).run()
+    names = run.class_names
+    chosen = [names[c] for c in sorted(set(run.images["label"]))][:2]
+    at.multiselect(key="paper_classes").set_value(chosen).run()
+    at.radio(key="group_by").set_value("superclass").run()
+    no_errors(at)
+    groups = at.multiselect(key="paper_classes@" + f"superclass:{at.select_slider(key='group_depth').value}")
+    assert groups.value and not set(groups.value) & set(chosen)  # superclasses, chosen on their own
+    at.radio(key="group_by").set_value("label").run()
+    no_errors(at)
+    assert at.multiselect(key="paper_classes").value == chosen
+    at.switch_page(str(PAGES / "channel.py")).run()  # the chosen classes follow to the One channel page
+    no_errors(at)

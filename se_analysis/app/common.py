@@ -31,7 +31,7 @@ from se_analysis.runs.run import Run, RunStore
 from se_analysis.views.standard import ablation_figures, standard_figures, standard_tables
 from se_analysis.views.view import View
 
-__all__ = ["RUN_KEY", "RUN_PROBLEM", "run_path", "startup_run", "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
+__all__ = ["choice_key", "chosen_classes", "RUN_KEY", "RUN_PROBLEM", "run_path", "startup_run", "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
            "default_classes", "first_line", "get_checkpoint_model", "get_model", "group_by_widget", "load_run",
            "open_channel", "open_page", "progress_callback", "report_download", "require_gate_arrays",
            "require_run", "run_model", "trusted_code", "shared_results", "show_figure", "store", "table_downloads"]
@@ -336,12 +336,23 @@ def clicked_point(event) -> dict | None:
     return points[0] if points else None
 
 
+def choice_key(base: str, by: str) -> str:
+    """The session key of a class choice under grouping ``by``. Superclasses are chosen apart from classes (the
+    groups of a WordNet depth are not classes), so grouping by superclass and back keeps each selection."""
+    return f"{base}@{by}" if stats.parse_group_by(by)[0] in ("superclass", "pred-superclass") else base
+
+
+def chosen_classes(by: str) -> list[str] | None:
+    """The classes (or superclasses) chosen on the pages for grouping ``by``, if any."""
+    return st.session_state.get(choice_key("classes", by))
+
+
 def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)",
                     classes: list[str] | None = None, blocks: list[str] | None = None, by: str = "label",
                     contrast: View | None = None) -> None:
     """A one-file HTML report of the run as it is viewed (the chosen classes and blocks; an ablation; a two-class
     contrast's view, its figure and table), built on click."""
-    classes = classes if classes is not None else st.session_state.get("classes")
+    classes = classes if classes is not None else chosen_classes(by)
 
     def build() -> str:
         tables = standard_tables(run, by=by)

@@ -101,14 +101,15 @@ def decodability_curve(table: pd.DataFrame) -> go.Figure:
     if n_perm is not None:
         r = t.iloc[0]
         scored = int(r["n_permutation_images"])
-        subset = f"on {scored:,} of the {int(r['n_eval']):,} eval images (a fixed random subset; the p-value compares " \
-                 "the observed classifier on the same images)" if scored < int(r["n_eval"]) else "on every eval image"
+        subset = f"scored on {scored:,} of the {int(r['n_eval']):,} eval images (a fixed random subset; p compares " \
+                 "the observed classifier on the same images)" if scored < int(r["n_eval"]) else "scored on every eval image"
         left = int(r.get("classes_left_out", 0))
         title += (f"<br><sup>{int(r['classes']):,} classes, {int(r['n_reference']):,} reference / {int(r['n_eval']):,} "
-                  f"eval images; {n_perm} label permutations {subset}, so p ≥ 1/{n_perm + 1}"
-                  + (f"; {plural(left, 'class', 'classes')} with one image left out" if left else "") + "</sup>")
+                  f"eval images; {n_perm} label permutations, so p ≥ 1/{n_perm + 1}"
+                  + (f"; {plural(left, 'class', 'classes')} with one image left out" if left else "")
+                  + f"</sup><br><sup>permutations {subset}</sup>")  # two lines: one would run off a half-width figure
     fig.update_layout(title=title, xaxis_title="block", yaxis_title="accuracy", yaxis_range=[0, 1.02],
-                      margin=dict(t=110) if n_perm is not None else None)
+                      margin=dict(t=130) if n_perm is not None else None)
     return fig
 
 

@@ -30,14 +30,26 @@ _MAX_DRAWS = 4_000_000  # resampled values held at a time (32 MB): bounded at an
 
 
 def bootstrap_means(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Means of ``n_boot`` resamples (with replacement) of the rows of ``x``: shape (n_boot, *x.shape[1:])."""
+    """Means of ``n_boot`` resamples (with replacement) of the rows of ``x``: shape (n_boot, *x.shape[1:]).
+
+    Each resample is its rows' counts, so its means are one matrix product of counts and values, not a copy of
+    the resampled rows (a superclass of 20,000 images x 576 channels would copy 12 million values a resample).
+    The draws are those of resampling row by row, chunk by chunk, whatever the chunks.
+    """
     x = np.asarray(x, dtype=np.float64)
     n = len(x)
     if n == 0:
         return np.full((n_boot, *x.shape[1:]), np.nan)
-    width = int(np.prod(x.shape[1:], dtype=np.int64))  # values per row: resamples held at a time stay bounded
-    step = max(1, min(n_boot, _MAX_DRAWS // (n * max(width, 1))))
-    return np.concatenate([x[rng.integers(0, n, (min(step, n_boot - i), n))].mean(1) for i in range(0, n_boot, step)])
+    flat = x.reshape(n, -1)
+    step = max(1, min(n_boot, _MAX_DRAWS // (n + flat.shape[1])))  # counts and means held at a time stay bounded
+    parts = [_counts(rng.integers(0, n, (min(step, n_boot - i), n)), n) @ flat / n for i in range(0, n_boot, step)]
+    return np.concatenate(parts).reshape(n_boot, *x.shape[1:])
+
+
+def _counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """(k, n) how often each of n rows is drawn in each of the k resamples ``idx`` (k, n)."""
+    k = len(idx)
+    return np.bincount((idx + n * np.arange(k)[:, None]).ravel(), minlength=k * n).reshape(k, n).astype(float)
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -152,14 +164,14 @@ def _resampled_moments(x: np.ndarray, n_boot: int, rng: np.random.Generator):
     rounding bound of 0 are checked on their values themselves, so constancy (and its variance, 0) is exact.
     """
     n, c = x.shape
-    step = max(1, min(n_boot, _MAX_VALUES // max(n * c, 1)))  # the same draws, chunk by chunk, as ever
+    step = max(1, min(n_boot, _MAX_VALUES // (n + c)))  # counts and sums held at a time; draws as row by row
     centred = x - x.mean(0)
     squares = centred ** 2
     parts = []
     for i in range(0, n_boot, step):
         k = min(step, n_boot - i)
         idx = rng.integers(0, n, (k, n))
-        counts = np.bincount((idx + n * np.arange(k)[:, None]).ravel(), minlength=k * n).reshape(k, n).astype(float)
+        counts = _counts(idx, n)
         s1, s2 = counts @ centred, counts @ squares
         var = (s2 - s1 * s1 / n) / max(n - 1, 1) if n > 1 else np.full((k, c), np.nan)
         constant = np.full((k, c), n == 1)  # one value is constant

@@ -10,6 +10,8 @@ import torch
 from se_analysis.analysis.drilldown import rank_text
 from se_analysis.app.common import (
     channel_stats,
+    chosen_classes,
+    default_classes,
     group_by_widget,
     open_page,
     progress_callback,
@@ -113,7 +115,8 @@ def main() -> None:
     with controls:
         by = group_by_widget(run)
         block, channel, k = channel_ui(run)
-    v = view(run, key, block, channel, by, k, tuple(st.session_state.get("classes") or ()))
+    chosen = chosen_classes(by) or default_classes(channel_stats(run, key, by), run=run)  # as the other pages start
+    v = view(run, key, block, channel, by, k, tuple(chosen))
     rank, values, table = v.facts["rank"], v.tables["channel_values"], v.tables["top_images"]
     with figure:
         m = st.columns(3)

@@ -11,6 +11,8 @@ from se_analysis.analysis.class_choice import top_classes
 from se_analysis.analysis.similarity import class_similarity
 from se_analysis.app.common import (
     channel_stats,
+    choice_key,
+    chosen_classes,
     clicked_point,
     default_classes,
     group_by_widget,
@@ -24,7 +26,7 @@ from se_analysis.plots.palette import MAX_COLOURED, class_colors
 from se_analysis.runs.run import Run
 
 
-def heatmap_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str], bool, str]:
+def heatmap_ui(run: Run, cs: pd.DataFrame, by: str) -> tuple[str, list[str], bool, str]:
     """Block, classes, centring and channel order of the heatmap (kept in the link)."""
     names, present = run.gate_names, stats.present_classes(cs)
     c1, c2, c3 = st.columns([1, 1, 1])
@@ -37,15 +39,15 @@ def heatmap_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str], bool, str]:
                 format_func={"channel": "index", "specificity": "most class-specific first"}.get)
     # Up to 20 classes every class is a row; past that, the classes chosen on the other pages (at most
     # plots.MAX_ROWS rows: a heatmap of 1,000 rows is 24 MB and 28,000 px).
-    chosen = st.session_state.get("classes") or default_classes(cs, run=run)
-    classes = kept(st.multiselect, "Classes (rows)", present, key="heatmap_classes",
+    chosen = chosen_classes(by) or default_classes(cs, run=run)
+    classes = kept(st.multiselect, "Classes (rows)", present, key=choice_key("heatmap_classes", by),
                    default=present if len(present) <= MAX_COLOURED else [c for c in chosen if c in present][:plots.MAX_ROWS],
                    param="hclasses", max_selections=plots.MAX_ROWS, placeholder="Type to search the classes",
                    help=f"Searches as you type; at most {plots.MAX_ROWS} rows.")
     return block, classes, centre, sort
 
 
-def similarity_ui(run: Run, cs: pd.DataFrame, block: str, colors: dict[str, str]) -> None:
+def similarity_ui(run: Run, cs: pd.DataFrame, block: str, colors: dict[str, str], by: str) -> None:
     """Which classes the block treats alike: class x class similarity in clustering order (every class up to
     20; past that, the chosen classes and then the most frequent, at most plots.MAX_ROWS)."""
     st.subheader("Which classes this block treats alike")
@@ -54,7 +56,7 @@ def similarity_ui(run: Run, cs: pd.DataFrame, block: str, colors: dict[str, str]
                            "clustering so that similar ones sit together.")
     present = stats.present_classes(cs)
     compared = present if len(present) <= MAX_COLOURED else \
-        top_classes(cs, plots.MAX_ROWS, st.session_state.get("classes") or default_classes(cs, run=run))
+        top_classes(cs, plots.MAX_ROWS, chosen_classes(by) or default_classes(cs, run=run))
     if len(compared) < len(present):
         st.caption(f"{len(compared)} of {len(present)} classes: the chosen ones, then the most frequent "
                    f"(a {len(present)} x {len(present)} matrix would not fit a page).")
@@ -70,11 +72,11 @@ def main() -> None:
     with controls:
         by = group_by_widget(run)
         cs = channel_stats(run, key, by)
-        block, classes, centre, sort = heatmap_ui(run, cs)
+        block, classes, centre, sort = heatmap_ui(run, cs, by)
     if not classes:
         st.info("Choose at least one class.")
         return
-    colors = class_colors(st.session_state.get("classes") or default_classes(cs, run=run), stats.present_classes(cs))
+    colors = class_colors(chosen_classes(by) or default_classes(cs, run=run), stats.present_classes(cs))
     table = stats.heatmap_table(cs, block, classes, centre=centre, sort=sort)
     with figure:
         event = show_figure(plots.class_heatmap(table, centred=centre, colors=colors), run, "class_heatmap",
@@ -86,7 +88,7 @@ def main() -> None:
     with st.expander("Data behind the heatmap"):
         st.dataframe(table, hide_index=True, width="stretch")
         table_downloads(table, f"class_heatmap_{block}")
-    similarity_ui(run, cs, block, colors)
+    similarity_ui(run, cs, block, colors, by)
 
 
 main()

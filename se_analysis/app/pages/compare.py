@@ -7,6 +7,7 @@ import streamlit as st
 
 from se_analysis.analysis.two_runs import gate_differences, run_differences
 from se_analysis.app.common import (
+    RUN_KEY,
     first_line,
     load_run,
     require_run,
@@ -16,7 +17,7 @@ from se_analysis.app.common import (
 )
 from se_analysis.app.layout import controls_and_figure
 from se_analysis.app.state import kept
-from se_analysis.runs.run import Run
+from se_analysis.runs.run import Run, manifest_row
 from se_analysis.utils.text import plural
 from se_analysis.views.two_runs import two_runs_view
 from se_analysis.views.view import View
@@ -51,9 +52,15 @@ def compare_view(_a: Run, _b: Run, key_a: str, key_b: str) -> View:
 
 def main() -> None:
     st.title("Two runs side by side")
-    _, current = require_run()
+    run, current = require_run()
     runs = store().list()
-    runs = runs[~runs["summary_only"]]
+    ref = st.session_state.get(RUN_KEY)
+    if ref and ref not in set(runs["key"]) and run.folder is not None:  # opened by path: it is run A too
+        row = manifest_row(run.folder)
+        if row is not None:
+            runs = pd.concat([pd.DataFrame([{"key": ref, **row}]), runs], ignore_index=True)
+            current = ref
+    runs = runs[~runs["summary_only"].astype(bool)]
     if len(runs) < 2:
         st.info("Only one run is stored. Make a second one on the Run page: the same model on other images, random "
                 "weights, or another checkpoint; then compare them here.")

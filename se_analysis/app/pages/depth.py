@@ -12,6 +12,7 @@ from se_analysis.app.common import (
     block_quantiles,
     block_stats,
     channel_stats,
+    choice_key,
     default_classes,
     first_line,
     group_by_widget,
@@ -42,14 +43,14 @@ def notes_ui(bstats: pd.DataFrame) -> None:
             f"{r.block} {r.constant_channels}/{r.channels}" for r in const.itertuples()) + ".")
 
 
-def band_ui(run: Run, cs: pd.DataFrame) -> tuple[str, list[str]]:
+def band_ui(run: Run, cs: pd.DataFrame, by: str) -> tuple[str, list[str]]:
     """Block and classes of the within-class band (block in the link, classes shared with the other pages)."""
     present = stats.present_classes(cs)
     c1, c2 = st.columns([1, 3])
     block = kept(c1.selectbox, "Block", run.gate_names, key="depth_block", default=run.gate_names[-1],
                  param="dblock")
-    classes = kept(c2.multiselect, "Classes", present, key="depth_classes", default=default_classes(cs, run=run),
-                   param="classes", shared="classes", placeholder="Type to search the classes")
+    classes = kept(c2.multiselect, "Classes", present, key=choice_key("depth_classes", by),
+                   default=default_classes(cs, run=run), param="classes", shared=choice_key("classes", by), placeholder="Type to search the classes")
     return block, classes
 
 
@@ -122,7 +123,7 @@ def main() -> None:
     show_figure(plots.depth_box(block_quantiles(run, key)), run, "depth_box")
     st.subheader("Within-class mean and spread at one block")
     cs = channel_stats(run, key, by)
-    block, classes = band_ui(run, cs)
+    block, classes = band_ui(run, cs, by)
     show_figure(plots.within_class_band(cs, block, classes), run, "within_class")
     if play:
         with animation:

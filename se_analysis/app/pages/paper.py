@@ -11,6 +11,7 @@ from se_analysis import plots
 from se_analysis.analysis import stats
 from se_analysis.app.common import (
     channel_stats,
+    choice_key,
     clicked_point,
     default_classes,
     group_by_widget,
@@ -26,11 +27,11 @@ from se_analysis.plots.animation import depth_animation
 from se_analysis.runs.run import Run
 
 
-def choices_ui(run: Run, cs: pd.DataFrame) -> tuple[list[str], list[str], bool, bool]:
+def choices_ui(run: Run, cs: pd.DataFrame, by: str) -> tuple[list[str], list[str], bool, bool]:
     """Classes (shared with the other pages), blocks, the all-image line and autoscale, kept in the link."""
     present = stats.present_classes(cs)
-    classes = kept(st.multiselect, "Classes", present, key="paper_classes", default=default_classes(cs, run=run),
-                   param="classes", shared="classes", placeholder="Type to search the classes",
+    classes = kept(st.multiselect, "Classes", present, key=choice_key("paper_classes", by),
+                   default=default_classes(cs, run=run), param="classes", shared=choice_key("classes", by), placeholder="Type to search the classes",
                    help="Searches as you type. Colours follow the order chosen, on every page.")
     blocks = kept(st.multiselect, "Blocks", run.gate_names, key="paper_blocks", default=paper_blocks(run.gates),
                   param="blocks")
@@ -60,7 +61,7 @@ def main() -> None:
                    "that part mean class-specific excitation.")
         by = group_by_widget(run)
         cs = channel_stats(run, key, by)
-        classes, blocks, include_all, autoscale = choices_ui(run, cs)
+        classes, blocks, include_all, autoscale = choices_ui(run, cs, by)
         play = kept(st.toggle, "Play through depth", key="paper_play", default=False, param="play", codes={"1": True},
                     help="One block at a time, every block in forward order, with play/pause and a slider.")
     if not blocks:

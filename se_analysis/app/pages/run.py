@@ -360,6 +360,8 @@ def main() -> None:
     st.markdown(INTRO)
     choices = sidebar_ui()
     stored_runs_ui()
+    st.subheader("Make a run", help="The model chosen in the sidebar over the images below; the run open now "
+                 "is described under Current run.")
     net = model_ui(choices)  # None (with its message) when it cannot load: the run already open still shows
     if net is not None:
         source = source_ui(net, choices.data_kind)
