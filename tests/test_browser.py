@@ -261,15 +261,8 @@ def test_main_flow(page, server):
     _shot(page, "05_ablation_before_after")
 
 
-def test_researcher_ablates_an_unlabelled_folder(browser, server, data_root):
-    """A folder of photos without labels: ablation and sweeps show flips, confidence and KL, never a traceback."""
-    import shutil
-
-    folder = data_root / "unlabelled"
-    folder.mkdir(exist_ok=True)
-    for i, f in enumerate(sorted((ROOT / "data" / "imagenet" / "val_10x50").rglob("*.JPEG"))[::25]):
-        shutil.copy(f, folder / f"photo{i:02d}.jpg")
-    pg = _new_page(browser)
+def run_folder_on_run_page(pg, server: str, folder) -> None:
+    """Open the app, type ``folder`` into the Run page's folder box and press Run (the caller waits for the end)."""
     pg.goto(server)
     pg.get_by_text("Squeeze-and-Excitation gates, seen").wait_for()
     pg.get_by_text("folder on this machine").click()
@@ -279,6 +272,18 @@ def test_researcher_ablates_an_unlabelled_folder(browser, server, data_root):
     box.press("Enter")
     _wait_idle(pg)
     pg.get_by_role("button", name="Run", exact=True).click()
+
+
+def test_researcher_ablates_an_unlabelled_folder(browser, server, data_root):
+    """A folder of photos without labels: ablation and sweeps show flips, confidence and KL, never a traceback."""
+    import shutil
+
+    folder = data_root / "unlabelled"
+    folder.mkdir(exist_ok=True)
+    for i, f in enumerate(sorted((ROOT / "data" / "imagenet" / "val_10x50").rglob("*.JPEG"))[::25]):
+        shutil.copy(f, folder / f"photo{i:02d}.jpg")
+    pg = _new_page(browser)
+    run_folder_on_run_page(pg, server, folder)
     pg.get_by_text("Top-1 accuracy").wait_for()
     _wait_idle(pg)
     assert _metric_values(pg)[:2] == ["20", "no labels"]

@@ -24,6 +24,7 @@ from tests.test_browser import (  # noqa: F401 - data_root and server are fixtur
     data_root,
     playwright_api,
     pytestmark,
+    run_folder_on_run_page,
     server,
 )
 
@@ -61,15 +62,7 @@ def run_key(camera_page, server, data_root) -> str:
         for f in sorted((ROOT / "data" / "imagenet" / "val_10x50" / wnid).iterdir())[:3]:
             shutil.copy(f, folder / wnid / f.name)
     pg = camera_page
-    pg.goto(server)
-    pg.get_by_text("Squeeze-and-Excitation gates, seen").wait_for()
-    pg.get_by_text("folder on this machine").click()
-    _wait_idle(pg)
-    box = pg.locator('input[aria-label="Folder (one sub-folder per class, or a flat folder of images)"]')
-    box.fill(str(folder))
-    box.press("Enter")
-    _wait_idle(pg)
-    pg.get_by_role("button", name="Run", exact=True).click()
+    run_folder_on_run_page(pg, server, folder)
     pg.get_by_text("Top-1 accuracy").or_(pg.get_by_text("Done: 9 images")).first.wait_for()
     _wait_idle(pg)
     _go(pg, "One image")  # the session's run: the page puts it in the link

@@ -28,7 +28,8 @@ from se_analysis.runs.derived import derived_table
 from se_analysis.runs.run import Run
 from se_analysis.utils.text import plural
 
-__all__ = ["gate_pca", "pca_scores", "stored_gate_pca", "stored_decodability", "precompute_separation", "decodability", "nearest_class_mean", "permutation_plan", "PCA_FIT_ROWS"]
+__all__ = ["gate_pca", "pca_scores", "stored_gate_pca", "stored_decodability", "precompute_separation", "decodability",
+           "nearest_class_mean", "permutation_plan", "PCA_FIT_ROWS"]
 
 _EPS32 = float(np.finfo(np.float32).eps)
 _CHUNK = 8_000_000  # distances held at a time in the nearest-mean search
@@ -100,14 +101,15 @@ def gate_pca(run: Run, by: GroupBy = "label", blocks: Sequence[str] | None = Non
     return _with_classes(run, pca_scores(run, blocks), by)
 
 
-def _pca_name() -> str:
-    """The kept PCA table's name, with the parameter its axes depend on."""
-    return f"pca-fit{PCA_FIT_ROWS}"
+def _kept_pca_scores(run: Run) -> pd.DataFrame:
+    """:func:`pca_scores` of every block, computed once per Run and kept, named with the parameter its axes
+    depend on."""
+    return derived_table(run, f"pca-fit{PCA_FIT_ROWS}", lambda: pca_scores(run))
 
 
 def stored_gate_pca(run: Run, by: GroupBy = "label") -> pd.DataFrame:
     """:func:`gate_pca` of every block, its scores computed once per Run and kept (:func:`derived_table`)."""
-    return _with_classes(run, derived_table(run, _pca_name(), lambda: pca_scores(run)), by)
+    return _with_classes(run, _kept_pca_scores(run), by)
 
 
 def stored_decodability(run: Run, by: GroupBy = "label") -> pd.DataFrame:
@@ -124,7 +126,7 @@ def precompute_separation(run: Run, by: GroupBy = "label") -> None:
     saving one, so that the Depth page and ``export`` find them on any machine the folder is copied to."""
     if not run.has_gate_arrays or not len(run) or not run.gates:
         return
-    derived_table(run, _pca_name(), lambda: pca_scores(run))
+    _kept_pca_scores(run)
     try:
         stored_decodability(run, by)
     except ValueError:  # fewer than two classes of two images: nothing to decode

@@ -31,7 +31,8 @@ from se_analysis.runs.run import Run, RunStore
 from se_analysis.views.standard import ablation_figures, standard_figures, standard_tables
 from se_analysis.views.view import View
 
-__all__ = ["choice_key", "chosen_classes", "RUN_KEY", "RUN_PROBLEM", "run_path", "startup_run", "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
+__all__ = ["choice_key", "chosen_classes", "chosen_or_starting", "RUN_KEY", "RUN_PROBLEM", "run_path", "startup_run",
+           "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
            "default_classes", "first_line", "get_checkpoint_model", "get_model", "group_by_widget", "load_run",
            "open_channel", "open_page", "progress_callback", "report_download", "require_gate_arrays",
            "require_run", "run_model", "trusted_code", "shared_results", "show_figure", "store", "table_downloads"]
@@ -345,6 +346,11 @@ def choice_key(base: str, by: str) -> str:
 def chosen_classes(by: str) -> list[str] | None:
     """The classes (or superclasses) chosen on the pages for grouping ``by``, if any."""
     return st.session_state.get(choice_key("classes", by))
+
+
+def chosen_or_starting(run: Run, cs: pd.DataFrame, by: str) -> list[str]:
+    """The classes chosen for grouping ``by``, else those every page starts on (:func:`default_classes`)."""
+    return chosen_classes(by) or default_classes(cs, run=run)
 
 
 def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)",

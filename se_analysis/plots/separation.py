@@ -101,8 +101,9 @@ def decodability_curve(table: pd.DataFrame) -> go.Figure:
     if n_perm is not None:
         r = t.iloc[0]
         scored = int(r["n_permutation_images"])
-        subset = f"scored on {scored:,} of the {int(r['n_eval']):,} eval images (a fixed random subset; p compares " \
-                 "the observed classifier on the same images)" if scored < int(r["n_eval"]) else "scored on every eval image"
+        subset = (f"scored on {scored:,} of the {int(r['n_eval']):,} eval images (a fixed random subset; p compares "
+                  "the observed classifier on the same images)" if scored < int(r["n_eval"])
+                  else "scored on every eval image")
         left = int(r.get("classes_left_out", 0))
         title += (f"<br><sup>{int(r['classes']):,} classes, {int(r['n_reference']):,} reference / {int(r['n_eval']):,} "
                   f"eval images; {n_perm} label permutations, so p ≥ 1/{n_perm + 1}"

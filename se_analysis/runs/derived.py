@@ -33,8 +33,13 @@ __all__ = ["derived_table", "stored_table", "DERIVED_VERSION"]
 DERIVED_VERSION = 1  # raised whenever a derived table's computation changes: old tables are then ignored
 
 
+def _stem(name: str) -> str:
+    """A table's name as the start of a file name (``decodability-superclass:9`` -> ``decodability-superclass-9``)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
 def _file_name(run: Run, name: str) -> str:
-    return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', name)}.v{DERIVED_VERSION}.{run.fingerprint}.parquet"
+    return f"{_stem(name)}.v{DERIVED_VERSION}.{run.fingerprint}.parquet"
 
 
 def _places(run: Run) -> list[tuple[Path, bool]]:
@@ -90,9 +95,7 @@ def derived_table(run: Run, name: str, compute: Callable[[], pd.DataFrame]) -> p
         return kept
     df = compute()
     if _kept(run):
-        file = _file_name(run, name)
-        stem = file.split(".v", 1)[0]
         for place, parents in _places(run):
-            if _write(df, place, parents, file, stem):
+            if _write(df, place, parents, _file_name(run, name), _stem(name)):
                 break
     return df

@@ -43,7 +43,8 @@ from se_analysis.runs.manifest import gate_records, gates_from_manifest
 from se_analysis.runs.moments import GateMoments
 
 __all__ = ["Run", "run_key", "RunStore", "default_store_root", "IMAGE_COLUMNS", "StoredMoments", "is_run_folder",
-           "folder_size", "STORED_GROUPINGS", "DERIVED_FOLDER", "content_fingerprint", "manifest_row", "MANIFEST_COLUMNS"]
+           "folder_size", "STORED_GROUPINGS", "DERIVED_FOLDER", "content_fingerprint", "manifest_row",
+           "MANIFEST_COLUMNS"]
 
 STORED_GROUPINGS = ("label", "pred")  # the groupings whose moments a full Run keeps
 DERIVED_FOLDER = "derived"  # inside a Run folder: tables computed from it once (:mod:`.derived`)
@@ -231,8 +232,9 @@ class Run:
                              f"{', '.join(n for n in names if n not in gate_values)} that its manifest lists "
                              "(written in part, or by another tool): extract the Run again")
         for by in kept:
-            absent = [n for n in names if not any(f"{p}/{n}/mean" in arrays for p in (f"moments_{by}", f"summary_{by}"))]
-            if absent and (f"moments_{by}/n" in arrays or f"summary_{by}/n" in arrays):
+            prefixes = (f"moments_{by}", f"summary_{by}")
+            absent = [n for n in names if not any(f"{p}/{n}/mean" in arrays for p in prefixes)]
+            if absent and any(f"{p}/n" in arrays for p in prefixes):
                 raise ValueError(f"{folder / 'arrays.safetensors'} lacks the {by} moments of {', '.join(absent)} "
                                  "(written in part, or by another tool): extract the Run again")
         if "logits" not in arrays:

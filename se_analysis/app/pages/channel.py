@@ -10,8 +10,7 @@ import torch
 from se_analysis.analysis.drilldown import rank_text
 from se_analysis.app.common import (
     channel_stats,
-    chosen_classes,
-    default_classes,
+    chosen_or_starting,
     group_by_widget,
     open_page,
     progress_callback,
@@ -115,8 +114,7 @@ def main() -> None:
     with controls:
         by = group_by_widget(run)
         block, channel, k = channel_ui(run)
-    chosen = chosen_classes(by) or default_classes(channel_stats(run, key, by), run=run)  # as the other pages start
-    v = view(run, key, block, channel, by, k, tuple(chosen))
+    v = view(run, key, block, channel, by, k, tuple(chosen_or_starting(run, channel_stats(run, key, by), by)))
     rank, values, table = v.facts["rank"], v.tables["channel_values"], v.tables["top_images"]
     with figure:
         m = st.columns(3)

@@ -12,9 +12,8 @@ from se_analysis.analysis.similarity import class_similarity
 from se_analysis.app.common import (
     channel_stats,
     choice_key,
-    chosen_classes,
+    chosen_or_starting,
     clicked_point,
-    default_classes,
     group_by_widget,
     open_channel,
     open_page,
@@ -39,7 +38,7 @@ def heatmap_ui(run: Run, cs: pd.DataFrame, by: str) -> tuple[str, list[str], boo
                 format_func={"channel": "index", "specificity": "most class-specific first"}.get)
     # Up to 20 classes every class is a row; past that, the classes chosen on the other pages (at most
     # plots.MAX_ROWS rows: a heatmap of 1,000 rows is 24 MB and 28,000 px).
-    chosen = chosen_classes(by) or default_classes(cs, run=run)
+    chosen = chosen_or_starting(run, cs, by)
     classes = kept(st.multiselect, "Classes (rows)", present, key=choice_key("heatmap_classes", by),
                    default=present if len(present) <= MAX_COLOURED else [c for c in chosen if c in present][:plots.MAX_ROWS],
                    param="hclasses", max_selections=plots.MAX_ROWS, placeholder="Type to search the classes",
@@ -56,7 +55,7 @@ def similarity_ui(run: Run, cs: pd.DataFrame, block: str, colors: dict[str, str]
                            "clustering so that similar ones sit together.")
     present = stats.present_classes(cs)
     compared = present if len(present) <= MAX_COLOURED else \
-        top_classes(cs, plots.MAX_ROWS, chosen_classes(by) or default_classes(cs, run=run))
+        top_classes(cs, plots.MAX_ROWS, chosen_or_starting(run, cs, by))
     if len(compared) < len(present):
         st.caption(f"{len(compared)} of {len(present)} classes: the chosen ones, then the most frequent "
                    f"(a {len(present)} x {len(present)} matrix would not fit a page).")
@@ -76,7 +75,7 @@ def main() -> None:
     if not classes:
         st.info("Choose at least one class.")
         return
-    colors = class_colors(chosen_classes(by) or default_classes(cs, run=run), stats.present_classes(cs))
+    colors = class_colors(chosen_or_starting(run, cs, by), stats.present_classes(cs))
     table = stats.heatmap_table(cs, block, classes, centre=centre, sort=sort)
     with figure:
         event = show_figure(plots.class_heatmap(table, centred=centre, colors=colors), run, "class_heatmap",

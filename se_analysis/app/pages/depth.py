@@ -50,7 +50,8 @@ def band_ui(run: Run, cs: pd.DataFrame, by: str) -> tuple[str, list[str]]:
     block = kept(c1.selectbox, "Block", run.gate_names, key="depth_block", default=run.gate_names[-1],
                  param="dblock")
     classes = kept(c2.multiselect, "Classes", present, key=choice_key("depth_classes", by),
-                   default=default_classes(cs, run=run), param="classes", shared=choice_key("classes", by), placeholder="Type to search the classes")
+                   default=default_classes(cs, run=run), param="classes", shared=choice_key("classes", by),
+                   placeholder="Type to search the classes")
     return block, classes
 
 

@@ -31,7 +31,8 @@ def choices_ui(run: Run, cs: pd.DataFrame, by: str) -> tuple[list[str], list[str
     """Classes (shared with the other pages), blocks, the all-image line and autoscale, kept in the link."""
     present = stats.present_classes(cs)
     classes = kept(st.multiselect, "Classes", present, key=choice_key("paper_classes", by),
-                   default=default_classes(cs, run=run), param="classes", shared=choice_key("classes", by), placeholder="Type to search the classes",
+                   default=default_classes(cs, run=run), param="classes", shared=choice_key("classes", by),
+                   placeholder="Type to search the classes",
                    help="Searches as you type. Colours follow the order chosen, on every page.")
     blocks = kept(st.multiselect, "Blocks", run.gate_names, key="paper_blocks", default=paper_blocks(run.gates),
                   param="blocks")
