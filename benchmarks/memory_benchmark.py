@@ -4,9 +4,10 @@ Each case runs in a fresh process (so peaks do not mix): synthetic gate batches 
 SE-ResNet-50's 16 blocks (256..2048 channels, 1000 classes) are pushed through
 (a) a streaming :class:`GateMoments` (what ``extract(..., summary_only=True)`` keeps), and
 (b) kept as float32 arrays then summarised (a full Run), and (c) kept as float16.
-Prints peak RSS per case and the 10k / 1k ratios.
+Prints peak RSS per case and the 10k / 1k ratios, median (min-max) over repeats that alternate the
+order of the cases.
 
-    python benchmarks/memory_benchmark.py
+    python benchmarks/memory_benchmark.py --repeats 3
 """
 
 from __future__ import annotations
@@ -52,21 +53,39 @@ def case(mode: str, n: int) -> None:
 
 
 def main() -> None:
-    results = {}
-    for mode in ("streaming", "arrays-float32", "arrays-float16"):
-        for n in (1000, 10000):
+    import argparse
+    import statistics
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from timing import spread, write_results
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per case, order alternated")
+    args = parser.parse_args()
+    cases = [(mode, n) for mode in ("streaming", "arrays-float32", "arrays-float16") for n in (1000, 10000)]
+    peaks: dict[tuple[str, int], list[float]] = {c: [] for c in cases}
+    for r in range(args.repeats):
+        for mode, n in (cases if r % 2 == 0 else cases[::-1]):
             out = subprocess.run([sys.executable, __file__, "--case", mode, str(n)], capture_output=True, text=True,
                                  check=True).stdout
-            results[(mode, n)] = json.loads(out.strip().splitlines()[-1])
-    print(f"SE-ResNet-50 shaped gates ({len(CHANNELS)} blocks, {sum(CHANNELS)} channels), 1000 classes")
-    print(f"{'statistics kept as':18s} {'1k images':>12s} {'10k images':>12s} {'ratio':>7s}   (peak RSS above start)")
+            peaks[(mode, n)].append(json.loads(out.strip().splitlines()[-1])["above_start_mib"])
+    print(f"SE-ResNet-50 shaped gates ({len(CHANNELS)} blocks, {sum(CHANNELS)} channels), 1000 classes; "
+          f"peak RSS above start, median (min-max) of {args.repeats} fresh processes, cases alternated")
+    print(f"{'statistics kept as':18s} {'1k images':>22s} {'10k images':>22s} {'10k / 1k':>18s}")
+    payload = {}
     for mode in ("streaming", "arrays-float32", "arrays-float16"):
-        a, b = results[(mode, 1000)]["above_start_mib"], results[(mode, 10000)]["above_start_mib"]
-        print(f"{mode:18s} {a:9.0f} MiB {b:9.0f} MiB {b / max(a, 1e-9):7.2f}")
+        a, b = peaks[(mode, 1000)], peaks[(mode, 10000)]
+        ratios = [y / max(x, 1e-9) for x, y in zip(a, b)]
+
+        def show(v: list[float], d: int = 0) -> str:
+            return f"{statistics.median(v):.{d}f} ({min(v):.{d}f}-{max(v):.{d}f})"
+        print(f"{mode:18s} {show(a):>18s} MiB {show(b):>18s} MiB {show(ratios, 2):>18s}")
+        payload[mode] = {"1k_mib": spread(a), "10k_mib": spread(b), "ratio": spread(ratios)}
+    print("wrote", write_results("memory", {"repeats": args.repeats, **payload}))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--case":
+    if len(sys.argv) == 4 and sys.argv[1] == "--case":  # one case, in its own process
         case(sys.argv[2], int(sys.argv[3]))
     else:
         main()

@@ -263,6 +263,33 @@ def test_starting_classes_are_the_paper_s_four_on_imagenet_else_the_most_frequen
     assert got[:3] == ["class 1", "class 254", "class 404"] and got[3] in ("class 7", "class 8")
 
 
+def _farthest_points_by_hand(cs, classes: list[str], k: int, block: str) -> list[str]:
+    """The farthest-point rule written out plainly: every class's distance to each picked class, again each step."""
+    at = cs[cs["block"] == block]
+    vec = {c: at[at["class"] == c].sort_values("channel")["mean"].to_numpy(np.float64) for c in classes + ["all"]}
+    picked = [max(classes, key=lambda c: np.linalg.norm(vec[c] - vec["all"]))]
+    while len(picked) < k:
+        rest = [c for c in classes if c not in picked]
+        picked.append(max(rest, key=lambda c: min(np.linalg.norm(vec[c] - vec[p]) for p in picked)))
+    return picked
+
+
+def test_tied_classes_are_a_spread_not_the_first_in_index_order():
+    """At ImageNet val's 50 images of every class all classes tie: the similarity's 60 rows are the chosen ones and
+    then a farthest-point spread, not the next classes in index order."""
+    counts = np.full(120, 2)
+    counts[[5, 9]] = 3  # two more frequent classes come before every tied one
+    run = make_run(n_per_class=tuple(counts), channels=(3, 6), seed=3)
+    cs = stats.channel_stats(run)
+    names = stats.present_classes(cs)
+    got = top_classes(cs, 10, chosen=["c40"])
+    assert got[:3] == ["c40", "c5", "c9"]
+    tied = [c for c in names if c not in ("c40", "c5", "c9")]
+    assert set(got[3:]) == set(_farthest_points_by_hand(cs, tied, 7, "SE_3_1"))
+    assert got[3:] != [c for c in names if c not in got[:3]][:7]  # not the first in index order
+    assert len(set(got)) == 10
+
+
 def test_classes_with_at_least_two_images():
     cs = stats.channel_stats(make_run(n_per_class=(3, 1, 0, 2, 1), channels=(3, 4)))
     assert classes_with_images(cs, 2) == (["c0", "c3"], 2)

@@ -238,3 +238,37 @@ def test_grouping_by_superclass_and_back_keeps_the_chosen_classes():
     assert at.multiselect(key="paper_classes").value == chosen
     at.switch_page(str(PAGES / "channel.py")).run()  # the chosen classes follow to the One channel page
     no_errors(at)
+
+
+def test_wordnet_id_folders_read_as_their_classes():
+    """Grouping by folder on ImageNet-style folders (``n01443537/``) shows each folder's class with its id,
+    the per-folder means stay those of the folder's images, and the paper's classes are still the ones a
+    view starts on; a folder that is no WordNet id keeps its name."""
+    import csv
+
+    from se_analysis.analysis.class_choice import run_starting_classes
+    from se_analysis.data.labels import folder_labels
+
+    run = _imagenet_run()
+    wnids, names = imagenet_wnids(), imagenet_class_names()
+    folders = [wnids[c] for c in run.images["label"]]
+    folders[-2:] = ["misc", "misc"]  # a folder that is not a class
+    folders[:3] = ["n01443537"] * 3  # goldfish, the paper's first class
+    run.images["image_id"] = [f"{f}/{i}.JPEG" for i, f in enumerate(folders)]
+    run.manifest["data_spec"] = {"kind": "folder", "root": "/data/val"}
+    by_hand = {f: (f if f == "misc" else f"{names[wnids.index(f)]} ({f})") for f in set(folders)}
+    assert stats.group_names(run, "folder") == [by_hand[f] for f in sorted(set(folders))]
+    assert by_hand["n01443537"] == "goldfish (n01443537)"
+    cs = stats.channel_stats(run, by="folder")
+    values = run.gate_values["SE_3_1"].astype(np.float64)
+    for f, label in by_hand.items():
+        rows = cs[(cs["block"] == "SE_3_1") & (cs["class"] == label)].sort_values("channel")
+        np.testing.assert_allclose(rows["mean"], values[np.array(folders) == f].mean(0), atol=1e-6)
+    assert run_starting_classes(run, cs)[0] == "goldfish (n01443537)"
+    # a small model: WordNet's own name for the id, read here from the shipped table itself
+    with open(NAMES_CSV, newline="", encoding="utf-8") as fh:
+        wordnet = {row["wnid"]: row["name"] for row in csv.DictReader(fh)}
+    got = folder_labels(["n02084071", "cats", "n99999999"], ["cats", "dogs"])
+    assert got == [f"{wordnet['n02084071']} (n02084071)", "cats", "n99999999"]
+    # a label never repeats another folder's name
+    assert folder_labels(["n01443537", "goldfish (n01443537)"], names) == ["n01443537", "goldfish (n01443537)"]

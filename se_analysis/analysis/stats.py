@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 
 from se_analysis.data.hierarchy import SuperclassLevel, superclass_names, superclass_of, superclass_options
-from se_analysis.data.labels import wnids_for
+from se_analysis.data.labels import folder_labels, wnids_for
 from se_analysis.runs.moments import GateMoments
 from se_analysis.runs.run import Run
 from se_analysis.utils.text import plural
 
 __all__ = ["ALL", "GroupBy", "GROUP_KINDS", "parse_group_by", "superclass_groups", "superclass_levels",
-           "FEW_IMAGES_PER_CLASS", "present_classes", "distinct_classes", "specificity_note", "class_groups",
+           "FEW_IMAGES_PER_CLASS", "present_classes", "specificity_note", "class_groups",
            "group_names", "folder_names", "channel_stats", "block_stats", "image_gates",
            "moments_for", "channel_specificity", "heatmap_table", "specificity", "CATEGORICAL_ROWS"]
 
@@ -104,7 +104,7 @@ def group_names(run: Run, by: GroupBy = "label") -> list[str]:
         names = folder_names(run)
         if names is None:
             raise ValueError("this run's images do not come from class folders: group by label or prediction")
-        return names
+        return folder_labels(names, run.class_names)  # WordNet-id folders read as their classes
     return run.class_names
 
 
@@ -118,7 +118,7 @@ def class_groups(run: Run, by: GroupBy = "label") -> np.ndarray:
         cls = run.images["label" if kind == "superclass" and run.has_labels else "pred"].to_numpy()
         return np.where(cls >= 0, of_class[np.clip(cls, 0, None)], -1).astype(np.int64)
     if kind == "folder":
-        index = {name: i for i, name in enumerate(group_names(run, "folder"))}
+        index = {name: i for i, name in enumerate(folder_names(run) or group_names(run, "folder"))}
         return run.images["image_id"].astype(str).str.split("/").str[0].map(index).to_numpy(np.int64)
     if by == "label" and run.has_labels:
         return run.images["label"].to_numpy()
@@ -324,29 +324,6 @@ def present_classes(cs: pd.DataFrame) -> list[str]:
     channel = cs["channel"].to_numpy()
     rows = cs[(channel == channel.min()) & (cs["class_index"].to_numpy() >= 0)]
     return rows.drop_duplicates("class").sort_values("class_index")["class"].tolist()
-
-
-def distinct_classes(cs: pd.DataFrame, k: int = 4, block: str | None = None) -> list[str]:
-    """``k`` classes whose mean gate vectors differ most at ``block`` (default: the deepest block).
-
-    A rule that fits any model and data set: start from the class farthest from the mean over
-    all images, then add, one at a time, the class farthest (Euclidean) from those already
-    picked (farthest-point order). Deterministic; returned in class-index order.
-    """
-    present = present_classes(cs)
-    if len(present) <= k:
-        return present
-    block = block or cs.sort_values("depth")["block"].iloc[-1]
-    at = cs[cs["block"] == block]
-    means = at.pivot_table(index="class", columns="channel", values="mean").reindex(present + [ALL])
-    vectors = means.loc[present].to_numpy()
-    pooled = means.loc[ALL].to_numpy() if ALL in means.index else vectors.mean(0)
-    picked = [int(np.argmax(np.linalg.norm(vectors - pooled, axis=1)))]
-    while len(picked) < k:
-        dist = np.min([np.linalg.norm(vectors - vectors[i], axis=1) for i in picked], axis=0)
-        dist[picked] = -1.0
-        picked.append(int(np.argmax(dist)))
-    return [present[i] for i in sorted(picked)]
 
 
 def channel_specificity(cs: pd.DataFrame, block: str) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from .image_sets import (
     uploads,
 )
 from .imagenet import imagenet_class_names, imagenet_wnids
-from .labels import match_class, problems_for_files, read_labels_csv, wnids_for
+from .labels import folder_labels, match_class, problems_for_files, read_labels_csv, wnids_for
 from .layouts import (
     GROUND_TRUTH,
     KAGGLE_SOLUTION,
@@ -80,6 +80,7 @@ __all__ = [
     "superclass_options",
     "imagenet_class_names",
     "imagenet_wnids",
+    "folder_labels",
     "match_class",
     "problems_for_files",
     "read_labels_csv",

@@ -7,19 +7,41 @@ match no class, name a missing file or repeat a file are reported rather than gu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
+from se_analysis.data.hierarchy import superclass_name
 from se_analysis.data.imagenet import imagenet_wnids
 
-__all__ = ["match_class", "problems_for_files", "read_labels_csv", "wnids_for"]
+__all__ = ["folder_labels", "match_class", "problems_for_files", "read_labels_csv", "wnids_for"]
+
+WNID = re.compile(r"n\d{8}")
 
 
 def wnids_for(class_names: Sequence[str]) -> list[str] | None:
     """WordNet ids for a 1000-class (ImageNet-1k) model, else None."""
     return imagenet_wnids() if len(class_names) == 1000 else None
+
+
+def folder_labels(folders: Sequence[str], class_names: Sequence[str]) -> list[str]:
+    """Display names of class folders, in their order: a folder named by a WordNet id (ImageNet's
+    ``n01443537``) reads as its class and the id, ``goldfish (n01443537)``, so that grouping by folder
+    shows what each group is, not a bare id. The name is the model's own where the id is one of its
+    classes (1000-class models), else WordNet's; other folders, and ids WordNet does not hold, keep
+    their names. Names stay unique: a label that would repeat another folder's name is not used.
+    """
+    wnids = wnids_for(class_names)
+    index = {w: i for i, w in enumerate(wnids)} if wnids is not None else {}
+    labels = []
+    for f in folders:
+        name = class_names[index[f]] if f in index and index[f] < len(class_names) else (
+            superclass_name(f) if WNID.fullmatch(f) else f)
+        labels.append(f if name == f else f"{name} ({f})")
+    taken = set(folders)
+    return [label if label == f or label not in taken else f for label, f in zip(labels, folders)]
 
 
 def match_class(folder: str, class_names: Sequence[str], wnids: Sequence[str] | None) -> int | None:

@@ -46,7 +46,14 @@ def heatmap_ui(run: Run, cs: pd.DataFrame, by: str) -> tuple[str, list[str], boo
     return block, classes, centre, sort
 
 
-def similarity_ui(run: Run, cs: pd.DataFrame, block: str, colors: dict[str, str], by: str) -> None:
+@st.cache_data(max_entries=32, show_spinner=False)
+def compared_classes(_cs: pd.DataFrame, run_key: str, by: str, chosen: tuple[str, ...]) -> list[str]:
+    """The similarity matrix's classes past 20 (:func:`top_classes`), once per Run, grouping and choice: the
+    farthest-point spread over 1000 classes x 2,048 channels is not redone on every rerun."""
+    return top_classes(_cs, plots.MAX_ROWS, chosen)
+
+
+def similarity_ui(run: Run, key: str, cs: pd.DataFrame, block: str, colors: dict[str, str], by: str) -> None:
     """Which classes the block treats alike: class x class similarity in clustering order (every class up to
     20; past that, the chosen classes and then the most frequent, at most plots.MAX_ROWS)."""
     st.subheader("Which classes this block treats alike")
@@ -55,10 +62,11 @@ def similarity_ui(run: Run, cs: pd.DataFrame, block: str, colors: dict[str, str]
                            "clustering so that similar ones sit together.")
     present = stats.present_classes(cs)
     compared = present if len(present) <= MAX_COLOURED else \
-        top_classes(cs, plots.MAX_ROWS, chosen_or_starting(run, cs, by))
+        compared_classes(cs, key, by, tuple(chosen_or_starting(run, cs, by)))
     if len(compared) < len(present):
-        st.caption(f"{len(compared)} of {len(present)} classes: the chosen ones, then the most frequent "
-                   f"(a {len(present)} x {len(present)} matrix would not fit a page).")
+        st.caption(f"{len(compared)} of {len(present)} classes: the chosen ones, then the most frequent, and "
+                   f"among classes of equal count those whose mean gates differ most (a {len(present)} x "
+                   f"{len(present)} matrix would not fit a page).")
     sim, order = class_similarity(cs, block, metric, classes=compared)
     show_figure(plots.similarity_heatmap(sim, order, colors=colors, total=len(present)), run, "class_similarity")
     with st.expander("Data behind the figure"):
@@ -87,7 +95,7 @@ def main() -> None:
     with st.expander("Data behind the heatmap"):
         st.dataframe(table, hide_index=True, width="stretch")
         table_downloads(table, f"class_heatmap_{block}")
-    similarity_ui(run, cs, block, colors, by)
+    similarity_ui(run, key, cs, block, colors, by)
 
 
 main()
