@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -200,3 +201,63 @@ def test_a_run_s_size_counts_its_kept_tables(tmp_path):
     derived_table(run, "thing", lambda: pd.DataFrame({"x": np.arange(1000)}))
     (kept,) = (run.folder / DERIVED_FOLDER).iterdir()
     assert folder_size(run.folder) == before + kept.stat().st_size
+
+
+def test_computing_the_kept_tables_tells_its_progress_block_by_block(tmp_path):
+    """An older Run's first Depth open shows how far the kept tables have got: after each block, the share of
+    the channels done (PCA first, a third of the bar, then decodability), and then reads them."""
+    run = _saved(tmp_path, channels=(3, 5, 8))
+    assert separation.separation_to_compute(run) and not separation.separation_to_compute(make_run())
+    told = []
+    separation.precompute_separation(run, progress=lambda done, what: told.append((round(done, 12), what)))
+    by_hand = [(round(a + w * c / 16, 12), f"{phase}: {b}") for phase, a, w in (("PCA", 0, 1 / 3),
+                                                                               ("decodability", 1 / 3, 2 / 3))
+               for b, c in (("SE_2_1", 3), ("SE_3_1", 8), ("SE_4_1", 16))]
+    assert told == by_hand
+    again = Run.load(run.folder)
+    assert not separation.separation_to_compute(again) and separation.separation_to_compute(again, "pred")
+    told.clear()
+    separation.precompute_separation(again, "pred", lambda done, what: told.append(round(done, 12)))
+    assert told == [round(c / 16, 12) for c in (3, 8, 16)]  # the PCA is kept: decodability is the whole bar
+
+
+def test_the_depth_page_computes_an_older_run_s_tables_once_and_keeps_them(tmp_path, monkeypatch):
+    run = _saved(tmp_path)
+    assert not (run.folder / DERIVED_FOLDER).exists()
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["run"] = str(run.folder)
+    at.run()
+    at.switch_page(str(PAGES / "depth.py")).run()
+    no_errors(at)
+    assert not separation.separation_to_compute(Run.load(run.folder))
+    expected = separation.decodability(run)
+    shown = [e for e in at.get("dataframe") if len(e.value) == len(expected) and "accuracy" in e.value.columns]
+    assert shown and np.allclose(shown[0].value["accuracy"], expected["accuracy"])
+
+
+def test_the_home_cache_keeps_the_most_recently_used_runs_only(tmp_path, monkeypatch):
+    """Tables of read-only Run folders go to the home cache, which keeps the Runs last used (read or written)
+    and removes the others' tables; a Run whose tables were removed computes them again."""
+    import os
+
+    from se_analysis.runs import derived
+
+    monkeypatch.setattr(derived, "HOME_RUNS_KEPT", 3)
+    home = Path(os.environ["SE_ANALYSIS_HOME"]) / DERIVED_FOLDER
+    runs = []
+    for i in range(5):
+        run = make_run(seed=i)
+        run.manifest["created"] = f"2026-12-01T10:00:0{i}"
+        run = Run.load(run.save(tmp_path / f"run{i}"))
+        (run.folder / DERIVED_FOLDER).write_text("a file where the folder would go")
+        runs.append(run)
+    for i, run in enumerate(runs[:3]):
+        derived_table(run, "thing", lambda i=i: pd.DataFrame({"x": [i]}))
+        os.utime(home / run.fingerprint, (1_000 + i, 1_000 + i))  # used in this order, a second apart
+    assert stored_table(runs[0], "thing")["x"].tolist() == [0]  # read: now the most recently used
+    derived_table(runs[3], "thing", lambda: pd.DataFrame({"x": [3]}))
+    derived_table(runs[4], "thing", lambda: pd.DataFrame({"x": [4]}))
+    assert sorted(p.name for p in home.iterdir()) == sorted(r.fingerprint for r in (runs[0], runs[3], runs[4]))
+    assert stored_table(runs[1], "thing") is None and stored_table(runs[2], "thing") is None
+    assert stored_table(runs[0], "thing")["x"].tolist() == [0]

@@ -16,12 +16,15 @@ from .drilldown import channel_rank, channel_values, contact_sheet, rank_text, t
 from .quantiles import EXACT_QUANTILE_VALUES, block_quantiles
 from .separation import (
     PCA_FIT_ROWS,
+    PCA_TABLE,
+    Progress,
     decodability,
     gate_pca,
     nearest_class_mean,
     pca_scores,
     permutation_plan,
     precompute_separation,
+    separation_to_compute,
     stored_decodability,
     stored_gate_pca,
 )
@@ -61,6 +64,8 @@ from .two_runs import (
 
 __all__ = [
     "PCA_FIT_ROWS",
+    "PCA_TABLE",
+    "Progress",
     "contrast",
     "benjamini_hochberg",
     "top_images",
@@ -71,6 +76,7 @@ __all__ = [
     "gate_pca",
     "pca_scores",
     "precompute_separation",
+    "separation_to_compute",
     "stored_decodability",
     "stored_gate_pca",
     "decodability",

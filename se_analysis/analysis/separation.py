@@ -17,19 +17,19 @@ permutation baseline bounded in work (:func:`permutation_plan`); the answers are
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from se_analysis.analysis.stats import GroupBy, class_groups, group_names
 from se_analysis.data.image_sets import split_mask
-from se_analysis.runs.derived import derived_table
+from se_analysis.runs.derived import derived_table, is_kept, keeps_tables
 from se_analysis.runs.run import Run
 from se_analysis.utils.text import plural
 
 __all__ = ["gate_pca", "pca_scores", "stored_gate_pca", "stored_decodability", "precompute_separation", "decodability",
-           "nearest_class_mean", "permutation_plan", "PCA_FIT_ROWS"]
+           "nearest_class_mean", "permutation_plan", "separation_to_compute", "Progress", "PCA_FIT_ROWS", "PCA_TABLE"]
 
 _EPS32 = float(np.finfo(np.float32).eps)
 _CHUNK = 8_000_000  # distances held at a time in the nearest-mean search
@@ -65,17 +65,33 @@ def _pca2(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scores, share
 
 
-def pca_scores(run: Run, blocks: Sequence[str] | None = None) -> pd.DataFrame:
+Progress = Callable[[float, str], None]  # (share of the work done, the block just done)
+
+
+def _block_shares(run: Run, names: Sequence[str]) -> dict[str, float]:
+    """Each block's share of the work done once it is done: channels so far over all (the cost grows with them)."""
+    channels = {g.name: g.channels for g in run.gates if g.name in set(names)}
+    total, done, out = max(sum(channels.values()), 1), 0, {}
+    for name, c in channels.items():
+        done += c
+        out[name] = done / total
+    return out
+
+
+def pca_scores(run: Run, blocks: Sequence[str] | None = None, progress: Progress | None = None) -> pd.DataFrame:
     """One row per (block, image), images in the Run's order: ``block, depth, pc1, pc2, pc1_share, pc2_share``.
 
     The axes depend on the gates only, not on how images are grouped, so one table serves every grouping
-    (:func:`gate_pca` adds the classes).
+    (:func:`gate_pca` adds the classes). ``progress`` is told after each block.
     """
     frames = []
+    shares = _block_shares(run, [g.name for g in run.gates if blocks is None or g.name in blocks])
     for g in run.gates:
         if blocks is not None and g.name not in blocks:
             continue
         scores, share = _pca2(run.gate_values[g.name])
+        if progress is not None:
+            progress(shares[g.name], g.name)
         frames.append(pd.DataFrame({"block": g.name, "depth": g.depth, "pc1": scores[:, 0], "pc2": scores[:, 1],
                                     "pc1_share": share[0], "pc2_share": share[1]}))
     return pd.concat(frames, ignore_index=True)
@@ -101,10 +117,13 @@ def gate_pca(run: Run, by: GroupBy = "label", blocks: Sequence[str] | None = Non
     return _with_classes(run, pca_scores(run, blocks), by)
 
 
-def _kept_pca_scores(run: Run) -> pd.DataFrame:
-    """:func:`pca_scores` of every block, computed once per Run and kept, named with the parameter its axes
-    depend on."""
-    return derived_table(run, f"pca-fit{PCA_FIT_ROWS}", lambda: pca_scores(run))
+PCA_TABLE = f"pca-fit{PCA_FIT_ROWS}"  # the kept PCA's name: the parameter its axes depend on
+PCA_SHARE = 1 / 3  # the PCA's share of the time the two kept tables take (about 15 of 45 s at SE-ResNet-50 scale)
+
+
+def _kept_pca_scores(run: Run, progress: Progress | None = None) -> pd.DataFrame:
+    """:func:`pca_scores` of every block, computed once per Run and kept."""
+    return derived_table(run, PCA_TABLE, lambda: pca_scores(run, progress=progress))
 
 
 def stored_gate_pca(run: Run, by: GroupBy = "label") -> pd.DataFrame:
@@ -112,23 +131,36 @@ def stored_gate_pca(run: Run, by: GroupBy = "label") -> pd.DataFrame:
     return _with_classes(run, _kept_pca_scores(run), by)
 
 
-def stored_decodability(run: Run, by: GroupBy = "label") -> pd.DataFrame:
+def stored_decodability(run: Run, by: GroupBy = "label", progress: Progress | None = None) -> pd.DataFrame:
     """:func:`decodability` with its defaults, computed once per Run and grouping and kept (:func:`derived_table`).
 
     Raises:
         ValueError: as :func:`decodability` (too few classes with two images): nothing is kept.
     """
-    return derived_table(run, f"decodability-{by}", lambda: decodability(run, by=by))
+    return derived_table(run, f"decodability-{by}", lambda: decodability(run, by=by, progress=progress))
 
 
-def precompute_separation(run: Run, by: GroupBy = "label") -> None:
+def separation_to_compute(run: Run, by: GroupBy = "label") -> bool:
+    """Whether the kept PCA or decodability (grouped ``by``) of this Run would be computed now, not read: a page
+    then shows :func:`precompute_separation`'s progress instead of a minute behind a spinner (an older Run, or
+    one saved without ``derived/``). False for Runs that keep no tables (computed each time) or no gates."""
+    return (run.has_gate_arrays and bool(len(run)) and bool(run.gates) and keeps_tables(run)
+            and not (is_kept(run, PCA_TABLE) and is_kept(run, f"decodability-{by}")))
+
+
+def precompute_separation(run: Run, by: GroupBy = "label", progress: Progress | None = None) -> None:
     """Compute and keep the PCA and the decodability (grouped ``by``) of a full Run, as ``extract`` does after
-    saving one, so that the Depth page and ``export`` find them on any machine the folder is copied to."""
+    saving one, so that the Depth page and ``export`` find them on any machine the folder is copied to.
+    ``progress`` hears the share done (PCA first, then decodability) after each block."""
     if not run.has_gate_arrays or not len(run) or not run.gates:
         return
-    _kept_pca_scores(run)
+    pca_part = PCA_SHARE if not is_kept(run, PCA_TABLE) else 0.0
+
+    def phase(start: float, width: float, what: str) -> Progress | None:
+        return None if progress is None else lambda f, block: progress(start + width * f, f"{what}: {block}")
+    _kept_pca_scores(run, phase(0.0, pca_part, "PCA"))
     try:
-        stored_decodability(run, by)
+        stored_decodability(run, by, phase(pca_part, 1.0 - pca_part, "decodability"))
     except ValueError:  # fewer than two classes of two images: nothing to decode
         pass
 
@@ -279,7 +311,8 @@ def permutation_plan(n_reference: int, n_eval: int, classes: int, channels: Sequ
 
 
 def decodability(run: Run, by: GroupBy = "label", n_permutations: int = 100, n_boot: int = 1000,
-                 seed: int = 0, max_permutation_images: int = 1000, budget: float = 5e10) -> pd.DataFrame:
+                 seed: int = 0, max_permutation_images: int = 1000, budget: float = 5e10,
+                 progress: Progress | None = None) -> pd.DataFrame:
     """Per block: nearest-class-mean accuracy on the eval half, its interval, chance and the permutation baseline.
 
     Only classes with at least two images take part (one for the reference half, one to score); the
@@ -291,7 +324,7 @@ def decodability(run: Run, by: GroupBy = "label", n_permutations: int = 100, n_b
     (:func:`permutation_plan`): at most ``max_permutation_images`` eval images are scored (a fixed random
     subset, the same for every permutation and block; fewer where classes make scoring cost more than
     refitting, at least 200), and fewer permutations (at least 19) where images, classes and channels make
-    each one costly (``budget`` multiply-adds). The
+    each one costly (``budget`` multiply-adds); ``progress`` is told after each block. The
     p-value compares like with like: the observed classifier's accuracy on that same subset
     (``accuracy_permutation_images``) against the permuted ones, so it is an exact permutation test, (1 + #permuted >= observed) / (1 + n_permutations), whose smallest
     value is 1 / (1 + n_permutations).
@@ -324,7 +357,7 @@ def decodability(run: Run, by: GroupBy = "label", n_permutations: int = 100, n_b
     present, code = np.unique(ty, return_inverse=True)
     code = code.ravel()
     sub = perm_rows if perm_rows is not None else slice(None)
-    out = []
+    out, shares = [], _block_shares(run, [g.name for g in run.gates])
     for g in run.gates:  # one block's gates in memory at a time
         v = np.asarray(run.gate_values[g.name][rows_], np.float32)
         train, test = v[ref], v[~ref]
@@ -340,4 +373,6 @@ def decodability(run: Run, by: GroupBy = "label", n_permutations: int = 100, n_b
                     "accuracy_permutation_images": observed_sub, "n_permutations": n_perm,
                     "n_permutation_images": int(len(ey[sub])),
                     "n_reference": int(ref.sum()), "n_eval": n_eval, "classes": k, "classes_left_out": left_out})
+        if progress is not None:
+            progress(shares[g.name], g.name)
     return pd.DataFrame(out)

@@ -66,10 +66,13 @@ def _precompute(folder: str, quiet: bool) -> None:
     """Keep the saved Run's PCA and decodability in its folder, so the Depth page opens at once wherever it goes."""
     run = Run.load(folder)
     if run.has_gate_arrays and len(run):
-        if not quiet:
-            print("computing the PCA and decodability over depth (kept in the Run folder)…", file=sys.stderr)
         try:
-            precompute_separation(run)
+            with tqdm(total=100, desc="kept tables (PCA, decodability)", disable=quiet,
+                      bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}]") as bar:
+                def progress(done: float, what: str) -> None:
+                    bar.set_description_str(f"kept tables ({what})", refresh=False)
+                    bar.update(round(done * 100) - bar.n)
+                precompute_separation(run, progress=progress)
         except Exception as e:  # the Run is saved: the Depth page computes them on its first open instead
             print(f"warning: the PCA and decodability were not kept ({type(e).__name__}: {e}); the Depth page "
                   "computes them when first opened", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 from .arrays import PrefixedArrays, StoredArrays
 from .chunks import Chunk, ChunkCollector, ChunkStore, pending_positions
-from .derived import DERIVED_VERSION, derived_table, stored_table
+from .derived import DERIVED_VERSION, derived_table, is_kept, keeps_tables, stored_table
 from .distributed import extract_distributed, merge_runs, shard_bounds, world
 from .extract import (
     SUMMARY_ONLY_RESUME,
@@ -40,6 +40,8 @@ __all__ = [
     "DERIVED_FOLDER",
     "content_fingerprint",
     "derived_table",
+    "is_kept",
+    "keeps_tables",
     "DERIVED_VERSION",
     "stored_table",
     "RunNotFound",

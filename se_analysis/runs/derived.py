@@ -6,7 +6,8 @@ beside the Run instead:
 
 * in the Run folder's ``derived/`` when it can be written (``extract`` fills it on the machine that made
   the Run, so the folder copied to a laptop arrives with them);
-* else (a read-only folder) under ``$SE_ANALYSIS_HOME/derived/<fingerprint>/``.
+* else (a read-only folder) under ``$SE_ANALYSIS_HOME/derived/<fingerprint>/``, which keeps the
+  :data:`HOME_RUNS_KEPT` Runs last used and removes the others' tables (computed again if opened again).
 
 A derived table belongs to one Run's content and one recipe: its file name carries the fingerprint of
 the files the Run was opened from (:func:`~se_analysis.runs.run.content_fingerprint`: its manifest,
@@ -28,9 +29,10 @@ import pandas as pd
 
 from se_analysis.runs.run import DERIVED_FOLDER, Run, default_store_root
 
-__all__ = ["derived_table", "stored_table", "DERIVED_VERSION"]
+__all__ = ["derived_table", "stored_table", "is_kept", "keeps_tables", "DERIVED_VERSION"]
 
 DERIVED_VERSION = 1  # raised whenever a derived table's computation changes: old tables are then ignored
+HOME_RUNS_KEPT = 16  # Runs whose tables the home cache keeps; past that, the least recently used go
 
 
 def _stem(name: str) -> str:
@@ -53,17 +55,56 @@ def _kept(run: Run) -> bool:
     return run.folder is not None and run.fingerprint is not None
 
 
+def keeps_tables(run: Run) -> bool:
+    """Whether ``run``'s derived tables are kept on disk (a Run opened from a folder), not computed every time."""
+    return _kept(run)
+
+
+def is_kept(run: Run, name: str) -> bool:
+    """Whether the table ``name`` of ``run`` is on disk (checked without reading it)."""
+    return _kept(run) and any((place / _file_name(run, name)).is_file() for place, _ in _places(run))
+
+
 def stored_table(run: Run, name: str) -> pd.DataFrame | None:
     """The table ``name`` derived from ``run`` and kept on disk, or None (not computed yet, or unreadable)."""
     if not _kept(run):
         return None
     file = _file_name(run, name)
-    for place, _ in _places(run):
+    for place, in_home in _places(run):
         try:
-            return pd.read_parquet(place / file)
+            table = pd.read_parquet(place / file)
         except (OSError, ValueError):  # absent, or cut short: computed again
             continue
+        if in_home:
+            _touch(place)
+        return table
     return None
+
+
+def _touch(folder: Path) -> None:
+    """Mark a home-cache folder as just used (its modification time), for :func:`_prune_home`."""
+    try:
+        os.utime(folder)
+    except OSError:
+        pass
+
+
+def _prune_home(home_folder: Path) -> None:
+    """Remove the home cache's least recently used Runs' tables beyond :data:`HOME_RUNS_KEPT` (oldest use first):
+    the cache holds tables of read-only Run folders only, which any later open computes again."""
+    try:
+        folders = sorted((f for f in home_folder.parent.iterdir() if f.is_dir()), key=lambda f: f.stat().st_mtime)
+    except OSError:
+        return
+    for old in folders[:max(len(folders) - HOME_RUNS_KEPT, 0)]:
+        if old == home_folder:
+            continue
+        for f in old.glob("*.parquet"):
+            f.unlink(missing_ok=True)
+        try:
+            old.rmdir()
+        except OSError:  # something else in it: left alone
+            pass
 
 
 def _write(df: pd.DataFrame, place: Path, parents: bool, file: str, stem: str) -> bool:
@@ -97,5 +138,8 @@ def derived_table(run: Run, name: str, compute: Callable[[], pd.DataFrame]) -> p
     if _kept(run):
         for place, parents in _places(run):
             if _write(df, place, parents, _file_name(run, name), _stem(name)):
+                if parents:  # the home cache
+                    _touch(place)
+                    _prune_home(place)
                 break
     return df

@@ -7,7 +7,12 @@ import streamlit as st
 
 from se_analysis import plots
 from se_analysis.analysis import stats
-from se_analysis.analysis.separation import stored_decodability, stored_gate_pca
+from se_analysis.analysis.separation import (
+    precompute_separation,
+    separation_to_compute,
+    stored_decodability,
+    stored_gate_pca,
+)
 from se_analysis.app.common import (
     block_quantiles,
     block_stats,
@@ -87,6 +92,15 @@ def separation_ui(run: Run, key: str, by: str, classes: list[str] | None = None)
                "what the same classifier reaches with shuffled labels (95th percentile of the permutations, scored on "
                "a fixed subset of the eval images when there are many; the figure says how many), the dotted line "
                "chance. Below, every image's gate vector on its block's first two principal axes.")
+    if separation_to_compute(run, by):  # an older Run, or one saved without derived/: a minute at ImageNet scale
+        bar = st.progress(0.0, text="Computing the PCA and decodability over depth, once for this Run (kept beside "
+                                    "it for every later open)…")
+        try:
+            precompute_separation(run, by, lambda done, what: bar.progress(
+                min(done, 1.0), text=f"Computing the PCA and decodability over depth, once for this Run: {what} "
+                                     f"({done:.0%})"))
+        finally:
+            bar.empty()
     try:
         dec = decodability_table(run, key, by)
     except ValueError as e:
