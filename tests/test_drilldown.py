@@ -49,6 +49,25 @@ def test_contact_sheet_draws_every_tile(tmp_path):
     assert (a[22 + 20, 20] == [255, 0, 0]).all() and (a[22 + 70 + 22 + 20, 100] == [255, 0, 0]).all()
 
 
+def test_contact_sheet_says_which_images_are_not_on_this_machine():
+    """A Run made elsewhere: each missing image's tile is grey with words on it (not a blank square), and the
+    tiles whose image is here are drawn."""
+    run = make_run()
+    table = top_images(run, "SE_2_1", 0, k=3)
+    table["source"] = [f"/elsewhere/{i}.png" for i in table["image_id"]]
+    here = table["source"].iloc[0]
+    red = Image.new("RGB", (20, 20), (255, 0, 0))
+    a = np.asarray(contact_sheet(table, size=112, cols=3, load=lambda s: red if s == here else None)).astype(int)
+    tiles = [a[22 + 2:22 + 110, x + 2:x + 110] for x in (0, 112, 224)]
+    first = (table["end"] == "top") & (table["rank"] == table.loc[table["end"] == "top", "rank"].min())
+    assert bool(first.iloc[0])  # the table's first row is the top band's first tile
+    assert (tiles[0] == [255, 0, 0]).all()
+    for t in tiles[1:]:
+        grey = (t == [0xD9, 0xD9, 0xD9]).all(-1)
+        assert 0.7 < grey.mean() < 0.99  # mostly grey, with dark text on it
+        assert (t.sum(-1) < 3 * 0x80).sum() > 50
+
+
 def test_cli_top_images(tmp_path, capsys):
     from se_analysis.cli import main
 

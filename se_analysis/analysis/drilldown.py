@@ -97,7 +97,8 @@ def rank_text(rank: dict) -> str:
 
 def contact_sheet(table: pd.DataFrame, size: int = 112, cols: int = 8, load=load_source_image) -> Image.Image:
     """The images of :func:`top_images` as a grid: a row band per end, each tile captioned with its gate,
-    label and prediction (a grey tile where the image is no longer on disk)."""
+    label and prediction (a grey tile saying so, with the image's id, where the image is not on this machine:
+    a Run made elsewhere)."""
     caption = 30
     ends = [e for e in ("top", "bottom") if (table["end"] == e).any()]
     rows_per_end = {e: -(-int((table["end"] == e).sum()) // cols) for e in ends}
@@ -114,10 +115,22 @@ def contact_sheet(table: pd.DataFrame, size: int = 112, cols: int = 8, load=load
         for i, r in enumerate(part.itertuples()):
             x, y = (i % cols) * size, y0 + (i // cols) * (size + caption)
             img = load(r.source)
-            tile = img.convert("RGB").resize((size - 4, size - 4)) if img is not None else \
-                Image.new("RGB", (size - 4, size - 4), "#cccccc")
-            sheet.paste(tile, (x + 2, y + 2))
+            sheet.paste(img.convert("RGB").resize((size - 4, size - 4)) if img is not None else
+                        _missing_tile(size - 4, str(r.image_id)),
+                        (x + 2, y + 2))
             draw.text((x + 3, y + size), f"{r.value:.3f} {str(r.label_name)[:14]}", fill="black")
             draw.text((x + 3, y + size + 13), f"-> {str(r.pred_name)[:14]}", fill="#555555")
         y0 += rows_per_end[end] * (size + caption)
     return sheet
+
+
+def _missing_tile(side: int, image_id: str) -> Image.Image:
+    """A grey tile for an image not on this machine: says so, with the end of its id (where to find it)."""
+    tile = Image.new("RGB", (side, side), "#d9d9d9")
+    draw = ImageDraw.Draw(tile)
+    width = max(side // 7, 4)  # characters of the default font per line
+    tail = image_id[-3 * width:]
+    lines = ["not on this", "machine", ""] + [tail[i:i + width] for i in range(0, len(tail), width)]
+    for i, line in enumerate(lines):
+        draw.text((4, 6 + 13 * i), line, fill="#333333")
+    return tile
