@@ -92,13 +92,15 @@ def separation_ui(run: Run, key: str, by: str, classes: list[str] | None = None)
                "what the same classifier reaches with shuffled labels (95th percentile of the permutations, scored on "
                "a fixed subset of the eval images when there are many; the figure says how many), the dotted line "
                "chance. Below, every image's gate vector on its block's first two principal axes.")
-    if separation_to_compute(run, by):  # an older Run, or one saved without derived/: a minute at ImageNet scale
+    tried = st.session_state.setdefault("separation_tried", set())  # once per session (none to decode: no retry)
+    if (key, by) not in tried and separation_to_compute(run, by):  # an older Run, or one without derived/
         bar = st.progress(0.0, text="Computing the PCA and decodability over depth, once for this Run (kept beside "
                                     "it for every later open)…")
         try:
             precompute_separation(run, by, lambda done, what: bar.progress(
                 min(done, 1.0), text=f"Computing the PCA and decodability over depth, once for this Run: {what} "
                                      f"({done:.0%})"))
+            tried.add((key, by))  # done (a rerun that cut it short tries again)
         finally:
             bar.empty()
     try:
