@@ -224,7 +224,8 @@ def test_one_channel_page_maps_of_the_top_images_and_what_opens_the_gate(folder_
     no_errors(at)
     assert len(at.get("image")) == before + len(top) + 1
     (made,) = [c.value for c in at.caption if "steps in" in c.value]
-    assert made.startswith("pre-activation") and "8 steps" in made
+    assert made.startswith(f"{run.manifest['model']} with {run.manifest['weights']} · pre-activation")
+    assert "8 steps" in made  # the picture says which model and weights it was optimised on
     other = AppTest.from_file(APP, default_timeout=120)  # a new session: from the disk cache
     other.query_params.update(run=key, chblock="SE_2_1", ch="3")
     other.run()

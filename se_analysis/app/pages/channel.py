@@ -99,7 +99,10 @@ def visualize_ui(run: Run, key: str, block: str, channel: int) -> None:
     vis = visualization(run_model(run), block, channel, steps, progress_callback(bar, "steps"))
     bar.empty()
     st.image(vis.image, width="stretch")
-    st.caption(f"pre-activation {vis.preactivation:.3g} · {vis.steps} steps in {vis.seconds:.1f} s · seed {vis.seed}")
+    m = run.manifest
+    weights = "random weights" if not m.get("pretrained", True) else str(m.get("weights") or "its weights")
+    st.caption(f"{m.get('model', 'the model')} with {weights} · pre-activation {vis.preactivation:.3g} · "
+               f"{vis.steps} steps in {vis.seconds:.1f} s · seed {vis.seed}")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
