@@ -261,3 +261,14 @@ def test_the_home_cache_keeps_the_most_recently_used_runs_only(tmp_path, monkeyp
     assert sorted(p.name for p in home.iterdir()) == sorted(r.fingerprint for r in (runs[0], runs[3], runs[4]))
     assert stored_table(runs[1], "thing") is None and stored_table(runs[2], "thing") is None
     assert stored_table(runs[0], "thing")["x"].tolist() == [0]
+
+
+def test_export_of_an_older_run_keeps_its_tables_and_says_how_far_it_is(tmp_path, capsys):
+    run = _saved(tmp_path)
+    assert main(["export", "--run", str(run.folder), "--out", str(tmp_path / "out"), "--formats", "html",
+                 "--no-report"]) == 0
+    assert "kept tables (decodability: SE_3_1)" in capsys.readouterr().err  # the bar names the last block
+    assert not separation.separation_to_compute(Run.load(run.folder))
+    assert main(["export", "--run", str(run.folder), "--out", str(tmp_path / "again"), "--formats", "html",
+                 "--no-report"]) == 0
+    assert "kept tables" not in capsys.readouterr().err  # read, not computed again

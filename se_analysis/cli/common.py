@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
+from se_analysis.analysis.separation import precompute_separation
 from se_analysis.analysis.stats import parse_group_by
 from se_analysis.data.image_sets import ImageSet, image_folder, sample_set
 from se_analysis.data.labels import wnids_for
@@ -17,10 +19,11 @@ from se_analysis.models.checkpoints import load_checkpoint
 from se_analysis.models.senet import SENet
 from se_analysis.models.user_code import is_code_spec, model_spec, read_class_names, registered_models
 from se_analysis.models.zoo import load_model
+from se_analysis.runs.run import Run
 from se_analysis.utils.text import plural
 
 __all__ = ["load_net", "own_model_spec", "image_source", "beside", "write_tables", "read_table", "split_list",
-           "group_by_arg", "GROUP_BY_HELP"]
+           "group_by_arg", "keep_separation_tables", "GROUP_BY_HELP"]
 
 GROUP_BY_HELP = ("label, pred, folder (class folders), superclass:D (the true label's WordNet ancestor at depth D from "
                  "entity, e.g. superclass:9 for mammal, bird, ...; ImageNet models only) or pred-superclass:D")
@@ -93,3 +96,14 @@ def read_table(path: Path) -> pd.DataFrame:
 def split_list(text: str) -> list[str]:
     """A comma-separated option as its non-empty items (``png,html`` -> ``["png", "html"]``)."""
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def keep_separation_tables(run: Run, by: str = "label", quiet: bool = False) -> None:
+    """Compute and keep ``run``'s PCA and decodability (grouped ``by``) with a progress bar on stderr, block by
+    block: ``extract``'s last step, and ``export``'s first on a Run that lacks them (a minute at ImageNet scale)."""
+    with tqdm(total=100, desc="kept tables (PCA, decodability)", disable=quiet,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}]") as bar:
+        def progress(done: float, what: str) -> None:
+            bar.set_description_str(f"kept tables ({what})", refresh=False)
+            bar.update(round(done * 100) - bar.n)
+        precompute_separation(run, by, progress=progress)

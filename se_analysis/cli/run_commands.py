@@ -14,8 +14,14 @@ from tqdm import tqdm
 
 from se_analysis.analysis import stats
 from se_analysis.analysis.quantiles import block_quantiles
-from se_analysis.analysis.separation import precompute_separation
-from se_analysis.cli.common import GROUP_BY_HELP, group_by_arg, image_source, load_net, own_model_spec
+from se_analysis.cli.common import (
+    GROUP_BY_HELP,
+    group_by_arg,
+    image_source,
+    keep_separation_tables,
+    load_net,
+    own_model_spec,
+)
 from se_analysis.data.suitability import input_warnings
 from se_analysis.export.tables import write_table
 from se_analysis.models.catalog import catalog_file, se_architectures
@@ -67,12 +73,7 @@ def _precompute(folder: str, quiet: bool) -> None:
     run = Run.load(folder)
     if run.has_gate_arrays and len(run):
         try:
-            with tqdm(total=100, desc="kept tables (PCA, decodability)", disable=quiet,
-                      bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}]") as bar:
-                def progress(done: float, what: str) -> None:
-                    bar.set_description_str(f"kept tables ({what})", refresh=False)
-                    bar.update(round(done * 100) - bar.n)
-                precompute_separation(run, progress=progress)
+            keep_separation_tables(run, quiet=quiet)
         except Exception as e:  # the Run is saved: the Depth page computes them on its first open instead
             print(f"warning: the PCA and decodability were not kept ({type(e).__name__}: {e}); the Depth page "
                   "computes them when first opened", file=sys.stderr)

@@ -9,8 +9,18 @@ from pathlib import Path
 
 from se_analysis.ablation.inputs import ablation_inputs
 from se_analysis.analysis.drilldown import rank_text
+from se_analysis.analysis.separation import separation_to_compute
 from se_analysis.analysis.two_runs import check_comparable
-from se_analysis.cli.common import GROUP_BY_HELP, beside, group_by_arg, image_source, load_net, read_table, split_list
+from se_analysis.cli.common import (
+    GROUP_BY_HELP,
+    beside,
+    group_by_arg,
+    image_source,
+    keep_separation_tables,
+    load_net,
+    read_table,
+    split_list,
+)
 from se_analysis.export.files import export_run, write_figure, write_figures
 from se_analysis.export.tables import gate_values_table, write_table
 from se_analysis.gates.blocks import parse_block_spec, select_blocks
@@ -128,6 +138,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         pair = (args.contrast_block or run.gate_names[-1], *names)
+    if separation_to_compute(run, args.by):  # an older Run, or one copied without derived/: show how far it is
+        keep_separation_tables(run, args.by)
     paths = export_run(run, args.out, split_list(args.formats), args.table_format, classes, blocks, ablation,
                        report=not args.no_report, fold=fold, channels=channels, compare=other, contrast=pair,
                        contrast_by=args.contrast_by, by=args.by)
