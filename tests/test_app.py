@@ -538,3 +538,27 @@ def test_a_run_whose_model_this_machine_lacks_says_so_on_the_ablation_page():
     (error,) = at.error
     assert "'tiny', cannot be loaded on this machine: unknown model 'tiny'" in error.value
     assert "ablations need the model itself" in error.value
+
+
+def test_the_grouping_stays_as_chosen_from_page_to_page():
+    """Every page draws the same grouping control: chosen on one page, it holds on every page after (it
+    used to hold for one page change and then fall back to the true label), from a click and from a link."""
+    from se_analysis.runs.run import RunStore
+    from tests.conftest import make_run
+
+    run = make_run()
+    run.images["image_id"] = [f"{'cats' if i % 2 else 'dogs'}/{i}.png" for i in range(len(run))]
+    run.manifest.update(model="tiny", weights="w", data="synthetic", created="2024-01-01T00:00:00", n_images=len(run),
+                        device="cpu", data_spec={"kind": "folder", "root": "/elsewhere"})
+    RunStore().put("foldered", run)
+    at = _open("foldered", "paper.py")
+    at.radio(key="group_by").set_value("folder").run()
+    pages = ("depth.py", "classes.py", "contrast.py", "channel.py", "paper.py", "classes.py")
+    for page in pages:
+        at.switch_page(str(PAGES / page)).run()
+        no_errors(at)
+        assert (page, at.radio(key="group_by").value, at.query_params.get("by")) == (page, "folder", "folder")
+    linked = _open("foldered", "depth.py", by="folder")
+    for page in pages:
+        linked.switch_page(str(PAGES / page)).run()
+        assert (page, linked.radio(key="group_by").value) == (page, "folder")

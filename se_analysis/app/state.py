@@ -85,6 +85,10 @@ def _prepare(key: str, default, param: str | None, allowed: Sequence | None, man
     ``default``. Values not in ``allowed`` are dropped.
     """
     if key in st.session_state and _allowed_value(st.session_state[key], allowed, many) is not None:
+        # Written back as the session's own value: a widget of the same key on another page (the grouping,
+        # drawn by every page) is a new widget, which would start from its default instead of a value
+        # that the old one owned.
+        st.session_state[key] = st.session_state[key]
         return
     # Within a session the link mirrors the choices, so it comes after them; a new session opened
     # from a shared link has none, and takes the link's.
