@@ -562,3 +562,35 @@ def test_the_grouping_stays_as_chosen_from_page_to_page():
     for page in pages:
         linked.switch_page(str(PAGES / page)).run()
         assert (page, linked.radio(key="group_by").value) == (page, "folder")
+
+
+def test_folders_are_chosen_apart_from_classes():
+    """Folders read differently from classes (``goldfish (n01443537)``), so they are chosen on their own: the
+    classes chosen before grouping by folder are still chosen after grouping back, and the Class x channel
+    page's colours follow the chosen classes that are present (not the folder names, absent under labels)."""
+    from se_analysis.runs.run import RunStore
+    from tests.conftest import make_run
+
+    run = make_run()
+    run.images["image_id"] = [f"{'cats' if i % 2 else 'dogs'}/{i}.png" for i in range(len(run))]
+    run.manifest.update(model="tiny", weights="w", data="synthetic", created="2024-01-01T00:00:00", n_images=len(run),
+                        device="cpu", data_spec={"kind": "folder", "root": "/elsewhere"})
+    RunStore().put("foldered2", run)
+    at = _open("foldered2", "paper.py")
+    at.multiselect(key="paper_classes").set_value(["c3", "c1"]).run()
+    at.radio(key="group_by").set_value("folder").run()
+    no_errors(at)
+    assert set(at.multiselect(key="paper_classes@folder").value) <= {"cats", "dogs"}
+    at.multiselect(key="paper_classes@folder").set_value(["dogs"]).run()
+    at.switch_page(str(PAGES / "classes.py")).run()
+    at.radio(key="group_by").set_value("label").run()
+    no_errors(at)
+    assert at.session_state["classes"] == ["c3", "c1"]
+    (sim,) = [f for f in at.get("plotly_chart") if "treats alike" in str(f.proto.spec)]
+    # the first two colours (Tab10's blue and orange, as the palette's first) go to the chosen c3 and c1
+    ticks = json.loads(sim.proto.spec)["layout"]["xaxis"]["ticktext"]
+    assert "<span style='color:#1f77b4'>c3</span>" in ticks and "<span style='color:#ff7f0e'>c1</span>" in ticks
+    at.switch_page(str(PAGES / "paper.py")).run()
+    assert at.multiselect(key="paper_classes").value == ["c3", "c1"]
+    at.radio(key="group_by").set_value("folder").run()
+    assert at.multiselect(key="paper_classes@folder").value == ["dogs"]

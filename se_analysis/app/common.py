@@ -338,9 +338,10 @@ def clicked_point(event) -> dict | None:
 
 
 def choice_key(base: str, by: str) -> str:
-    """The session key of a class choice under grouping ``by``. Superclasses are chosen apart from classes (the
-    groups of a WordNet depth are not classes), so grouping by superclass and back keeps each selection."""
-    return f"{base}@{by}" if stats.parse_group_by(by)[0] in ("superclass", "pred-superclass") else base
+    """The session key of a class choice under grouping ``by``. Superclasses and folders are chosen apart from
+    classes (the groups of a WordNet depth are not classes, and a folder reads ``goldfish (n01443537)``), so
+    grouping by either and back keeps each selection; labels and predictions share the classes."""
+    return f"{base}@{by}" if stats.parse_group_by(by)[0] in ("superclass", "pred-superclass", "folder") else base
 
 
 def chosen_classes(by: str) -> list[str] | None:
@@ -349,8 +350,10 @@ def chosen_classes(by: str) -> list[str] | None:
 
 
 def chosen_or_starting(run: Run, cs: pd.DataFrame, by: str) -> list[str]:
-    """The classes chosen for grouping ``by``, else those every page starts on (:func:`default_classes`)."""
-    return chosen_classes(by) or default_classes(cs, run=run)
+    """The classes chosen for grouping ``by`` that have images here, else those every page starts on
+    (:func:`default_classes`)."""
+    present = set(stats.present_classes(cs))
+    return [c for c in chosen_classes(by) or () if c in present] or default_classes(cs, run=run)
 
 
 def report_download(run: Run, key: str, ablation: dict | None = None, label: str = "Download report (HTML)",
