@@ -238,6 +238,15 @@ def test_contrast_table_carries_d_and_its_interval():
     assert ((table["d_low"] <= table["cohens_d"]) & (table["cohens_d"] <= table["d_high"])).all()
 
 
+def test_a_contrast_s_file_name_has_one_underscore_between_words():
+    from se_analysis.views.contrast import contrast_name
+
+    assert contrast_name("SE_6_3", "church (n03028079)", "gas pump (n03425413)") == \
+        "contrast_SE_6_3_church_n03028079_vs_gas_pump_n03425413"
+    assert contrast_name("SE_2_1", "T-shirt/top", "c1") == "contrast_SE_2_1_T-shirt_top_vs_c1"
+    assert contrast_name("SE_2_1", "(?)", "c1") == "contrast_SE_2_1___vs_c1"  # nothing left: one placeholder
+
+
 def test_cli_names_the_contrast_files_and_keeps_only_the_significant(tmp_path, capsys):
     """Issue 20, item 13: a folder --out gets contrast_<block>_<A>_vs_<B>.<csv|html>, as the app's downloads;
     --significant-only keeps the channels that differ (the correction still counts the block's channels)."""

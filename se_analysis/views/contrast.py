@@ -17,8 +17,11 @@ __all__ = ["contrast_view", "contrast_name"]
 
 def contrast_name(block: str, class_a: str, class_b: str) -> str:
     """The file name (without suffix) of a contrast's table and figure: ``contrast_<block>_<A>_vs_<B>``, with
-    what a file name cannot hold (spaces, slashes as in ``T-shirt/top``) as ``_``."""
-    return re.sub(r"[^\w.-]+", "_", f"contrast_{block}_{class_a}_vs_{class_b}")
+    what a file name cannot hold (spaces, slashes as in ``T-shirt/top``, a folder's ``(n01443537)``) as one
+    ``_`` between words and none at a name's end: ``contrast_SE_6_3_church_n03028079_vs_gas_pump_n03425413``."""
+    def part(name: str) -> str:
+        return re.sub(r"[^\w.-]+", "_", name).strip("_") or "_"
+    return f"contrast_{part(block)}_{part(class_a)}_vs_{part(class_b)}"
 
 
 def contrast_view(run: Run, block: str, class_a: str, class_b: str, by: str = "label", n_boot: int = 1000,
