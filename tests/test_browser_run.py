@@ -88,3 +88,33 @@ def test_a_cli_run_opens_with_dash_dash_run_and_every_page_works(server_on_run, 
             page.get_by_text("image not on this machine").first.wait_for()
         finally:
             browser.close()
+
+
+def test_a_run_folder_typed_on_the_run_page_opens_on_the_first_click(tmp_path_factory, cli_run):
+    """Typed into "Or a Run folder" and Open clicked at once (no Enter, the field still focused): the Run opens
+    on that first click (the button used to stay disabled until the field had lost its focus)."""
+    env = {**os.environ, "SE_ANALYSIS_HOME": str(tmp_path_factory.mktemp("home2")), "SE_ANALYSIS_OFFLINE": "1",
+           "SE_ANALYSIS_DATA_ROOTS": str(cli_run.parent)}
+    with serve(env) as url, playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+            page.set_default_timeout(180_000)
+            page.goto(url)
+            page.get_by_text("Open a stored run").click()  # the collapsed box
+            field = page.get_by_placeholder("/data/runs/imagenet-val")
+            field.wait_for()
+            _wait_idle(page)
+            field.click()
+            field.press_sequentially(str(cli_run), delay=5)
+            page.get_by_role("button", name="Open", exact=True).last.click(timeout=20_000)  # not left disabled
+            page.wait_for_function("(p) => document.body.innerText.includes(p) && "
+                                   "!document.querySelector('[data-testid=\"stStatusWidget\"]')", arg=str(cli_run),
+                                   timeout=30_000)
+            _wait_idle(page)
+            _no_exception(page)
+            assert f"run={cli_run}".replace("/", "%2F") in page.url or f"run={cli_run}" in page.url
+        finally:
+            browser.close()

@@ -81,7 +81,8 @@ def main() -> None:
     report_download(run, key, classes=classes, blocks=blocks, by=by)
     sel = cs[cs["block"].isin(blocks) & cs["class"].isin(list(classes) + ([stats.ALL] if include_all else []))]
     with st.expander("Data behind the figure"):
-        st.dataframe(sel, width="stretch", hide_index=True)
+        st.dataframe(sel, width="stretch", hide_index=True,  # the class wide enough for "tench (n01440764)"
+                     column_config={"class": st.column_config.TextColumn("class", width="medium")})
         table_downloads(sel, "channel_stats")
 
 

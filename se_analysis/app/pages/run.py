@@ -351,8 +351,14 @@ def stored_runs_ui() -> None:
                              help="It opens in place: nothing is copied, its gates are read from the folder as pages "
                                   "need them. Folders inside the data roots only; `streamlit run app.py -- --run "
                                   "PATH` opens any.")
-        if c2.button("Open", key="open_path", width="stretch", disabled=not path.strip()):
-            open_ref(path.strip())
+        # Never disabled: a path typed and not yet committed (no Enter, the field still focused) reaches the
+        # script with the click itself, so the first click opens it.
+        if c2.button("Open", key="open_path", width="stretch"):
+            if path.strip():
+                open_ref(path.strip())
+            else:
+                st.warning("Type a Run folder's path first (a folder with manifest.json, images.parquet and "
+                           "arrays.safetensors).")
 
 
 def main() -> None:
