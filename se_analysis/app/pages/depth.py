@@ -80,9 +80,10 @@ def pca_figure(_table: pd.DataFrame, run_key: str, by: str, selection: tuple[str
     return pca_small_multiples(_table, selection=selection)
 
 
-def separation_ui(run: Run, key: str, by: str, classes: list[str] | None = None) -> None:
+def separation_ui(run: Run, key: str, by: str, classes: list[str] | None = None, notice=None) -> None:
     """Classes over depth: decodability against chance and permutations, and PCA small multiples (the chosen
-    ``classes`` coloured as on every page)."""
+    ``classes`` coloured as on every page); ``notice``: where at the top of the page a progress bar tells how far
+    the kept tables are, when they must be computed."""
     st.subheader("Do the classes separate over depth?")
     if not run.has_gate_arrays:
         st.info("A summary-only run keeps no per-image gates: PCA and decodability need a full run.")
@@ -94,15 +95,16 @@ def separation_ui(run: Run, key: str, by: str, classes: list[str] | None = None)
                "chance. Below, every image's gate vector on its block's first two principal axes.")
     tried = st.session_state.setdefault("separation_tried", set())  # once per session (none to decode: no retry)
     if (key, by) not in tried and separation_to_compute(run, by):  # an older Run, or one without derived/
-        bar = st.progress(0.0, text="Computing the PCA and decodability over depth, once for this Run (kept beside "
-                                    "it for every later open)…")
+        slot = notice if notice is not None else st.empty()
+        what_for = "once for this Run and grouping, kept beside it for every later open"
+        bar = slot.progress(0.0, text=f"Computing the PCA and decodability over depth below ({what_for})…")
         try:
             precompute_separation(run, by, lambda done, what: bar.progress(
-                min(done, 1.0), text=f"Computing the PCA and decodability over depth, once for this Run: {what} "
+                min(done, 1.0), text=f"Computing the PCA and decodability over depth below ({what_for}): {what} "
                                      f"({done:.0%})"))
             tried.add((key, by))  # done (a rerun that cut it short tries again)
         finally:
-            bar.empty()
+            slot.empty()
     try:
         dec = decodability_table(run, key, by)
     except ValueError as e:
@@ -134,6 +136,7 @@ def main() -> None:
                          "forward order.")
     bstats = block_stats(run, key, by)
     with figure:
+        notice = st.empty()  # the kept tables' progress, where it is seen (they are drawn at the page's end)
         animation = st.container()  # filled once the classes below are chosen
         show_figure(plots.specificity_curve(bstats), run, "specificity")
     notes_ui(bstats)
@@ -149,7 +152,7 @@ def main() -> None:
     with st.expander("Per-block table"):
         st.dataframe(bstats, width="stretch", hide_index=True)
         table_downloads(bstats, "block_stats")
-    separation_ui(run, key, by, classes)
+    separation_ui(run, key, by, classes, notice)
 
 
 main()
