@@ -269,3 +269,25 @@ def test_compare_offers_a_run_opened_by_path_as_run_a(tmp_path, monkeypatch):
         a, b = opened.gate_values[block].astype(float), stored.gate_values[block].astype(float)
         by_hand = np.abs(a.mean(0) - b.mean(0)).mean()
         assert shown.set_index("block").loc[block, "mean_abs_diff"] == pytest.approx(by_hand)
+
+
+def test_compare_offers_every_run_this_session_opened_by_path(tmp_path, monkeypatch):
+    """Two Runs opened by path on the Run page, none in the store: Compare offers both, the current one as A and
+    the other as B, and compares them (the per-block shift from the gates by hand)."""
+    monkeypatch.setenv("SE_ANALYSIS_DATA_ROOTS", str(tmp_path))
+    first = _run_in(tmp_path / "first")
+    second = _run_in(tmp_path / "second", seed=9)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    for folder in ("first", "second"):
+        at.text_input(key="run_folder_path").input(str(tmp_path / folder)).run()
+        at.button(key="open_path").click().run()
+        no_errors(at)
+    at.switch_page(str(PAGES / "compare.py")).run()
+    no_errors(at)
+    assert at.selectbox(key="compare_a").value == str(tmp_path / "second")
+    assert at.selectbox(key="compare_b").value == str(tmp_path / "first")
+    (shown,) = [d.value for d in at.dataframe if "mean_abs_diff" in d.value.columns]
+    for block in second.gate_names:
+        a, b = second.gate_values[block].astype(float), first.gate_values[block].astype(float)
+        assert shown.set_index("block").loc[block, "mean_abs_diff"] == pytest.approx(np.abs(a.mean(0) - b.mean(0)).mean())

@@ -31,13 +31,15 @@ from se_analysis.runs.run import Run, RunStore
 from se_analysis.views.standard import ablation_figures, standard_figures, standard_tables
 from se_analysis.views.view import View
 
-__all__ = ["choice_key", "chosen_classes", "chosen_or_starting", "RUN_KEY", "RUN_PROBLEM", "run_path", "startup_run",
+__all__ = ["choice_key", "chosen_classes", "chosen_or_starting", "OPENED_KEY", "RUN_KEY", "RUN_PROBLEM", "run_path",
+           "startup_run",
            "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
            "default_classes", "first_line", "get_checkpoint_model", "get_model", "group_by_widget", "load_run",
            "open_channel", "open_page", "progress_callback", "report_download", "require_gate_arrays",
            "require_run", "run_model", "trusted_code", "shared_results", "show_figure", "store", "table_downloads"]
 
 RUN_KEY = "run_key"  # the session's Run reference: a store key or a Run folder's path
+OPENED_KEY = "opened_runs"  # every Run reference this session has opened, in order
 RUN_PROBLEM = "run_problem"  # why the last reference named no Run here
 _PAGE_DIR = Path(__file__).parent / "pages"
 
@@ -180,6 +182,9 @@ def current_run() -> tuple[Run, str] | None:
         return None
     st.session_state.pop(RUN_PROBLEM, None)
     st.session_state[RUN_KEY] = ref
+    opened = st.session_state.setdefault(OPENED_KEY, [])
+    if ref not in opened:  # the Runs this session has opened (Compare offers those opened by path, too)
+        opened.append(ref)
     set_query(run=ref)
     return run, run_id(ref)
 

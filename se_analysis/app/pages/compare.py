@@ -7,16 +7,19 @@ import streamlit as st
 
 from se_analysis.analysis.two_runs import gate_differences, run_differences
 from se_analysis.app.common import (
+    OPENED_KEY,
     RUN_KEY,
     first_line,
     load_run,
     require_run,
+    run_path,
     show_figure,
     store,
     table_downloads,
 )
 from se_analysis.app.layout import controls_and_figure
 from se_analysis.app.state import kept
+from se_analysis.runs.refs import RunNotFound
 from se_analysis.runs.run import Run, manifest_row
 from se_analysis.utils.text import plural
 from se_analysis.views.two_runs import two_runs_view
@@ -55,15 +58,24 @@ def main() -> None:
     run, current = require_run()
     runs = store().list()
     ref = st.session_state.get(RUN_KEY)
-    if ref and ref not in set(runs["key"]) and run.folder is not None:  # opened by path: it is run A too
-        row = manifest_row(run.folder)
-        if row is not None:
-            runs = pd.concat([pd.DataFrame([{"key": ref, **row}]), runs], ignore_index=True)
+    stored = set(runs["key"])
+    by_path = []  # Runs this session opened by path (the current one first): offered as A and as B
+    for opened in dict.fromkeys([ref, *reversed(st.session_state.get(OPENED_KEY, []))]):
+        if opened and opened not in stored:
+            try:
+                row = manifest_row(run_path(opened))
+            except RunNotFound:  # moved away since
+                row = None
+            if row is not None:
+                by_path.append({"key": opened, **row})
+    if by_path:
+        runs = pd.concat([pd.DataFrame(by_path), runs], ignore_index=True)
+        if ref == by_path[0]["key"]:
             current = ref
     runs = runs[~runs["summary_only"].astype(bool)]
     if len(runs) < 2:
-        st.info("Only one run is stored. Make a second one on the Run page: the same model on other images, random "
-                "weights, or another checkpoint; then compare them here.")
+        st.info("Only one run is stored or open. Make a second one on the Run page (the same model on other images, "
+                "random weights, or another checkpoint), or open another Run folder there; then compare them here.")
         return
     controls, figure = controls_and_figure()
     with controls:
