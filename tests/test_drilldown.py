@@ -24,6 +24,18 @@ def test_top_and_bottom_images_by_a_sort_of_the_raw_values():
         top_images(run, "SE_3_1", 5)
 
 
+def test_ties_at_the_cut_are_counted():
+    """A channel closed (0) on half the images: the bottom 3 are 3 of the 8 tied at 0, and the table says so."""
+    run = make_run(seed=2)
+    v = run.gate_values["SE_3_1"]
+    v[:, 1] = np.where(np.arange(len(run)) % 2 == 0, 0.0, v[:, 1])  # every other image at exactly 0
+    t = top_images(run, "SE_3_1", 1, k=3)
+    bottom = t[t["end"] == "bottom"]
+    assert bottom["value"].tolist() == [0.0, 0.0, 0.0]
+    assert bottom["tied"].tolist() == [int((v[:, 1] == 0).sum())] * 3 == [8] * 3  # 16 images: 8 even-numbered
+    assert (t[t["end"] == "top"]["tied"] == 1).all()
+
+
 def test_channel_values_and_rank():
     run = make_run(seed=3)
     vals = channel_values(run, "SE_3_1", 2)

@@ -36,16 +36,19 @@ def _check(run: Run, block: str, channel: int) -> np.ndarray:
 def top_images(run: Run, block: str, channel: int, k: int = 16) -> pd.DataFrame:
     """The ``k`` images with the highest and the ``k`` with the lowest gate at (block, channel).
 
-    Columns ``end`` (top / bottom), ``rank`` (1 = most extreme), ``value``, and the image's
+    Columns ``end`` (top / bottom), ``rank`` (1 = most extreme), ``value``, ``tied`` (how many of the run's
+    images have exactly this value: more than are shown means the cut fell among ties), and the image's
     ``image_id, source, label_name, pred_name, confidence``. Ties keep the run's order.
     """
     v = _check(run, block, channel)
+    values, counts = np.unique(v, return_counts=True)
     order = np.argsort(-v, kind="stable")
     k = min(k, len(v))
     cols = ["image_id", "source", "label_name", "pred_name", "confidence"]
     frames = []
     for end, rows in (("top", order[:k]), ("bottom", np.argsort(v, kind="stable")[:k])):
         part = run.images.iloc[rows][cols].reset_index(drop=True)
+        part.insert(0, "tied", counts[np.searchsorted(values, v[rows])])
         part.insert(0, "value", v[rows])
         part.insert(0, "rank", np.arange(1, len(rows) + 1))
         part.insert(0, "end", end)

@@ -56,6 +56,12 @@ def thumbnails_ui(table, end: str, cols: int = 8) -> None:
             else:
                 st.caption(":material/cloud_off: image not on this machine")
             st.caption(f"**{r.value:.3f}** · {r.label_name} → {r.pred_name}")
+    if len(part):
+        edge = part.iloc[-1]
+        shown = int((part["value"] == edge["value"]).sum())
+        if int(edge["tied"]) > shown:
+            st.caption(f"{int(edge['tied']):,} images tie at {edge['value']:.3f}; shown are the first {shown} of them "
+                       "in the run's order.")
 
 
 def maps_ui(run: Run, key: str, table, block: str, channel: int, cols: int = 8) -> None:
