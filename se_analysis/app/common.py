@@ -32,8 +32,7 @@ from se_analysis.views.standard import ablation_figures, standard_figures, stand
 from se_analysis.views.view import View
 
 __all__ = ["choice_key", "chosen_classes", "chosen_or_starting", "OPENED_KEY", "RUN_KEY", "RUN_PROBLEM", "run_path",
-           "startup_run",
-           "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
+           "startup_run", "block_quantiles", "block_stats", "channel_stats", "clicked_point", "current_run",
            "default_classes", "first_line", "get_checkpoint_model", "get_model", "group_by_widget", "load_run",
            "open_channel", "open_page", "progress_callback", "report_download", "require_gate_arrays",
            "require_run", "run_model", "trusted_code", "shared_results", "show_figure", "store", "table_downloads"]
