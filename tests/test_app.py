@@ -540,9 +540,8 @@ def test_a_run_whose_model_this_machine_lacks_says_so_on_the_ablation_page():
     assert "ablations need the model itself" in error.value
 
 
-def test_the_grouping_stays_as_chosen_from_page_to_page():
-    """Every page draws the same grouping control: chosen on one page, it holds on every page after (it
-    used to hold for one page change and then fall back to the true label), from a click and from a link."""
+def _store_foldered_run(key: str) -> None:
+    """Store, as ``key``, a small labelled Run whose images came from two class folders, cats/ and dogs/."""
     from se_analysis.runs.run import RunStore
     from tests.conftest import make_run
 
@@ -550,7 +549,13 @@ def test_the_grouping_stays_as_chosen_from_page_to_page():
     run.images["image_id"] = [f"{'cats' if i % 2 else 'dogs'}/{i}.png" for i in range(len(run))]
     run.manifest.update(model="tiny", weights="w", data="synthetic", created="2024-01-01T00:00:00", n_images=len(run),
                         device="cpu", data_spec={"kind": "folder", "root": "/elsewhere"})
-    RunStore().put("foldered", run)
+    RunStore().put(key, run)
+
+
+def test_the_grouping_stays_as_chosen_from_page_to_page():
+    """Every page draws the same grouping control: chosen on one page, it holds on every page after (it
+    used to hold for one page change and then fall back to the true label), from a click and from a link."""
+    _store_foldered_run("foldered")
     at = _open("foldered", "paper.py")
     at.radio(key="group_by").set_value("folder").run()
     pages = ("depth.py", "classes.py", "contrast.py", "channel.py", "paper.py", "classes.py")
@@ -568,14 +573,7 @@ def test_folders_are_chosen_apart_from_classes():
     """Folders read differently from classes (``goldfish (n01443537)``), so they are chosen on their own: the
     classes chosen before grouping by folder are still chosen after grouping back, and the Class x channel
     page's colours follow the chosen classes that are present (not the folder names, absent under labels)."""
-    from se_analysis.runs.run import RunStore
-    from tests.conftest import make_run
-
-    run = make_run()
-    run.images["image_id"] = [f"{'cats' if i % 2 else 'dogs'}/{i}.png" for i in range(len(run))]
-    run.manifest.update(model="tiny", weights="w", data="synthetic", created="2024-01-01T00:00:00", n_images=len(run),
-                        device="cpu", data_spec={"kind": "folder", "root": "/elsewhere"})
-    RunStore().put("foldered2", run)
+    _store_foldered_run("foldered2")
     at = _open("foldered2", "paper.py")
     at.multiselect(key="paper_classes").set_value(["c3", "c1"]).run()
     at.radio(key="group_by").set_value("folder").run()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, ROOT, SHOTS, _no_exception, _shot, _wait_idle, serve
+from tests.test_browser import CHROMIUM, ROOT, SHOTS, _new_page, _no_exception, _shot, _wait_idle, serve
 
 pytestmark = [
     pytest.mark.browser,
@@ -58,16 +58,19 @@ def server_on_run(tmp_path_factory, cli_run):
         yield url
 
 
+def _launch(p):
+    """Headless Debian Chromium, as the other browser tests launch it."""
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+
+
 def test_a_cli_run_opens_with_dash_dash_run_and_every_page_works(server_on_run, cli_run):
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+        browser = _launch(p)
         try:
-            page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
-            page.set_default_timeout(180_000)
-            page.shots = SHOTS
+            page = _new_page(browser)
             page.goto(server_on_run)
             page.get_by_text("Current run").wait_for()
             _wait_idle(page)
@@ -96,12 +99,9 @@ def test_a_run_folder_typed_on_the_run_page_opens_on_the_first_click(tmp_path_fa
     env = {**os.environ, "SE_ANALYSIS_HOME": str(tmp_path_factory.mktemp("home2")), "SE_ANALYSIS_OFFLINE": "1",
            "SE_ANALYSIS_DATA_ROOTS": str(cli_run.parent)}
     with serve(env) as url, playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+        browser = _launch(p)
         try:
-            page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
-            page.set_default_timeout(180_000)
+            page = _new_page(browser)
             page.goto(url)
             page.get_by_text("Open a stored run").click()  # the collapsed box
             field = page.get_by_placeholder("/data/runs/imagenet-val")
